@@ -1,0 +1,1 @@
+"""Run this Function App locally without Azure Functions Core Tools."""
