@@ -1,0 +1,120 @@
+"""`python -m devhost`: run this Function App locally without Azure Functions Core Tools."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from devhost.azurite import find_azurite, start_azurite
+from devhost.functions import AppLoadError
+from devhost.host import DevHost
+from devhost.server import describe_routes
+from devhost.settings import SettingsError
+
+log = logging.getLogger("devhost")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m devhost",
+        description=(
+            "Run the Function App in --script-root locally, the way `func start` would: HTTP "
+            "triggers "
+            "under the route prefix, Durable orchestrations and activities, timer triggers, and "
+            "(unless told not to) Azurite. Settings come from local.settings.json, falling back to "
+            "local.settings.example.json; variables already set in the environment win."
+        ),
+    )
+    parser.add_argument(
+        "--script-root",
+        type=Path,
+        default=Path.cwd(),
+        help="folder holding function_app.py and host.json (default: current folder)",
+    )
+    parser.add_argument(
+        "--port", type=int, default=7071, help="HTTP port (default 7071; 0 picks a free one)"
+    )
+    parser.add_argument(
+        "--bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--no-azurite", action="store_true", help="do not start Azurite (use one already running)"
+    )
+    parser.add_argument(
+        "--no-agents", action="store_true", help="do not start the sample A2A agents"
+    )
+    parser.add_argument(
+        "--no-timers", action="store_true", help="do not run timer triggers on their schedule"
+    )
+    parser.add_argument("--verbose", action="store_true", help="debug logging")
+    return parser.parse_args(argv)
+
+
+async def serve(args: argparse.Namespace) -> int:
+    """Start everything, print where to go, and run until Ctrl-C or SIGTERM."""
+    root = args.script_root.resolve()
+    azurite = None
+    if not args.no_azurite:
+        find_azurite(root)
+        azurite = start_azurite(
+            blob_port=10000,
+            queue_port=10001,
+            table_port=10002,
+            location=root / ".azurite",
+            in_memory=False,
+        )
+        log.info("Azurite: blob 10000, queue 10001, table 10002 (data in %s)", root / ".azurite")
+    host = DevHost(
+        root, port=args.port, bind=args.bind, web_root=root / "web", run_timers=not args.no_timers
+    )
+    try:
+        await host.start()
+        log.info(
+            "Functions:\n%s", "\n".join(describe_routes(host.index)) or "  (no HTTP functions)"
+        )
+        for line in (
+            f"{len(host.index.orchestrators)} orchestrator(s), {len(host.index.activities)} "
+            f"activity(ies), {len(host.index.timers)} timer(s)",
+        ):
+            log.info("%s", line)
+        if host.index.unsupported:
+            log.warning("Not hosted here: %s", ", ".join(host.index.unsupported))
+        log.info(
+            "Open %s/ (API under %s/%s/)", host.base_url, host.base_url, host.settings.route_prefix
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("Stopping")
+        return 0
+    finally:
+        await host.stop()
+        if azurite:
+            azurite.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; a broken app or settings file exits non-zero with the cause."""
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    try:
+        return asyncio.run(serve(args))
+    except (AppLoadError, SettingsError) as exc:
+        print(f"devhost: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

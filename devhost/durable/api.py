@@ -1,0 +1,252 @@
+"""The Durable HTTP API that `DurableOrchestrationClient` calls, and the binding pointing at it."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from devhost.durable.engine import (
+    TERMINAL,
+    DurableEngine,
+    Instance,
+    InstanceExists,
+    OrchestratorNotFound,
+)
+from devhost.durable.history import EventType, timestamp
+
+RPC_PREFIX = "/durabletask"
+WEBHOOK_PREFIX = "/runtime/webhooks/durabletask"
+
+
+def client_binding(base_url: str, task_hub: str) -> str:
+    """The `durableClient` binding JSON the host gives functions, pointing at this API."""
+    webhook = f"{base_url}{WEBHOOK_PREFIX}"
+    query = f"taskHub={task_hub}&connection=Storage"
+    instance = f"{webhook}/instances/INSTANCEID"
+    return json.dumps(
+        {
+            "taskHubName": task_hub,
+            "creationUrls": {
+                "createNewInstancePostUri": (
+                    f"{webhook}/orchestrators/{{functionName}}[/{{instanceId}}]"
+                ),
+                "createAndWaitOnNewInstancePostUri": (
+                    f"{webhook}/orchestrators/{{functionName}}[/{{instanceId}}]"
+                    "?timeout={timeoutInSeconds}&pollingInterval={intervalInSeconds}"
+                ),
+            },
+            "managementUrls": {
+                "id": "INSTANCEID",
+                "statusQueryGetUri": f"{instance}?{query}",
+                "sendEventPostUri": f"{instance}/raiseEvent/{{eventName}}?{query}",
+                "terminatePostUri": f"{instance}/terminate?reason={{text}}&{query}",
+                "rewindPostUri": f"{instance}/rewind?reason={{text}}&{query}",
+                "purgeHistoryDeleteUri": f"{instance}?{query}",
+                "restartPostUri": f"{instance}/restart?{query}",
+                "suspendPostUri": f"{instance}/suspend?reason={{text}}&{query}",
+                "resumePostUri": f"{instance}/resume?reason={{text}}&{query}",
+            },
+            "baseUrl": webhook,
+            "requiredQueryStringParameters": "",
+            "rpcBaseUrl": f"{base_url}{RPC_PREFIX}/",
+            "httpBaseUrl": webhook,
+        }
+    )
+
+
+def management_payload(base_url: str, task_hub: str, instance_id: str) -> dict[str, str]:
+    """The management URLs of one instance (the body of a 202 from the start route)."""
+    urls = json.loads(client_binding(base_url, task_hub))["managementUrls"]
+    return {key: value.replace("INSTANCEID", instance_id) for key, value in urls.items()}
+
+
+def _json_value(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _input_from_body(body: bytes) -> str | None:
+    """The orchestration input as JSON text (the SDK posts the JSON text as a JSON string)."""
+    if not body.strip():
+        return None
+    value = json.loads(body)
+    if isinstance(value, str):
+        try:
+            json.loads(value)
+        except ValueError:
+            return json.dumps(value)
+        return value
+    return json.dumps(value)
+
+
+def status_body(
+    instance: Instance, show_input: bool, show_history: bool, show_output: bool
+) -> dict[str, Any]:
+    """The instance status in the shape of the Durable HTTP API."""
+    body: dict[str, Any] = {
+        "name": instance.name,
+        "instanceId": instance.instance_id,
+        "runtimeStatus": instance.status,
+        "input": _json_value(instance.input_json) if show_input else None,
+        "customStatus": instance.custom_status,
+        "output": _json_value(instance.output_json) if instance.status in TERMINAL else None,
+        "createdTime": timestamp(instance.created),
+        "lastUpdatedTime": timestamp(instance.updated),
+    }
+    if show_history:
+        body["historyEvents"] = [_history_entry(event, show_output) for event in instance.history]
+    return body
+
+
+def _history_entry(event: dict[str, Any], show_output: bool) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "EventType": EventType(event["EventType"]).name,
+        "Timestamp": event["Timestamp"],
+    }
+    for key in (
+        "EventId",
+        "Name",
+        "TaskScheduledId",
+        "TimerId",
+        "FireAt",
+        "Reason",
+        "OrchestrationStatus",
+    ):
+        if key in event and event[key] not in (None, -1):
+            entry[key] = event[key]
+    if show_output and event.get("Result") is not None:
+        entry["Result"] = _json_value(event["Result"])
+    return entry
+
+
+def _flag(request: web.Request, name: str) -> bool:
+    return request.query.get(name, "").lower() == "true"
+
+
+def _status_code(instance: Instance) -> int:
+    return 202 if instance.status not in TERMINAL else 200
+
+
+class DurableApi:
+    """Handlers for `/durabletask/...` (rpcBaseUrl) and `/runtime/webhooks/durabletask/...`."""
+
+    def __init__(self, engine: DurableEngine, task_hub: str) -> None:
+        self.engine = engine
+        self.task_hub = task_hub
+
+    def add_routes(self, app: web.Application) -> None:
+        """Register the API under both prefixes the host serves."""
+        for prefix in (RPC_PREFIX, WEBHOOK_PREFIX):
+            app.router.add_post(prefix + "/orchestrators/{name}", self.start)
+            app.router.add_post(prefix + "/orchestrators/{name}/{instance_id}", self.start)
+            app.router.add_get(prefix + "/instances/", self.list_instances)
+            app.router.add_get(prefix + "/instances", self.list_instances)
+            app.router.add_get(prefix + "/instances/{instance_id}", self.get_status)
+            app.router.add_delete(prefix + "/instances/{instance_id}", self.purge)
+            app.router.add_post(
+                prefix + "/instances/{instance_id}/raiseEvent/{event}", self.raise_event
+            )
+            app.router.add_post(prefix + "/instances/{instance_id}/terminate", self.terminate)
+
+    def _base_url(self, request: web.Request) -> str:
+        return f"{request.scheme}://{request.host}"
+
+    async def start(self, request: web.Request) -> web.Response:
+        """Start an orchestration: 202 with its management URLs."""
+        name = request.match_info["name"]
+        instance_id = request.match_info.get("instance_id") or uuid.uuid4().hex
+        try:
+            input_json = _input_from_body(await request.read())
+        except ValueError:
+            return web.json_response(
+                {"ExceptionMessage": "The request body is not valid JSON."}, status=400
+            )
+        try:
+            self.engine.start(name, instance_id, input_json)
+        except OrchestratorNotFound as exc:
+            return web.json_response({"ExceptionMessage": str(exc)}, status=400)
+        except InstanceExists as exc:
+            return web.json_response({"ExceptionMessage": str(exc)}, status=409)
+        payload = management_payload(self._base_url(request), self.task_hub, instance_id)
+        return web.json_response(
+            payload, status=202, headers={"Location": payload["statusQueryGetUri"]}
+        )
+
+    async def get_status(self, request: web.Request) -> web.Response:
+        """One instance's status (202 while running, 200 when finished, 404 when unknown)."""
+        instance = self.engine.instances.get(request.match_info["instance_id"])
+        if instance is None:
+            return web.json_response({"message": "No instance with this ID was found."}, status=404)
+        body = status_body(
+            instance,
+            show_input=request.query.get("showInput", "true").lower() != "false",
+            show_history=_flag(request, "showHistory"),
+            show_output=_flag(request, "showHistoryOutput"),
+        )
+        return web.json_response(body, status=_status_code(instance))
+
+    async def list_instances(self, request: web.Request) -> web.Response:
+        """Instances filtered by runtime status, creation time and id prefix."""
+        statuses = {s for s in request.query.get("runtimeStatus", "").split(",") if s}
+        prefix = request.query.get("instanceIdPrefix", "")
+        created_from = request.query.get("createdTimeFrom")
+        created_to = request.query.get("createdTimeTo")
+        selected = []
+        for instance in self.engine.instances.values():
+            if statuses and instance.status not in statuses:
+                continue
+            if prefix and not instance.instance_id.startswith(prefix):
+                continue
+            if created_from and instance.created < _parse(created_from):
+                continue
+            if created_to and instance.created > _parse(created_to):
+                continue
+            selected.append(
+                status_body(
+                    instance,
+                    show_input=_flag(request, "showInput"),
+                    show_history=False,
+                    show_output=False,
+                )
+            )
+        return web.json_response(selected)
+
+    async def raise_event(self, request: web.Request) -> web.Response:
+        """Deliver an external event (202), 404 unknown, 410 already finished."""
+        if request.content_type != "application/json":
+            return web.json_response(
+                {"message": "Only application/json request content is supported"}, status=400
+            )
+        instance_id = request.match_info["instance_id"]
+        if instance_id not in self.engine.instances:
+            return web.json_response({"message": "No instance with this ID was found."}, status=404)
+        body = (await request.read()).decode() or "null"
+        if not self.engine.raise_event(instance_id, request.match_info["event"], body):
+            return web.json_response(
+                {"message": "The instance is gone: it completed or failed."}, status=410
+            )
+        return web.json_response(None, status=202)
+
+    async def terminate(self, request: web.Request) -> web.Response:
+        """Terminate a running instance (202), 404 unknown, 410 already finished."""
+        instance_id = request.match_info["instance_id"]
+        if instance_id not in self.engine.instances:
+            return web.json_response({"message": "No instance with this ID was found."}, status=404)
+        if not self.engine.terminate(instance_id, request.query.get("reason", "")):
+            return web.json_response(
+                {"message": "The instance is gone: it completed or failed."}, status=410
+            )
+        return web.json_response(None, status=202)
+
+    async def purge(self, request: web.Request) -> web.Response:
+        """Delete a finished instance's history."""
+        if not self.engine.purge(request.match_info["instance_id"]):
+            return web.json_response({"instancesDeleted": 0}, status=404)
+        return web.json_response({"instancesDeleted": 1})
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -1,0 +1,624 @@
+"""The Durable engine: replays orchestrators through the real SDK, runs their activities and timers.
+
+The Python SDK ignores TaskScheduled/TimerCreated when it replays and numbers tasks with its own
+counter, so this engine must hand out sequence ids in exactly the order the Durable Task Framework
+would, including the ids the host spends on retry timers and reschedules (RetryInterceptor), which
+never appear in the SDK's action list. One message is delivered per episode, so the order of
+retry ids and newly scheduled ids is always known.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import traceback
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from devhost.durable import history as h
+from devhost.functions import FunctionIndex, Invoker
+
+log = logging.getLogger("devhost.durable")
+
+OUT_OF_PROC_MARKER = "$OutOfProcData$:"
+TERMINAL = {"Completed", "Failed", "Terminated", "Canceled"}
+
+# Action types of the SDK's out-of-proc protocol.
+CALL_ACTIVITY, CALL_ACTIVITY_WITH_RETRY = 0, 1
+CALL_SUB_ORCHESTRATOR, CALL_SUB_ORCHESTRATOR_WITH_RETRY = 2, 3
+CONTINUE_AS_NEW, CREATE_TIMER, WAIT_FOR_EXTERNAL_EVENT = 4, 5, 6
+WHEN_ANY, WHEN_ALL = 11, 12
+ACTION_NAMES = {
+    0: "CallActivity",
+    1: "CallActivityWithRetry",
+    2: "CallSubOrchestrator",
+    3: "CallSubOrchestratorWithRetry",
+    4: "ContinueAsNew",
+    5: "CreateTimer",
+    6: "WaitForExternalEvent",
+    7: "CallEntity",
+    8: "CallHttp",
+    9: "SignalEntity",
+}
+
+# The Azure Storage backend's long-timer settings, sent to the SDK in every context.
+MAXIMUM_SHORT_TIMER = "6.00:00:00"
+LONG_TIMER_INTERVAL = "3.00:00:00"
+
+
+class InstanceExists(Exception):
+    """An instance with that id is already pending or running."""
+
+
+class OrchestratorNotFound(Exception):
+    """No orchestrator function has that name."""
+
+
+def utcnow() -> datetime:
+    """The engine's clock."""
+    return datetime.now(UTC)
+
+
+def parse_time(text: str) -> datetime:
+    """Parse the SDK's `fireAt` format back into an aware datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+@dataclass
+class Leaf:
+    """One scheduled action, in the order the SDK yielded it."""
+
+    action_type: int
+    name: str | None
+    task_id: int | None
+
+
+@dataclass
+class RetryChain:
+    """The host-side state of one `*_with_retry` call (DTFx RetryInterceptor)."""
+
+    action: dict[str, Any]
+    max_attempts: int
+    interval: timedelta
+    attempts: int = 1
+
+
+@dataclass
+class Instance:
+    """One orchestration instance and everything the host keeps about it."""
+
+    instance_id: str
+    name: str
+    input_json: str | None
+    created: datetime
+    updated: datetime
+    parent: tuple[str, int] | None = None
+    status: str = "Pending"
+    output_json: str | None = None
+    custom_status: Any = None
+    execution: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    inbox: deque[tuple[int | None, dict[str, Any]]] = field(default_factory=deque)
+    next_id: int = 0
+    leaves: list[Leaf] = field(default_factory=list)
+    retry_tasks: dict[int, RetryChain] = field(default_factory=dict)
+    retry_timers: dict[int, RetryChain] = field(default_factory=dict)
+    timers: dict[int, asyncio.TimerHandle] = field(default_factory=dict)
+    pump: asyncio.Task[None] | None = None
+
+    def reset(self, input_json: str | None) -> None:
+        """Start a fresh execution (continue-as-new): new history, ids and timers."""
+        for handle in self.timers.values():
+            handle.cancel()
+        self.input_json = input_json
+        self.execution += 1
+        self.history = []
+        self.next_id = 0
+        self.leaves = []
+        self.retry_tasks = {}
+        self.retry_timers = {}
+        self.timers = {}
+        self.output_json = None
+
+    def take_id(self) -> int:
+        """Hand out the next sequence id, as DTFx's context does."""
+        task_id = self.next_id
+        self.next_id += 1
+        return task_id
+
+
+def flatten(actions: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The leaf actions of the SDK's (cumulative, yield-ordered) action list, depth first."""
+    leaves: list[dict[str, Any]] = []
+
+    def walk(action: dict[str, Any]) -> None:
+        if action["actionType"] in (WHEN_ANY, WHEN_ALL):
+            for child in action.get("compoundActions") or []:
+                walk(child)
+        else:
+            leaves.append(action)
+
+    for group in actions:
+        for action in group:
+            walk(action)
+    return leaves
+
+
+def leaf_name(action: dict[str, Any]) -> str | None:
+    """The function or event name an action refers to."""
+    return action.get("functionName") or action.get("externalEventName")
+
+
+class DurableEngine:
+    """Runs orchestration instances on the real clock, in memory."""
+
+    def __init__(
+        self,
+        index: FunctionIndex,
+        invoker: Invoker,
+        *,
+        event_double_encoding: bool = True,
+        on_step: Callable[[str], None] | None = None,
+    ) -> None:
+        self.index = index
+        self.invoker = invoker
+        # The SDK posts an event's data as JSON text wrapped in a JSON string, and the extension
+        # stores that body without unwrapping it, so orchestrators receive the JSON text, not the
+        # value (Azure/azure-functions-durable-python#295). Kept by default: the app must be
+        # written for what Azure does.
+        self.event_double_encoding = event_double_encoding
+        self.instances: dict[str, Instance] = {}
+        self._changed = asyncio.Condition()
+        self._orchestrator_thread = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="devhost-orch"
+        )
+        self._background: set[asyncio.Task[None]] = set()
+        self._step = on_step or (lambda line: log.info("%s", line))
+
+    # ----- client operations (what the Durable HTTP API calls) -----
+
+    def start(
+        self,
+        name: str,
+        instance_id: str,
+        input_json: str | None,
+        parent: tuple[str, int] | None = None,
+    ) -> Instance:
+        """Create an instance and queue its ExecutionStarted; an existing running one is refused."""
+        if name not in self.index.orchestrators:
+            raise OrchestratorNotFound(
+                f"The function '{name}' doesn't exist, is disabled, "
+                "or is not an orchestrator function."
+            )
+        existing = self.instances.get(instance_id)
+        if existing and existing.status not in TERMINAL:
+            raise InstanceExists(
+                f"An Orchestration instance with the status {existing.status} already exists."
+            )
+        if existing:
+            existing.reset(None)
+        now = utcnow()
+        instance = Instance(instance_id, name, input_json, now, now, parent=parent)
+        if existing:
+            instance.execution = existing.execution
+        self.instances[instance_id] = instance
+        self._deliver(
+            instance,
+            None,
+            h.execution_started(now, name, instance_id, input_json, parent[0] if parent else None),
+        )
+        self._step(f"[durable] {name} {instance_id}: started")
+        return instance
+
+    def raise_event(self, instance_id: str, name: str, body_json: str) -> bool:
+        """Queue an external event (the request body as posted); False when unknown or finished."""
+        instance = self.instances.get(instance_id)
+        if instance is None or instance.status in TERMINAL:
+            return False
+        payload = body_json
+        if not self.event_double_encoding:
+            value = json.loads(body_json)
+            payload = value if isinstance(value, str) else body_json
+        self._deliver(instance, None, h.event_raised(utcnow(), name, payload))
+        return True
+
+    def terminate(self, instance_id: str, reason: str) -> bool:
+        """Terminate a running instance; False when unknown or already finished."""
+        instance = self.instances.get(instance_id)
+        if instance is None or instance.status in TERMINAL:
+            return False
+        self._deliver(
+            instance, None, {"EventType": h.EventType.EXECUTION_TERMINATED, "Input": reason}
+        )
+        return True
+
+    def purge(self, instance_id: str) -> bool:
+        """Forget a finished instance."""
+        instance = self.instances.get(instance_id)
+        if instance is None or instance.status not in TERMINAL:
+            return False
+        del self.instances[instance_id]
+        return True
+
+    async def wait(self, instance_id: str, timeout: float) -> Instance:
+        """Wait until the instance has finished (tests and tools; the app polls over HTTP)."""
+
+        def finished() -> bool:
+            instance = self.instances.get(instance_id)
+            return instance is not None and instance.status in TERMINAL
+
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(finished), timeout)
+        return self.instances[instance_id]
+
+    async def wait_idle(self, instance_id: str, timeout: float) -> Instance:
+        """Wait until the instance has no queued work (it may still wait for a timer or event)."""
+
+        def idle() -> bool:
+            instance = self.instances.get(instance_id)
+            return (
+                instance is not None
+                and not instance.inbox
+                and (instance.pump is None or instance.pump.done())
+            )
+
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not idle():
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"instance {instance_id} still busy after {timeout}s")
+            await asyncio.sleep(0.01)
+        return self.instances[instance_id]
+
+    async def close(self) -> None:
+        """Cancel timers and background work."""
+        for instance in self.instances.values():
+            for handle in instance.timers.values():
+                handle.cancel()
+            if instance.pump and not instance.pump.done():
+                instance.pump.cancel()
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        self._orchestrator_thread.shutdown(wait=False, cancel_futures=True)
+
+    # ----- message delivery -----
+
+    def _deliver(self, instance: Instance, execution: int | None, message: dict[str, Any]) -> None:
+        instance.inbox.append((execution, message))
+        if instance.pump is None or instance.pump.done():
+            instance.pump = asyncio.get_running_loop().create_task(self._pump(instance))
+
+    def _deliver_to(self, instance_id: str, execution: int, message: dict[str, Any]) -> None:
+        instance = self.instances.get(instance_id)
+        if instance is None or instance.status in TERMINAL:
+            return
+        self._deliver(instance, execution, message)
+
+    async def _pump(self, instance: Instance) -> None:
+        while instance.inbox:
+            execution, message = instance.inbox.popleft()
+            if instance.status in TERMINAL:
+                continue
+            if execution is not None and execution != instance.execution:
+                continue  # a completion from before continue-as-new
+            try:
+                await self._process(instance, message)
+            except Exception as exc:  # the engine must survive any single bad episode
+                log.exception("[durable] %s: episode crashed", instance.instance_id)
+                await self._fail(instance, f"devhost could not run this episode: {exc}")
+            async with self._changed:
+                self._changed.notify_all()
+
+    # ----- one episode -----
+
+    async def _process(self, instance: Instance, message: dict[str, Any]) -> None:
+        if message["EventType"] == h.EventType.EXECUTION_TERMINATED:
+            await self._finish(instance, "Terminated", json.dumps(message.get("Input") or ""))
+            self._step(f"[durable] {instance.name} {instance.instance_id}: terminated")
+            return
+        now = max(utcnow(), self._last_timestamp(instance))
+        instance.status = "Running"
+        for event in instance.history:
+            event["IsPlayed"] = True
+        instance.history.append(h.orchestrator_started(now))
+        instance.history.append(message)
+        context_json = json.dumps(
+            {
+                "history": instance.history,
+                "input": instance.input_json,
+                "instanceId": instance.instance_id,
+                "isReplaying": False,
+                "parentInstanceId": instance.parent[0] if instance.parent else None,
+                "upperSchemaVersion": 1,
+                "upperSchemaVersionNew": 2,
+                "maximumShortTimerDuration": MAXIMUM_SHORT_TIMER,
+                "longRunningTimerIntervalDuration": LONG_TIMER_INTERVAL,
+                "defaultHttpAsyncRequestSleepTimeMillseconds": 30000,
+            }
+        )
+        state, error = await self._run_orchestrator(instance, context_json)
+        instance.updated = now
+        if state is not None and state.get("customStatus") is not None:
+            instance.custom_status = state["customStatus"]
+        if error is not None:
+            instance.history.append(h.orchestrator_completed(now))
+            await self._fail(instance, f"Orchestrator function '{instance.name}' failed: {error}")
+            return
+
+        self._host_retry_bookkeeping(instance, message, now)
+        leaves = flatten(state.get("actions") or [])
+        mismatch = self._nondeterminism(instance, leaves)
+        if mismatch:
+            instance.history.append(h.orchestrator_completed(now))
+            await self._fail(instance, mismatch)
+            return
+        scheduled = [
+            self._schedule(instance, action, now) for action in leaves[len(instance.leaves) :]
+        ]
+        self._apply_cancellations(instance, leaves)
+        instance.history.append(h.orchestrator_completed(now))
+        self._step(self._describe_step(instance, message, scheduled))
+
+        if state.get("isDone"):
+            continue_as_new = next((a for a in leaves if a["actionType"] == CONTINUE_AS_NEW), None)
+            if continue_as_new is not None:
+                self._continue_as_new(instance, continue_as_new.get("input"))
+            elif instance.timers:
+                # Durable keeps an instance Running until its un-cancelled timers have fired.
+                instance.output_json = json.dumps(state.get("output"))
+            else:
+                await self._finish(instance, "Completed", json.dumps(state.get("output")))
+
+    async def _run_orchestrator(
+        self, instance: Instance, context_json: str
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        info = self.index.orchestrators[instance.name]
+        loop = asyncio.get_running_loop()
+        try:
+            result = await loop.run_in_executor(
+                self._orchestrator_thread, self.invoker.call_orchestrator, info, context_json
+            )
+        except Exception as exc:  # the SDK reports orchestrator exceptions this way
+            text = str(exc)
+            if OUT_OF_PROC_MARKER in text:
+                message, _, state_json = text.partition("\n\n" + OUT_OF_PROC_MARKER)
+                state = json.loads(state_json)
+                return state, state.get("error") or message
+            return None, f"{type(exc).__name__}: {exc}"
+        return json.loads(result), None
+
+    def _host_retry_bookkeeping(
+        self, instance: Instance, message: dict[str, Any], now: datetime
+    ) -> None:
+        """What DTFx's RetryInterceptor does after a failed attempt or a fired retry timer."""
+        kind = message["EventType"]
+        if kind in (h.EventType.TASK_FAILED, h.EventType.SUB_ORCHESTRATION_FAILED):
+            chain = instance.retry_tasks.pop(message["TaskScheduledId"], None)
+            if chain is not None:
+                # A timer follows every failed attempt, the last one included.
+                timer_id = instance.take_id()
+                fire_at = now + chain.interval
+                instance.history.append(h.timer_created(now, timer_id, fire_at))
+                instance.retry_timers[timer_id] = chain
+                self._start_timer(instance, timer_id, fire_at)
+        elif kind == h.EventType.TIMER_FIRED:
+            chain = instance.retry_timers.pop(message["TimerId"], None)
+            if chain is not None and chain.attempts < chain.max_attempts:
+                chain.attempts += 1
+                task_id = instance.take_id()
+                instance.retry_tasks[task_id] = chain
+                self._launch(instance, chain.action, task_id, now)
+
+    def _nondeterminism(self, instance: Instance, leaves: list[dict[str, Any]]) -> str | None:
+        for position, known in enumerate(instance.leaves):
+            if position >= len(leaves):
+                return self._nondeterminism_message(known, None)
+            action = leaves[position]
+            if (action["actionType"], leaf_name(action)) != (known.action_type, known.name):
+                return self._nondeterminism_message(known, action)
+        return None
+
+    @staticmethod
+    def _nondeterminism_message(known: Leaf, action: dict[str, Any] | None) -> str:
+        now_doing = (
+            "hasn't (yet?) scheduled this task"
+            if action is None
+            else f"scheduled {ACTION_NAMES.get(action['actionType'])} '{leaf_name(action)}' instead"
+        )
+        return (
+            "Non-Deterministic workflow detected: A previous execution of this orchestration "
+            f"scheduled {ACTION_NAMES.get(known.action_type)} '{known.name}' with sequence ID "
+            f"{known.task_id}, but the current replay execution {now_doing}. "
+            "Was a change made to the "
+            "orchestrator code after this instance had already started running?"
+        )
+
+    def _schedule(self, instance: Instance, action: dict[str, Any], now: datetime) -> str:
+        """Turn one new leaf action into history and work, taking a sequence id where DTFx does."""
+        kind = action["actionType"]
+        name = leaf_name(action)
+        if kind in (WAIT_FOR_EXTERNAL_EVENT, CONTINUE_AS_NEW):
+            instance.leaves.append(Leaf(kind, name, None))
+            return f"wait:{name}" if kind == WAIT_FOR_EXTERNAL_EVENT else "continue-as-new"
+        if kind not in (
+            CALL_ACTIVITY,
+            CALL_ACTIVITY_WITH_RETRY,
+            CALL_SUB_ORCHESTRATOR,
+            CALL_SUB_ORCHESTRATOR_WITH_RETRY,
+            CREATE_TIMER,
+        ):
+            raise NotImplementedError(
+                f"devhost does not support {ACTION_NAMES.get(kind, kind)} actions"
+            )
+        task_id = instance.take_id()
+        instance.leaves.append(Leaf(kind, name, task_id))
+        if kind == CREATE_TIMER:
+            fire_at = parse_time(action["fireAt"])
+            instance.history.append(h.timer_created(now, task_id, fire_at))
+            if not action.get("isCanceled"):
+                self._start_timer(instance, task_id, fire_at)
+            return f"timer#{task_id}"
+        if kind in (CALL_ACTIVITY_WITH_RETRY, CALL_SUB_ORCHESTRATOR_WITH_RETRY):
+            options = action["retryOptions"]
+            instance.retry_tasks[task_id] = RetryChain(
+                action=action,
+                max_attempts=int(options["maxNumberOfAttempts"]),
+                interval=timedelta(milliseconds=int(options["firstRetryIntervalInMilliseconds"])),
+            )
+        self._launch(instance, action, task_id, now)
+        return f"{name}#{task_id}"
+
+    def _launch(
+        self, instance: Instance, action: dict[str, Any], task_id: int, now: datetime
+    ) -> None:
+        """Start an activity or a sub-orchestration for sequence id `task_id`."""
+        name = action["functionName"]
+        input_json = action.get("input")
+        if action["actionType"] in (CALL_SUB_ORCHESTRATOR, CALL_SUB_ORCHESTRATOR_WITH_RETRY):
+            child_id = action.get("instanceId") or f"{instance.instance_id}:{task_id}"
+            instance.history.append(
+                h.sub_orchestration_created(now, task_id, name, child_id, input_json)
+            )
+            try:
+                self.start(name, child_id, input_json, parent=(instance.instance_id, task_id))
+            except (OrchestratorNotFound, InstanceExists) as exc:
+                self._deliver(
+                    instance,
+                    instance.execution,
+                    h.sub_orchestration_failed(utcnow(), task_id, str(exc), None),
+                )
+            return
+        instance.history.append(h.task_scheduled(now, task_id, name, input_json))
+        task = asyncio.get_running_loop().create_task(
+            self._run_activity(instance.instance_id, instance.execution, task_id, name, input_json)
+        )
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _run_activity(
+        self, instance_id: str, execution: int, task_id: int, name: str, input_json: str | None
+    ) -> None:
+        info = self.index.activities.get(name)
+        if info is None:
+            message = h.task_failed(
+                utcnow(),
+                task_id,
+                f"The function '{name}' doesn't exist, is disabled, "
+                "or is not an activity function.",
+                None,
+            )
+        else:
+            self._step(f"[durable] activity {name}#{task_id} ({instance_id}): started")
+            try:
+                result_json = await self.invoker.call_activity(info, input_json)
+            except Exception as exc:  # an activity's exception becomes TaskFailed, as in the host
+                details = "".join(traceback.format_exception(exc))
+                message = h.task_failed(
+                    utcnow(), task_id, f"Activity function '{name}' failed: {exc}", details
+                )
+                self._step(f"[durable] activity {name}#{task_id} ({instance_id}): failed: {exc}")
+            else:
+                message = h.task_completed(utcnow(), task_id, result_json)
+                self._step(f"[durable] activity {name}#{task_id} ({instance_id}): completed")
+        self._deliver_to(instance_id, execution, message)
+
+    # ----- timers -----
+
+    def _start_timer(self, instance: Instance, timer_id: int, fire_at: datetime) -> None:
+        delay = max(0.0, (fire_at - utcnow()).total_seconds())
+        loop = asyncio.get_running_loop()
+        instance.timers[timer_id] = loop.call_later(
+            delay, self._fire_timer, instance.instance_id, instance.execution, timer_id, fire_at
+        )
+
+    def _fire_timer(
+        self, instance_id: str, execution: int, timer_id: int, fire_at: datetime
+    ) -> None:
+        instance = self.instances.get(instance_id)
+        if instance is None or instance.execution != execution:
+            return
+        if utcnow() < fire_at:  # the loop's monotonic clock ran ahead of the wall clock
+            self._start_timer(instance, timer_id, fire_at)
+            return
+        instance.timers.pop(timer_id, None)
+        self._deliver_to(instance_id, execution, h.timer_fired(fire_at, timer_id, fire_at))
+
+    def _apply_cancellations(self, instance: Instance, leaves: list[dict[str, Any]]) -> None:
+        for leaf, action in zip(instance.leaves, leaves, strict=False):
+            if leaf.action_type == CREATE_TIMER and action.get("isCanceled"):
+                handle = instance.timers.pop(leaf.task_id, None)
+                if handle is not None:
+                    handle.cancel()
+
+    # ----- endings -----
+
+    def _continue_as_new(self, instance: Instance, input_json: str | None) -> None:
+        instance.reset(input_json)
+        instance.status = "Running"
+        now = utcnow()
+        self._deliver(
+            instance,
+            None,
+            h.execution_started(
+                now,
+                instance.name,
+                instance.instance_id,
+                input_json,
+                instance.parent[0] if instance.parent else None,
+            ),
+        )
+        self._step(f"[durable] {instance.name} {instance.instance_id}: continued as new")
+
+    async def _fail(self, instance: Instance, error: str) -> None:
+        self._step(
+            f"[durable] {instance.name} {instance.instance_id}: failed: {error.splitlines()[0]}"
+        )
+        await self._finish(instance, "Failed", json.dumps(error))
+
+    async def _finish(self, instance: Instance, status: str, output_json: str) -> None:
+        for handle in instance.timers.values():
+            handle.cancel()
+        instance.timers.clear()
+        now = utcnow()
+        instance.status = status
+        instance.output_json = output_json
+        instance.updated = now
+        instance.history.append(h.execution_completed(now, status, output_json))
+        if status == "Completed":
+            self._step(f"[durable] {instance.name} {instance.instance_id}: completed")
+        if instance.parent:
+            parent_id, task_id = instance.parent
+            parent = self.instances.get(parent_id)
+            if parent is not None:
+                if status == "Completed":
+                    message = h.sub_orchestration_completed(now, task_id, output_json)
+                else:
+                    reason = (
+                        f"Orchestrator function '{instance.name}' failed: {json.loads(output_json)}"
+                    )
+                    message = h.sub_orchestration_failed(now, task_id, reason, None)
+                self._deliver_to(parent_id, parent.execution, message)
+        async with self._changed:
+            self._changed.notify_all()
+
+    # ----- helpers -----
+
+    @staticmethod
+    def _last_timestamp(instance: Instance) -> datetime:
+        if not instance.history:
+            return instance.created
+        return parse_time(instance.history[-1]["Timestamp"])
+
+    @staticmethod
+    def _describe_step(instance: Instance, message: dict[str, Any], scheduled: list[str]) -> str:
+        kind = h.EventType(message["EventType"]).name
+        ref = message.get("TaskScheduledId", message.get("TimerId", message.get("Name", "")))
+        line = f"[durable] {instance.name} {instance.instance_id}: {kind} {ref}".rstrip()
+        if scheduled:
+            line += " -> " + ", ".join(scheduled)
+        return line

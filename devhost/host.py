@@ -1,0 +1,110 @@
+"""The devhost: one aiohttp server for the app's HTTP functions, Durable engine and timers."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import MutableMapping
+from pathlib import Path
+
+from aiohttp import web
+
+from devhost.durable.api import DurableApi, client_binding
+from devhost.durable.engine import DurableEngine
+from devhost.functions import FunctionIndex, Invoker, index_app, load_app
+from devhost.server import CorsPolicy, FunctionsHandler, access_log, admin_handler, static_handler
+from devhost.settings import HostSettings, load_settings
+from devhost.timers import TimerRunner
+
+log = logging.getLogger("devhost")
+
+# The Functions host refuses request bodies over 100 MB; the app enforces its own, smaller limit.
+HOST_MAX_BODY_BYTES = 100 * 1024 * 1024
+
+
+class DevHost:
+    """Runs the Function App in `script_root` on `bind:port` until stopped."""
+
+    def __init__(
+        self,
+        script_root: Path,
+        *,
+        port: int = 7071,
+        bind: str = "127.0.0.1",
+        web_root: Path | None = None,
+        run_timers: bool = True,
+        environ: MutableMapping[str, str] = os.environ,
+        event_double_encoding: bool = True,
+    ) -> None:
+        self.script_root = script_root.resolve()
+        self.requested_port = port
+        self.bind = bind
+        self.web_root = web_root
+        self.run_timers = run_timers
+        self.environ = environ
+        self.event_double_encoding = event_double_encoding
+        self.port: int | None = None
+        self.settings: HostSettings | None = None
+        self.index: FunctionIndex | None = None
+        self.engine: DurableEngine | None = None
+        self._runner: web.AppRunner | None = None
+        self._timers: TimerRunner | None = None
+        self._invoker: Invoker | None = None
+
+    @property
+    def base_url(self) -> str:
+        """Where the host listens, e.g. http://127.0.0.1:7071."""
+        return f"http://{self.bind}:{self.port}"
+
+    def client_binding(self) -> str:
+        """The `durableClient` binding JSON handed to functions."""
+        return client_binding(self.base_url, self.settings.task_hub)
+
+    async def start(self) -> None:
+        """Load settings, import and index the app (raises AppLoadError), then start serving."""
+        self.settings = load_settings(self.script_root, self.environ)
+        self.index = index_app(load_app(self.script_root), self.settings.route_prefix)
+        self._invoker = Invoker(self.script_root)
+        self.engine = DurableEngine(
+            self.index, self._invoker, event_double_encoding=self.event_double_encoding
+        )
+        if self.run_timers:
+            self._timers = TimerRunner(
+                self.index.timers, self._invoker, self.client_binding, self.environ
+            )
+
+        app = web.Application(middlewares=[access_log], client_max_size=HOST_MAX_BODY_BYTES)
+        DurableApi(self.engine, self.settings.task_hub).add_routes(app)
+        app.router.add_post(
+            "/admin/functions/{name}", admin_handler(self.index, self._invoker, self.client_binding)
+        )
+        functions = FunctionsHandler(
+            self.index,
+            self._invoker,
+            CorsPolicy(self.settings.cors_origins, self.settings.cors_credentials),
+            self.client_binding,
+        )
+        prefix = functions.prefix
+        app.router.add_route("*", prefix or "/", functions.handle)
+        app.router.add_route("*", prefix + "/{tail:.*}", functions.handle)
+        if self.web_root and self.web_root.is_dir():
+            app.router.add_get("/{path:.*}", static_handler(self.web_root))
+
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.bind, self.requested_port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # the real port when 0 was asked for
+        if self._timers:
+            self._timers.start()
+
+    async def stop(self) -> None:
+        """Stop timers, orchestrations and the server."""
+        if self._timers:
+            await self._timers.stop()
+        if self.engine:
+            await self.engine.close()
+        if self._runner:
+            await self._runner.cleanup()
+        if self._invoker:
+            self._invoker.close()

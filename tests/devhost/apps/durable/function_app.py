@@ -1,0 +1,225 @@
+"""A test Function App exercising every Durable feature the devhost emulates."""
+
+import time
+from datetime import timedelta
+
+import azure.durable_functions as df
+import azure.functions as func
+
+app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+ATTEMPTS: dict[str, int] = {}
+SPANS: list[dict] = []
+
+
+@app.activity_trigger(input_name="name")
+def hello(name: str) -> str:
+    return f"hello {name}"
+
+
+@app.activity_trigger(input_name="seconds")
+def sleep_sync(seconds: float) -> dict:
+    start = time.time()
+    time.sleep(seconds)
+    span = {"start": start, "end": time.time()}
+    SPANS.append(span)
+    return span
+
+
+@app.activity_trigger(input_name="key")
+def flaky(key: str) -> str:
+    ATTEMPTS[key] = ATTEMPTS.get(key, 0) + 1
+    failures = int(key.split(":")[1])
+    if ATTEMPTS[key] <= failures:
+        raise ValueError(f"attempt {ATTEMPTS[key]} failed")
+    return f"ok after {ATTEMPTS[key]}"
+
+
+@app.activity_trigger(input_name="message")
+def boom(message: str) -> None:
+    raise RuntimeError(message)
+
+
+@app.orchestration_trigger(context_name="context")
+def fan_out(context: df.DurableOrchestrationContext):
+    seconds = context.get_input()
+    results = yield context.task_all(
+        [context.call_activity("sleep_sync", seconds) for _ in range(3)]
+    )
+    return results
+
+
+@app.orchestration_trigger(context_name="context")
+def mixed(context: df.DurableOrchestrationContext):
+    retry = df.RetryOptions(first_retry_interval_in_milliseconds=50, max_number_of_attempts=3)
+    results = yield context.task_all(
+        [
+            context.call_activity("hello", "a"),
+            context.call_activity_with_retry("flaky", retry, context.get_input()),
+            context.call_activity("hello", "c"),
+        ]
+    )
+    context.set_custom_status("fanned-out")
+    after = yield context.call_activity("hello", "d")
+    return results + [after]
+
+
+@app.orchestration_trigger(context_name="context")
+def race(context: df.DurableOrchestrationContext):
+    """`task_any` between an activity (or an external event) and a durable timer."""
+    args = context.get_input()
+    if args["racer"] == "event":
+        racer = context.wait_for_external_event("approval")
+    else:
+        racer = context.call_activity("sleep_sync", args["seconds"])
+    deadline = context.create_timer(
+        context.current_utc_datetime + timedelta(seconds=args["timeout"])
+    )
+    winner = yield context.task_any([racer, deadline])
+    if winner == deadline:
+        return {"winner": "timer"}
+    deadline.cancel()
+    return {"winner": args["racer"], "result": winner.result}
+
+
+@app.orchestration_trigger(context_name="context")
+def early_event(context: df.DurableOrchestrationContext):
+    """Waits for an event only after an activity, so the event can arrive first."""
+    yield context.call_activity("sleep_sync", context.get_input())
+    value = yield context.wait_for_external_event("go")
+    return {"event": value}
+
+
+@app.orchestration_trigger(context_name="context")
+def catches(context: df.DurableOrchestrationContext):
+    try:
+        yield context.call_activity("boom", "kaput")
+    except Exception as exc:  # the orchestrator sees the activity's failure as an exception
+        return {"caught": str(exc).splitlines()[0]}
+    return {"caught": None}
+
+
+@app.orchestration_trigger(context_name="context")
+def unhandled(context: df.DurableOrchestrationContext):
+    yield context.call_activity("boom", "not caught")
+    return "unreachable"
+
+
+@app.orchestration_trigger(context_name="context")
+def parent(context: df.DurableOrchestrationContext):
+    child = yield context.call_sub_orchestrator("child", "x")
+    named = yield context.call_sub_orchestrator(
+        "child", "y", instance_id=f"{context.instance_id}-named"
+    )
+    return [child, named]
+
+
+@app.orchestration_trigger(context_name="context")
+def child(context: df.DurableOrchestrationContext):
+    greeting = yield context.call_activity("hello", context.get_input())
+    return greeting.upper()
+
+
+@app.orchestration_trigger(context_name="context")
+def counter(context: df.DurableOrchestrationContext):
+    count = context.get_input()
+    yield context.call_activity("hello", str(count))
+    if count < 3:
+        context.continue_as_new(count + 1)
+        return None
+    return count
+
+
+FLIP = {"value": 0}
+
+
+@app.orchestration_trigger(context_name="context")
+def nondeterministic(context: df.DurableOrchestrationContext):
+    FLIP["value"] += 1
+    name = "hello" if FLIP["value"] == 1 else "sleep_sync"  # changes between replays
+    yield context.call_activity(name, "x")
+    yield context.call_activity("hello", "y")
+    return "done"
+
+
+@app.orchestration_trigger(context_name="context")
+def status_then_wait(context: df.DurableOrchestrationContext):
+    context.set_custom_status({"stage": "waiting"})
+    value = yield context.wait_for_external_event("go")
+    return value
+
+
+@app.route(route="orchestrators/{name}", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def start(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    instance_id = await client.start_new(
+        req.route_params["name"], req.params.get("id"), req.get_json()
+    )
+    return func.HttpResponse(instance_id, status_code=202)
+
+
+@app.route(route="instances/{instance_id}", methods=["GET"])
+@app.durable_client_input(client_name="client")
+async def status(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    import json
+
+    found = await client.get_status(req.route_params["instance_id"], show_history=True)
+    if not found:
+        return func.HttpResponse("{}", status_code=404, mimetype="application/json")
+    body = {
+        "runtimeStatus": found.runtime_status.value,
+        "output": found.output,
+        "customStatus": found.custom_status,
+        "history": found.historyEvents,
+    }
+    return func.HttpResponse(json.dumps(body), mimetype="application/json")
+
+
+@app.route(route="instances/{instance_id}/events/{event}", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def raise_event(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    await client.raise_event(
+        req.route_params["instance_id"], req.route_params["event"], req.get_json()
+    )
+    return func.HttpResponse(status_code=202)
+
+
+@app.route(route="instances/{instance_id}/terminate", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def terminate(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    await client.terminate(req.route_params["instance_id"], "stopped by test")
+    return func.HttpResponse(status_code=202)
+
+
+@app.route(route="wait/{name}", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def start_and_wait(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    instance_id = await client.start_new(req.route_params["name"], None, req.get_json())
+    return await client.wait_for_completion_or_create_check_status_response(
+        req, instance_id, 5000, 100
+    )
+
+
+@app.route(route="instances", methods=["GET"])
+@app.durable_client_input(client_name="client")
+async def list_instances(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    import json
+
+    statuses = await client.get_status_all()
+    return func.HttpResponse(
+        json.dumps(sorted(s.instance_id for s in statuses)), mimetype="application/json"
+    )
+
+
+@app.route(route="instances/{instance_id}", methods=["DELETE"])
+@app.durable_client_input(client_name="client")
+async def purge(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    result = await client.purge_instance_history(req.route_params["instance_id"])
+    return func.HttpResponse(str(result.instances_deleted))
