@@ -194,7 +194,7 @@ def static_handler(web_root: Path) -> Callable[[web.Request], Awaitable[web.Stre
 async def access_log(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """One line per request: method, path, status, duration (no query string: it may hold a token)."""
+    """One line per request: method, path, status and time (no query string: it may hold tokens)."""
     started = time.perf_counter()
     try:
         response = await handler(request)

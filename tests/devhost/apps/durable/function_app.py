@@ -1,5 +1,6 @@
 """A test Function App exercising every Durable feature the devhost emulates."""
 
+import json
 import time
 from datetime import timedelta
 
@@ -148,11 +149,15 @@ def status_then_wait(context: df.DurableOrchestrationContext):
     return value
 
 
+def body_of(req: func.HttpRequest):
+    return json.loads(req.get_body() or b"null")
+
+
 @app.route(route="orchestrators/{name}", methods=["POST"])
 @app.durable_client_input(client_name="client")
 async def start(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     instance_id = await client.start_new(
-        req.route_params["name"], req.params.get("id"), req.get_json()
+        req.route_params["name"], req.params.get("id"), body_of(req)
     )
     return func.HttpResponse(instance_id, status_code=202)
 
@@ -160,8 +165,6 @@ async def start(req: func.HttpRequest, client: df.DurableOrchestrationClient) ->
 @app.route(route="instances/{instance_id}", methods=["GET"])
 @app.durable_client_input(client_name="client")
 async def status(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    import json
-
     found = await client.get_status(req.route_params["instance_id"], show_history=True)
     if not found:
         return func.HttpResponse("{}", status_code=404, mimetype="application/json")
@@ -180,7 +183,7 @@ async def raise_event(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
     await client.raise_event(
-        req.route_params["instance_id"], req.route_params["event"], req.get_json()
+        req.route_params["instance_id"], req.route_params["event"], body_of(req)
     )
     return func.HttpResponse(status_code=202)
 
@@ -199,7 +202,7 @@ async def terminate(
 async def start_and_wait(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
-    instance_id = await client.start_new(req.route_params["name"], None, req.get_json())
+    instance_id = await client.start_new(req.route_params["name"], None, body_of(req))
     return await client.wait_for_completion_or_create_check_status_response(
         req, instance_id, 5000, 100
     )
@@ -210,8 +213,6 @@ async def start_and_wait(
 async def list_instances(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
-    import json
-
     statuses = await client.get_status_all()
     return func.HttpResponse(
         json.dumps(sorted(s.instance_id for s in statuses)), mimetype="application/json"

@@ -1,0 +1,168 @@
+"""HTTP conformance: routing, real HttpRequest/HttpResponse objects, CORS, errors, timers, start-up."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.devhost.conftest import APPS
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def host(start_host, monkeypatch):
+    monkeypatch.setenv("DEVHOST_TEST_OVERRIDDEN", "from-environment")
+    monkeypatch.delenv("DEVHOST_TEST_FROM_FILE", raising=False)
+    monkeypatch.delenv("NIGHTLY_SCHEDULE", raising=False)
+    return start_host("http")
+
+
+def assert_error_body(response, status: int, code: str) -> None:
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("application/json")
+    error = response.json()["error"]
+    assert error["code"] == code and error["message"] and error["retryable"] is False
+
+
+def test_route_parameters_query_headers_and_body_reach_the_function(host):
+    response = host.http.get("/api/items/42", params={"q": "x"}, headers={"x-test": "yes"})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["method"] == "GET"
+    assert body["route"] == {"id": "42"}
+    assert body["params"] == {"q": "x"}
+    assert body["header"] == "yes"
+    assert body["url"].endswith("/api/items/42?q=x")
+
+
+def test_response_status_headers_and_body_are_returned_faithfully(host):
+    response = host.http.post("/api/items", content=b'{"a": 1}', headers={"content-type": "application/json"})
+
+    assert response.status_code == 201
+    assert response.headers["location"] == "/api/items/7"
+    assert response.headers["x-custom"] == "yes"
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["body"] == '{"a": 1}'
+
+
+def test_literal_routes_win_over_parameters_and_constraints_apply(host):
+    assert host.http.get("/api/items/special").text == "special"
+    assert_error_body(host.http.get("/api/items/not-a-number"), 404, "not_found")
+
+
+def test_optional_and_catch_all_parameters(host):
+    assert host.http.get("/api/greet/ada").text == "hello ada"
+    assert host.http.get("/api/greet").text == "hello nobody"
+    assert host.http.get("/api/files/a/b/c.txt").text == "a/b/c.txt"
+
+
+def test_unknown_route_and_wrong_method_get_the_error_body(host):
+    assert_error_body(host.http.get("/api/nothing/here"), 404, "not_found")
+    wrong = host.http.delete("/api/items")
+    assert_error_body(wrong, 405, "invalid_request")
+    assert wrong.headers["allow"] == "POST, PUT"
+
+
+def test_an_unhandled_exception_is_a_bare_500_without_details(host):
+    response = host.http.get("/api/crash")
+
+    assert response.status_code == 500
+    assert b"secret-detail" not in response.content and b"Traceback" not in response.content
+
+
+def test_malformed_and_oversized_json_reach_the_app_error_body(host, monkeypatch):
+    monkeypatch.setenv("MAX_REQUEST_BODY_BYTES", "64")
+    monkeypatch.setenv("AzureWebJobsStorage", "UseDevelopmentStorage=true")
+    from voicea2a.config import reset_settings
+
+    reset_settings()
+    try:
+        json_headers = {"content-type": "application/json"}
+        ok = host.http.post("/api/json", content=b'{"a": 1}', headers=json_headers)
+        assert ok.status_code == 200 and ok.json() == {"received": {"a": 1}}
+        assert_error_body(host.http.post("/api/json", content=b"{not json", headers=json_headers),
+                          400, "invalid_request")
+        too_big = host.http.post("/api/json", content=b'{"a": "' + b"x" * 100 + b'"}', headers=json_headers)
+        assert_error_body(too_big, 413, "invalid_request")
+        wrong_type = host.http.post("/api/json", content=b"a=1", headers={"content-type": "text/plain"})
+        assert_error_body(wrong_type, 415, "invalid_request")
+    finally:
+        reset_settings()
+
+
+def test_cors_follows_the_host_setting(host):
+    allowed = host.http.get("/api/greet", headers={"Origin": "http://localhost:3000"})
+    assert allowed.headers["access-control-allow-origin"] == "http://localhost:3000"
+    other = host.http.get("/api/greet", headers={"Origin": "http://evil.example"})
+    assert "access-control-allow-origin" not in other.headers
+
+    preflight = host.http.options(
+        "/api/items",
+        headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.status_code == 204
+    assert "POST" in preflight.headers["access-control-allow-methods"]
+    refused = host.http.options(
+        "/api/items", headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"}
+    )
+    assert refused.status_code == 403
+
+
+def test_local_settings_are_loaded_and_the_environment_wins(host):
+    values = host.http.get("/api/env", params={"names": "DEVHOST_TEST_FROM_FILE,DEVHOST_TEST_OVERRIDDEN"})
+
+    assert values.json() == {"DEVHOST_TEST_FROM_FILE": "from-file", "DEVHOST_TEST_OVERRIDDEN": "from-environment"}
+
+
+def test_timer_runs_on_its_ncrontab_schedule(host):
+    module = sys.modules["function_app"]
+    module.TICKS.clear()
+    deadline = time.time() + 5
+    while len(module.TICKS) < 2 and time.time() < deadline:
+        time.sleep(0.1)
+
+    assert len(module.TICKS) >= 2
+    assert module.TICKS[1] - module.TICKS[0] == pytest.approx(1.0, abs=0.3)
+
+
+def test_admin_endpoint_fires_a_timer_now(host):
+    module = sys.modules["function_app"]
+    module.TICKS.clear()
+
+    response = host.http.post("/admin/functions/nightly")
+
+    assert response.status_code == 202
+    assert -1.0 in module.TICKS
+    assert_error_body(host.http.post("/admin/functions/get_item"), 404, "not_found")
+    assert_error_body(host.http.post("/admin/functions/missing"), 404, "not_found")
+
+
+def test_a_broken_function_app_stops_the_devhost_with_the_import_error():
+    result = subprocess.run(
+        [sys.executable, "-m", "devhost", "--script-root", str(APPS / "broken"), "--no-azurite", "--port", "0"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+
+    assert result.returncode != 0
+    assert "a_module_that_does_not_exist" in result.stderr
+
+
+def test_help_documents_the_options():
+    result = subprocess.run(
+        [sys.executable, "-m", "devhost", "--help"], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+
+    assert result.returncode == 0
+    for option in ("--script-root", "--port", "--no-azurite", "--no-agents"):
+        assert option in result.stdout
