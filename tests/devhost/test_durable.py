@@ -18,7 +18,9 @@ def host(start_host):
 
 def start(host, name: str, payload, instance_id: str | None = None) -> str:
     instance_id = instance_id or f"{name}-{uuid.uuid4().hex[:8]}"
-    response = host.http.post(f"/api/orchestrators/{name}", params={"id": instance_id}, json=payload)
+    response = host.http.post(
+        f"/api/orchestrators/{name}", params={"id": instance_id}, json=payload
+    )
     assert response.status_code == 202, response.text
     assert response.text == instance_id
     return instance_id
@@ -179,7 +181,9 @@ def test_raise_event_to_unknown_or_finished_instances_is_refused(host):
 
 def test_starting_a_running_instance_id_again_is_refused(host):
     instance_id = start(host, "status_then_wait", None)
-    again = host.http.post("/api/orchestrators/status_then_wait", params={"id": instance_id}, json=None)
+    again = host.http.post(
+        "/api/orchestrators/status_then_wait", params={"id": instance_id}, json=None
+    )
     assert again.status_code == 500  # the SDK raises on the host's refusal
     assert host.engine.instances[instance_id].status in ("Pending", "Running")
 

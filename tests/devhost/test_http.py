@@ -43,7 +43,9 @@ def test_route_parameters_query_headers_and_body_reach_the_function(host):
 
 
 def test_response_status_headers_and_body_are_returned_faithfully(host):
-    response = host.http.post("/api/items", content=b'{"a": 1}', headers={"content-type": "application/json"})
+    response = host.http.post(
+        "/api/items", content=b'{"a": 1}', headers={"content-type": "application/json"}
+    )
 
     assert response.status_code == 201
     assert response.headers["location"] == "/api/items/7"
@@ -87,11 +89,18 @@ def test_malformed_and_oversized_json_reach_the_app_error_body(host, monkeypatch
         json_headers = {"content-type": "application/json"}
         ok = host.http.post("/api/json", content=b'{"a": 1}', headers=json_headers)
         assert ok.status_code == 200 and ok.json() == {"received": {"a": 1}}
-        assert_error_body(host.http.post("/api/json", content=b"{not json", headers=json_headers),
-                          400, "invalid_request")
-        too_big = host.http.post("/api/json", content=b'{"a": "' + b"x" * 100 + b'"}', headers=json_headers)
+        assert_error_body(
+            host.http.post("/api/json", content=b"{not json", headers=json_headers),
+            400,
+            "invalid_request",
+        )
+        too_big = host.http.post(
+            "/api/json", content=b'{"a": "' + b"x" * 100 + b'"}', headers=json_headers
+        )
         assert_error_body(too_big, 413, "invalid_request")
-        wrong_type = host.http.post("/api/json", content=b"a=1", headers={"content-type": "text/plain"})
+        wrong_type = host.http.post(
+            "/api/json", content=b"a=1", headers={"content-type": "text/plain"}
+        )
         assert_error_body(wrong_type, 415, "invalid_request")
     finally:
         reset_settings()
@@ -110,15 +119,21 @@ def test_cors_follows_the_host_setting(host):
     assert preflight.status_code == 204
     assert "POST" in preflight.headers["access-control-allow-methods"]
     refused = host.http.options(
-        "/api/items", headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"}
+        "/api/items",
+        headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
     )
     assert refused.status_code == 403
 
 
 def test_local_settings_are_loaded_and_the_environment_wins(host):
-    values = host.http.get("/api/env", params={"names": "DEVHOST_TEST_FROM_FILE,DEVHOST_TEST_OVERRIDDEN"})
+    values = host.http.get(
+        "/api/env", params={"names": "DEVHOST_TEST_FROM_FILE,DEVHOST_TEST_OVERRIDDEN"}
+    )
 
-    assert values.json() == {"DEVHOST_TEST_FROM_FILE": "from-file", "DEVHOST_TEST_OVERRIDDEN": "from-environment"}
+    assert values.json() == {
+        "DEVHOST_TEST_FROM_FILE": "from-file",
+        "DEVHOST_TEST_OVERRIDDEN": "from-environment",
+    }
 
 
 def test_timer_runs_on_its_ncrontab_schedule(host):
@@ -146,7 +161,16 @@ def test_admin_endpoint_fires_a_timer_now(host):
 
 def test_a_broken_function_app_stops_the_devhost_with_the_import_error():
     result = subprocess.run(
-        [sys.executable, "-m", "devhost", "--script-root", str(APPS / "broken"), "--no-azurite", "--port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "devhost",
+            "--script-root",
+            str(APPS / "broken"),
+            "--no-azurite",
+            "--port",
+            "0",
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -160,7 +184,11 @@ def test_a_broken_function_app_stops_the_devhost_with_the_import_error():
 
 def test_help_documents_the_options():
     result = subprocess.run(
-        [sys.executable, "-m", "devhost", "--help"], cwd=REPO, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "devhost", "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
     assert result.returncode == 0
