@@ -1,4 +1,4 @@
-"""HTTP conformance: routing, real HttpRequest/HttpResponse objects, CORS, errors, timers, start-up."""
+"""HTTP conformance: routing, real HttpRequest/HttpResponse, CORS, errors, timers, start-up."""
 
 from __future__ import annotations
 
