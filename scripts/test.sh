@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Set up (if needed) and run every check: ruff, then the whole pytest suite (it starts Azurite itself).
+# Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+
+status=0
+.venv/bin/python -m pytest "$@" || status=$?
+if [ "$status" -eq 5 ]; then
+  echo "test: pytest collected no tests; that is a failure here." >&2
+  exit 1
+fi
+exit "$status"
