@@ -1,0 +1,1 @@
+"""Voice A2A library: everything the functions call; it never imports azure.functions."""

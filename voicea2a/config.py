@@ -1,0 +1,262 @@
+"""The one typed settings object, read once from the environment and validated."""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+# Keep in step with [project].version in pyproject.toml (a unit test checks it).
+DEFAULT_APP_VERSION = "0.1.0"
+DEFAULT_WEBPUBSUB_HUB = "voicea2a"
+DEFAULT_MAX_REQUEST_BODY_BYTES = 65536
+DEFAULT_HEALTH_CHECK_TIMEOUT_SECONDS = 2.0
+
+# Every environment variable `Settings` reads (docs/settings.md documents each).
+SETTING_NAMES = (
+    "APP_VERSION",
+    "AzureWebJobsStorage",
+    "AzureWebJobsStorage__tableServiceUri",
+    "AzureWebJobsStorage__accountName",
+    "AzureWebJobsStorage__clientId",
+    "WEBPUBSUB_CONNECTION_STRING",
+    "WEBPUBSUB_ENDPOINT",
+    "WEBPUBSUB_HUB",
+    "KEY_VAULT_URL",
+    "MAX_REQUEST_BODY_BYTES",
+    "HEALTH_CHECK_TIMEOUT_SECONDS",
+    "AUTH_DEV_LOGIN_ENABLED",
+)
+
+_HUB_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+_TRUE = frozenset({"true", "1", "yes"})
+_FALSE = frozenset({"false", "0", "no"})
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message names it (never a secret value)."""
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """How to reach the Table service: a connection string, or an endpoint plus identity."""
+
+    connection_string: str | None = field(default=None, repr=False)
+    table_service_uri: str | None = None
+    client_id: str | None = None
+
+    @property
+    def uses_identity(self) -> bool:
+        """True when the identity-based (managed identity) form is in use."""
+        return self.connection_string is None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app reads from its environment, validated."""
+
+    app_version: str
+    storage: StorageSettings
+    webpubsub_connection_string: str | None = field(default=None, repr=False)
+    webpubsub_endpoint: str | None = None
+    webpubsub_hub: str = DEFAULT_WEBPUBSUB_HUB
+    key_vault_url: str | None = None
+    max_request_body_bytes: int = DEFAULT_MAX_REQUEST_BODY_BYTES
+    health_check_timeout_seconds: float = DEFAULT_HEALTH_CHECK_TIMEOUT_SECONDS
+    dev_login_enabled: bool = False
+
+    @property
+    def webpubsub_service_endpoint(self) -> str | None:
+        """The Web PubSub base URL (no trailing slash), from the connection string or endpoint."""
+        if self.webpubsub_connection_string is not None:
+            return webpubsub_endpoint_from_connection_string(self.webpubsub_connection_string)
+        return self.webpubsub_endpoint
+
+
+def parse_connection_string(value: str) -> dict[str, str]:
+    """Split `Key=Value;Key=Value;` into a dict with lower-cased keys."""
+    parts: dict[str, str] = {}
+    for segment in value.split(";"):
+        segment = segment.strip()
+        if not segment:
+            continue
+        key, sep, val = segment.partition("=")
+        if not sep or not key.strip():
+            raise ValueError("malformed connection string segment")
+        parts[key.strip().lower()] = val.strip()
+    return parts
+
+
+def webpubsub_endpoint_from_connection_string(value: str) -> str:
+    """Return the endpoint of a Web PubSub connection string, with any `Port=` folded in."""
+    parts = parse_connection_string(value)
+    endpoint = parts.get("endpoint", "")
+    url = urlsplit(endpoint)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ValueError("connection string has no http(s) Endpoint")
+    port = parts.get("port")
+    netloc = url.netloc
+    if port:
+        if not port.isdigit():
+            raise ValueError("connection string Port is not a number")
+        netloc = f"{url.hostname}:{port}"
+    return urlunsplit((url.scheme, netloc, url.path.rstrip("/"), "", ""))
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    # An empty value means "not set": local.settings.json lists optional settings as "".
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _http_url(name: str, value: str, *, https_only: bool = False) -> str:
+    url = urlsplit(value)
+    schemes = ("https",) if https_only else ("http", "https")
+    if url.scheme not in schemes or not url.hostname:
+        expected = "an https:// URL" if https_only else "an http(s):// URL"
+        raise ConfigError(f"{name} must be {expected}, got {value!r}")
+    return value.rstrip("/")
+
+
+def _positive_int(name: str, value: str | None, default: int) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    return number
+
+
+def _positive_float(name: str, value: str | None, default: float) -> float:
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not (math.isfinite(number) and number > 0):
+        raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}")
+    return number
+
+
+def parse_bool(name: str, value: str | None, default: bool) -> bool:
+    """Parse true/false/1/0/yes/no (any case); anything else is a ConfigError naming `name`."""
+    if value is None:
+        return default
+    lowered = value.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be one of true/false/1/0/yes/no, got {value!r}")
+
+
+def _storage(env: Mapping[str, str]) -> StorageSettings:
+    connection_string = _get(env, "AzureWebJobsStorage")
+    client_id = _get(env, "AzureWebJobsStorage__clientId")
+    if connection_string is not None:
+        try:
+            parts = parse_connection_string(connection_string)
+        except ValueError:
+            parts = {}
+        if parts.get("usedevelopmentstorage", "").lower() == "true":
+            # The Tables SDK recognises only this exact spelling of the Azurite shortcut.
+            return StorageSettings(connection_string="UseDevelopmentStorage=true")
+        if "accountname" not in parts and "tableendpoint" not in parts:
+            # Never echo a connection string: it carries the account key.
+            raise ConfigError(
+                "AzureWebJobsStorage must be a storage connection string with AccountName or "
+                "TableEndpoint, or UseDevelopmentStorage=true"
+            )
+        return StorageSettings(connection_string=connection_string)
+    uri = _get(env, "AzureWebJobsStorage__tableServiceUri")
+    if uri is not None:
+        uri = _http_url("AzureWebJobsStorage__tableServiceUri", uri)
+        return StorageSettings(table_service_uri=uri, client_id=client_id)
+    account = _get(env, "AzureWebJobsStorage__accountName")
+    if account is not None:
+        if not re.fullmatch(r"[a-z0-9]{3,24}", account):
+            raise ConfigError(
+                "AzureWebJobsStorage__accountName must be 3-24 lowercase letters or digits, "
+                f"got {account!r}"
+            )
+        uri = f"https://{account}.table.core.windows.net"
+        return StorageSettings(table_service_uri=uri, client_id=client_id)
+    raise ConfigError(
+        "AzureWebJobsStorage is required: a connection string (UseDevelopmentStorage=true "
+        "locally), or AzureWebJobsStorage__tableServiceUri for a managed identity"
+    )
+
+
+def _webpubsub_connection_string(env: Mapping[str, str]) -> str | None:
+    value = _get(env, "WEBPUBSUB_CONNECTION_STRING")
+    if value is None:
+        return None
+    try:
+        webpubsub_endpoint_from_connection_string(value)
+        has_key = bool(parse_connection_string(value).get("accesskey"))
+    except ValueError:
+        has_key = False
+    if not has_key:
+        raise ConfigError(
+            "WEBPUBSUB_CONNECTION_STRING must look like "
+            "'Endpoint=https://<name>.webpubsub.azure.com;AccessKey=<key>;Version=1.0;'"
+        )
+    return value
+
+
+def _webpubsub_hub(env: Mapping[str, str]) -> str:
+    hub = _get(env, "WEBPUBSUB_HUB") or DEFAULT_WEBPUBSUB_HUB
+    if not _HUB_RE.fullmatch(hub):
+        raise ConfigError(
+            "WEBPUBSUB_HUB must start with a letter and contain only letters, digits and "
+            f"underscores, got {hub!r}"
+        )
+    return hub
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Build and validate Settings from a mapping of environment variables."""
+    endpoint = _get(env, "WEBPUBSUB_ENDPOINT")
+    key_vault_url = _get(env, "KEY_VAULT_URL")
+    return Settings(
+        app_version=_get(env, "APP_VERSION") or DEFAULT_APP_VERSION,
+        storage=_storage(env),
+        webpubsub_connection_string=_webpubsub_connection_string(env),
+        webpubsub_endpoint=_http_url("WEBPUBSUB_ENDPOINT", endpoint) if endpoint else None,
+        webpubsub_hub=_webpubsub_hub(env),
+        key_vault_url=(
+            _http_url("KEY_VAULT_URL", key_vault_url, https_only=True) if key_vault_url else None
+        ),
+        max_request_body_bytes=_positive_int(
+            "MAX_REQUEST_BODY_BYTES",
+            _get(env, "MAX_REQUEST_BODY_BYTES"),
+            DEFAULT_MAX_REQUEST_BODY_BYTES,
+        ),
+        health_check_timeout_seconds=_positive_float(
+            "HEALTH_CHECK_TIMEOUT_SECONDS",
+            _get(env, "HEALTH_CHECK_TIMEOUT_SECONDS"),
+            DEFAULT_HEALTH_CHECK_TIMEOUT_SECONDS,
+        ),
+        dev_login_enabled=parse_bool(
+            "AUTH_DEV_LOGIN_ENABLED", _get(env, "AUTH_DEV_LOGIN_ENABLED"), False
+        ),
+    )
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """Return the process-wide Settings, built from os.environ on first use."""
+    return load_settings(os.environ)
+
+
+def reset_settings() -> None:
+    """Forget the cached Settings so the next get_settings() re-reads the environment (tests)."""
+    get_settings.cache_clear()

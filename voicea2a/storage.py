@@ -1,0 +1,70 @@
+"""The one Table storage client factory, built from the settings once per event loop."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from voicea2a.config import StorageSettings, get_settings
+from voicea2a.loopcache import PerLoop
+
+if TYPE_CHECKING:
+    from azure.data.tables.aio import TableClient, TableServiceClient
+
+
+def fail_fast(timeout_seconds: float) -> dict[str, Any]:
+    """Per-operation kwargs for one quick attempt: `svc.list_tables(**fail_fast(2.0))`."""
+    # azure-core reads these per request, so the shared client keeps its normal retry policy.
+    return {
+        "retry_total": 0,
+        "connection_timeout": timeout_seconds,
+        "read_timeout": timeout_seconds,
+    }
+
+
+class _Service:
+    """A TableServiceClient with the credential it owns (closed together)."""
+
+    def __init__(self, storage: StorageSettings) -> None:
+        from azure.data.tables.aio import TableServiceClient
+
+        self.credential: Any = None
+        if storage.connection_string is not None:
+            self.client = TableServiceClient.from_connection_string(storage.connection_string)
+        else:
+            from azure.identity.aio import DefaultAzureCredential
+
+            self.credential = DefaultAzureCredential(managed_identity_client_id=storage.client_id)
+            self.client = TableServiceClient(
+                endpoint=storage.table_service_uri, credential=self.credential
+            )
+
+    async def close(self) -> None:
+        await self.client.close()
+        if self.credential is not None:
+            await self.credential.close()
+
+
+def _create() -> _Service:
+    return _Service(get_settings().storage)
+
+
+async def _close(service: _Service) -> None:
+    await service.close()
+
+
+_services: PerLoop[_Service] = PerLoop(_create, _close)
+
+
+def table_service() -> TableServiceClient:
+    """Return the running loop's TableServiceClient, built from the settings on first use."""
+    return _services.get().client
+
+
+def table_client(name: str) -> TableClient:
+    """Return a TableClient for table `name` sharing the service client's connection pool."""
+    return table_service().get_table_client(name)
+
+
+async def close_all() -> None:
+    """Close the running loop's client and forget all cached clients (tests, shutdown)."""
+    await _services.close_all()
