@@ -1,0 +1,1 @@
+"""Durable activity functions (all I/O happens here)."""

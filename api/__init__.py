@@ -1,0 +1,1 @@
+"""HTTP-triggered blueprints, one module per resource."""

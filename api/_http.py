@@ -1,0 +1,119 @@
+"""The azure.functions-facing HTTP helpers every HTTP function uses."""
+
+import contextvars
+import functools
+import json
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import azure.functions as func
+
+from voicea2a.config import ConfigError, get_settings
+from voicea2a.errors import ApiError, InternalError, NotConfigured, error_body
+from voicea2a.payloads import parse_json_body
+
+CORRELATION_HEADER = "x-correlation-id"
+_SAFE_CORRELATION_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+logger = logging.getLogger(__name__)
+
+_correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "correlation_id", default=None
+)
+
+HttpHandler = Callable[..., Awaitable[func.HttpResponse]]
+
+
+def current_correlation_id() -> str | None:
+    """Return the correlation id of the request being handled, if any."""
+    return _correlation_id.get()
+
+
+def json_response(
+    body: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> func.HttpResponse:
+    """Return a JSON response; `Cache-Control: no-store` unless `headers` overrides it."""
+    all_headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    all_headers.update(headers or {})
+    return func.HttpResponse(
+        body=json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+        status_code=status,
+        headers=all_headers,
+        mimetype="application/json",
+        charset="utf-8",
+    )
+
+
+def error_response(err: ApiError, correlation_id: str) -> func.HttpResponse:
+    """Return the standard error body for `err`, with Retry-After when it has one."""
+    headers = {CORRELATION_HEADER: correlation_id}
+    if err.retry_after is not None:
+        headers["Retry-After"] = str(err.retry_after)
+    return json_response(error_body(err), status=err.status, headers=headers)
+
+
+def read_json(req: func.HttpRequest) -> dict[str, Any]:
+    """Parse the request body as a JSON object within the configured size limit."""
+    return parse_json_body(
+        req.get_body(), req.headers.get("content-type"), get_settings().max_request_body_bytes
+    )
+
+
+def _correlation_id_for(req: func.HttpRequest | None) -> str:
+    supplied = req.headers.get(CORRELATION_HEADER) if req is not None else None
+    if supplied and _SAFE_CORRELATION_ID.fullmatch(supplied):
+        return supplied
+    return uuid.uuid4().hex
+
+
+def _find_request(args: tuple[Any, ...], kwargs: dict[str, Any]) -> func.HttpRequest | None:
+    request = kwargs.get("req")
+    if isinstance(request, func.HttpRequest):
+        return request
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, func.HttpRequest):
+            return value
+    return None
+
+
+def _to_error(exc: Exception, name: str, correlation_id: str) -> ApiError:
+    if isinstance(exc, ApiError):
+        if exc.status >= 500:
+            logger.warning(
+                "%s failed with %s (%s); correlation id %s",
+                name,
+                exc.code,
+                exc.status,
+                correlation_id,
+            )
+        return exc
+    if isinstance(exc, ConfigError):
+        # ConfigError messages name the setting and never hold a secret; keep it in the log only.
+        logger.error("%s is misconfigured: %s; correlation id %s", name, exc, correlation_id)
+        return NotConfigured(f"The service is misconfigured. Reference: {correlation_id}")
+    logger.exception("Unhandled error in %s; correlation id %s", name, correlation_id)
+    return InternalError(f"An internal error occurred. Reference: {correlation_id}")
+
+
+def http_endpoint(fn: HttpHandler) -> HttpHandler:
+    """Wrap an async HTTP function: correlation id, ApiError → error body, anything else → 500."""
+
+    # functools.wraps keeps the name, signature (via __wrapped__) and annotations the
+    # Functions worker indexes and binds by parameter name (req, client, ...).
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> func.HttpResponse:
+        correlation_id = _correlation_id_for(_find_request(args, kwargs))
+        token = _correlation_id.set(correlation_id)
+        try:
+            response = await fn(*args, **kwargs)
+        except Exception as exc:
+            return error_response(_to_error(exc, fn.__name__, correlation_id), correlation_id)
+        finally:
+            _correlation_id.reset(token)
+        response.headers[CORRELATION_HEADER] = correlation_id
+        return response
+
+    return wrapper

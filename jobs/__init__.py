@@ -1,0 +1,1 @@
+"""Timer-triggered functions (agent health checks)."""

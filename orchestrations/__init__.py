@@ -1,0 +1,1 @@
+"""Durable orchestrator functions (deterministic code only)."""

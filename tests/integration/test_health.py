@@ -1,0 +1,149 @@
+import json
+
+import azure.functions as func
+import pytest
+from aiohttp import web
+
+import function_app
+from devhost.azurite import ACCOUNT_KEY
+from voicea2a import storage
+
+pytestmark = pytest.mark.azurite
+
+WPS_KEY = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
+
+
+def health_function():
+    # get_functions() records names it has seen and refuses them the second time.
+    function_app.app.functions_bindings = None
+    [fn] = [f for f in function_app.app.get_functions() if f.get_function_name() == "health"]
+    return fn.get_user_function()
+
+
+async def get_health():
+    req = func.HttpRequest("GET", "http://localhost/api/health", body=b"")
+    response = await health_function()(req=req)
+    return response, json.loads(response.get_body())
+
+
+@pytest.fixture
+async def fake_webpubsub():
+    """A stand-in Web PubSub endpoint answering HEAD /api/health with 200."""
+    app = web.Application()
+
+    async def ok(request):
+        return web.Response()
+
+    app.router.add_route("HEAD", "/api/health", ok)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    yield f"Endpoint=http://127.0.0.1:{port};AccessKey={WPS_KEY};Version=1.0;"
+    await runner.cleanup()
+
+
+async def drop_agents_table():
+    await storage.table_service().delete_table("agents")
+
+
+async def test_ok_against_azurite(azurite_env, fake_webpubsub):
+    azurite_env(WEBPUBSUB_CONNECTION_STRING=fake_webpubsub, APP_VERSION="9.9.9-test")
+    await drop_agents_table()
+    response, body = await get_health()
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["x-correlation-id"]
+    assert body == {
+        "status": "ok",
+        "version": "9.9.9-test",
+        "dependencies": {
+            "storage": {"status": "ok"},
+            "webPubSub": {"status": "ok"},
+            "agentRegistry": {"status": "ok", "agents": 0},
+        },
+    }
+
+
+async def test_agent_registry_counts_agents(azurite_env, fake_webpubsub):
+    azurite_env(WEBPUBSUB_CONNECTION_STRING=fake_webpubsub)
+    table = storage.table_client("agents")
+    await storage.table_service().create_table_if_not_exists("agents")
+    try:
+        for name in ("billing", "network", "dispatch"):
+            await table.upsert_entity({"PartitionKey": "agent", "RowKey": name})
+        _, body = await get_health()
+        assert body["dependencies"]["agentRegistry"] == {"status": "ok", "agents": 3}
+    finally:
+        await drop_agents_table()
+
+
+async def test_webpubsub_not_configured_is_degraded(azurite_env):
+    azurite_env()
+    response, body = await get_health()
+    assert response.status_code == 200
+    assert body["status"] == "degraded"
+    assert body["dependencies"]["storage"] == {"status": "ok"}
+    assert body["dependencies"]["webPubSub"] == {"status": "not_configured"}
+
+
+async def test_webpubsub_closed_port_is_unavailable(azurite_env, unused_tcp_port):
+    endpoint = f"http://127.0.0.1:{unused_tcp_port}"
+    azurite_env(WEBPUBSUB_CONNECTION_STRING=f"Endpoint={endpoint};AccessKey={WPS_KEY};Version=1.0;")
+    response, body = await get_health()
+    assert response.status_code == 200
+    assert body["status"] == "degraded"
+    assert body["dependencies"]["webPubSub"] == {"status": "unavailable"}
+    assert WPS_KEY not in response.get_body().decode()
+    assert endpoint not in response.get_body().decode()
+
+
+async def test_webpubsub_identity_endpoint_is_checked(azurite_env, unused_tcp_port):
+    azurite_env(WEBPUBSUB_ENDPOINT=f"http://127.0.0.1:{unused_tcp_port}")
+    _, body = await get_health()
+    assert body["dependencies"]["webPubSub"] == {"status": "unavailable"}
+
+
+async def test_storage_down_is_503_without_secrets(azurite_env, unused_tcp_port):
+    port = unused_tcp_port
+    connection_string = (
+        f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={ACCOUNT_KEY};"
+        f"TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+    )
+    azurite_env(AzureWebJobsStorage=connection_string, HEALTH_CHECK_TIMEOUT_SECONDS="1")
+    response, body = await get_health()
+    text = response.get_body().decode()
+    assert response.status_code == 503
+    assert body["status"] == "unavailable"
+    assert body["dependencies"]["storage"] == {"status": "unavailable"}
+    assert body["dependencies"]["agentRegistry"] == {"status": "unavailable", "agents": None}
+    for secret in (ACCOUNT_KEY, "AccountKey", "DefaultEndpointsProtocol", str(port)):
+        assert secret not in text
+
+
+async def test_slow_dependency_is_bounded_by_the_timeout(azurite_env):
+    import asyncio
+    import time
+
+    hung = []
+
+    async def hang(reader, writer):
+        hung.append(writer)  # accept the connection, never answer
+
+    server = await asyncio.start_server(hang, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        azurite_env(
+            WEBPUBSUB_ENDPOINT=f"http://127.0.0.1:{port}", HEALTH_CHECK_TIMEOUT_SECONDS="0.5"
+        )
+        started = time.monotonic()
+        response, body = await get_health()
+        assert time.monotonic() - started < 3
+        assert response.status_code == 200
+        assert body["dependencies"]["webPubSub"] == {"status": "unavailable"}
+    finally:
+        for writer in hung:
+            writer.close()
+        server.close()
+        await server.wait_closed()
