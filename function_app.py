@@ -1,9 +1,13 @@
-"""The Function App: creates the app object and registers the blueprints, nothing else."""
+"""The Function App: validates the settings, creates the app object and registers the blueprints."""
 
 import azure.durable_functions as df
 import azure.functions as func
 
 from api import health
+from voicea2a.config import get_settings
+
+# Fail fast: a bad setting stops the app at start-up with a message naming it.
+get_settings()
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 

@@ -1,11 +1,14 @@
 import asyncio
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
-from voicea2a import httpclient, storage
+from devhost.functions import AppLoadError, index_app, load_app
+from voicea2a import config, httpclient, storage
 from voicea2a.loopcache import PerLoop
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,15 +85,22 @@ def test_importing_function_app_loads_no_heavy_sdk():
         f"heavy = {heavy!r}\n"
         "print([m for m in sys.modules if any(m == h or m.startswith(h + '.') for h in heavy)])\n"
     )
+    env = {**os.environ, "AzureWebJobsStorage": "UseDevelopmentStorage=true"}
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, env=env
     )
     assert result.stdout.strip() == "[]"
 
 
-def test_function_app_registers_health():
-    import function_app
+def test_function_app_registers_health(app_env):
+    app_env()
+    assert "health" in index_app(load_app(ROOT)).by_name
 
-    function_app.app.functions_bindings = None
-    names = {f.get_function_name() for f in function_app.app.get_functions()}
-    assert "health" in names
+
+def test_function_app_refuses_to_start_with_a_bad_setting(app_env, monkeypatch):
+    app_env()
+    monkeypatch.setenv("MAX_REQUEST_BODY_BYTES", "lots")
+    config.reset_settings()
+
+    with pytest.raises(AppLoadError, match="MAX_REQUEST_BODY_BYTES"):
+        load_app(ROOT)
