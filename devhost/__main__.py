@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from devhost.azurite import find_azurite, start_azurite
+from devhost.azurite import AzuriteError, start_azurite
 from devhost.functions import AppLoadError
 from devhost.host import DevHost
 from devhost.server import describe_routes
@@ -46,7 +46,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-azurite", action="store_true", help="do not start Azurite (use one already running)"
     )
     parser.add_argument(
-        "--no-agents", action="store_true", help="do not start the sample A2A agents"
+        "--no-agents",
+        action="store_true",
+        help="do not start the sample A2A agents (they arrive with the agent network)",
     )
     parser.add_argument(
         "--no-timers", action="store_true", help="do not run timer triggers on their schedule"
@@ -60,7 +62,6 @@ async def serve(args: argparse.Namespace) -> int:
     root = args.script_root.resolve()
     azurite = None
     if not args.no_azurite:
-        find_azurite(root)
         azurite = start_azurite(
             blob_port=10000,
             queue_port=10001,
@@ -77,11 +78,12 @@ async def serve(args: argparse.Namespace) -> int:
         log.info(
             "Functions:\n%s", "\n".join(describe_routes(host.index)) or "  (no HTTP functions)"
         )
-        for line in (
-            f"{len(host.index.orchestrators)} orchestrator(s), {len(host.index.activities)} "
-            f"activity(ies), {len(host.index.timers)} timer(s)",
-        ):
-            log.info("%s", line)
+        log.info(
+            "%d orchestrator(s), %d activity(ies), %d timer(s)",
+            len(host.index.orchestrators),
+            len(host.index.activities),
+            len(host.index.timers),
+        )
         if host.index.unsupported:
             log.warning("Not hosted here: %s", ", ".join(host.index.unsupported))
         log.info(
@@ -111,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     try:
         return asyncio.run(serve(args))
-    except (AppLoadError, SettingsError) as exc:
+    except (AppLoadError, AzuriteError, SettingsError) as exc:
         print(f"devhost: {exc}", file=sys.stderr)
         return 2
 

@@ -1,0 +1,56 @@
+"""The README's run command, end to end: set-up, Azurite, the devhost, and a clean Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+AZURITE_PORTS = (10000, 10001, 10002)
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_the_run_command_serves_health_and_stops_everything_on_ctrl_c():
+    assert not any(port_open(p) for p in AZURITE_PORTS), "Azurite's default ports must be free"
+    port = free_port()
+    process = subprocess.Popen(
+        ["bash", "scripts/run.sh", "--port", str(port), "--no-timers"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        body = None
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=5)
+            except httpx.TransportError:
+                time.sleep(0.5)
+                continue
+            body = response.json()
+            break
+        assert body is not None, "the devhost never answered"
+        assert response.status_code == 200
+        assert body["dependencies"]["storage"]["status"] == "ok"
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+
+    assert process.returncode == 0, output
+    assert f"Open http://127.0.0.1:{port}/" in output
+    assert "GET /api/health 200" in output
+    assert not any(port_open(p) for p in AZURITE_PORTS), "Azurite was left running"
