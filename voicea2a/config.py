@@ -16,7 +16,7 @@ DEFAULT_WEBPUBSUB_HUB = "voicea2a"
 DEFAULT_MAX_REQUEST_BODY_BYTES = 65536
 DEFAULT_HEALTH_CHECK_TIMEOUT_SECONDS = 2.0
 
-# Every environment variable `Settings` reads (docs/settings.md documents each).
+# Every environment variable `Settings` reads (the settings table in README.md documents each).
 SETTING_NAMES = (
     "APP_VERSION",
     "AzureWebJobsStorage",
