@@ -69,8 +69,9 @@ def test_retry_exhaustion_waits_for_the_extra_timer_then_fails(host):
     assert ids(instance, EventType.TIMER_FIRED) == [3, 5, 7]
 
 
-def test_fan_out_runs_activities_concurrently(host):
-    _, status = finish(host, "fan_out", 0.5)
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync-on-threads", "async-as-tasks"])
+def test_fan_out_runs_activities_concurrently(host, is_async):
+    _, status = finish(host, "fan_out", {"seconds": 0.5, "async": is_async})
 
     spans = status["output"]
     assert status["runtimeStatus"] == "Completed" and len(spans) == 3

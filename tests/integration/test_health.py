@@ -5,8 +5,9 @@ import azure.functions as func
 import pytest
 from aiohttp import web
 
-from devhost.azurite import ACCOUNT_KEY
+from devhost.azurite import ACCOUNT_KEY, start_azurite
 from devhost.functions import index_app, load_app
+from tests.conftest import free_port
 from voicea2a import storage
 
 pytestmark = pytest.mark.azurite
@@ -147,3 +148,23 @@ async def test_slow_dependency_is_bounded_by_the_timeout(azurite_env):
             writer.close()
         server.close()
         await server.wait_closed()
+
+
+async def test_a_real_azurite_stopped_then_restarted(app_env, cached_clients_closed):
+    ports = {"blob_port": free_port(), "queue_port": free_port(), "table_port": free_port()}
+    own = start_azurite(**ports, location=None, in_memory=True, script_root=ROOT)
+    try:
+        app_env(AzureWebJobsStorage=own.connection_string, HEALTH_CHECK_TIMEOUT_SECONDS="1")
+        response, body = await get_health()
+        assert response.status_code == 200 and body["dependencies"]["storage"]["status"] == "ok"
+
+        own.stop()
+        response, body = await get_health()
+        assert response.status_code == 503
+        assert body["dependencies"]["storage"]["status"] == "unavailable"
+
+        own = start_azurite(**ports, location=None, in_memory=True, script_root=ROOT)
+        response, body = await get_health()
+        assert response.status_code == 200 and body["dependencies"]["storage"]["status"] == "ok"
+    finally:
+        own.stop()

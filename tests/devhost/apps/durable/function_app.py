@@ -26,6 +26,15 @@ def sleep_sync(seconds: float) -> dict:
     return span
 
 
+@app.activity_trigger(input_name="seconds")
+async def sleep_async(seconds: float) -> dict:
+    import asyncio
+
+    start = time.time()
+    await asyncio.sleep(seconds)
+    return {"start": start, "end": time.time()}
+
+
 @app.activity_trigger(input_name="key")
 def flaky(key: str) -> str:
     ATTEMPTS[key] = ATTEMPTS.get(key, 0) + 1
@@ -42,9 +51,10 @@ def boom(message: str) -> None:
 
 @app.orchestration_trigger(context_name="context")
 def fan_out(context: df.DurableOrchestrationContext):
-    seconds = context.get_input()
+    args = context.get_input()
+    activity = "sleep_async" if args["async"] else "sleep_sync"
     results = yield context.task_all(
-        [context.call_activity("sleep_sync", seconds) for _ in range(3)]
+        [context.call_activity(activity, args["seconds"]) for _ in range(3)]
     )
     return results
 
