@@ -15,6 +15,10 @@ DEFAULT_APP_VERSION = "0.1.0"
 DEFAULT_WEBPUBSUB_HUB = "voicea2a"
 DEFAULT_MAX_REQUEST_BODY_BYTES = 65536
 DEFAULT_HEALTH_CHECK_TIMEOUT_SECONDS = 2.0
+DEFAULT_VOICE_LIVE_API_VERSION = "2026-07-15"
+DEFAULT_VOICE_LIVE_MODEL = "gpt-realtime"
+DEFAULT_VOICE_LIVE_VOICE = "en-US-Ava:DragonHDLatestNeural"
+VOICE_AUTH_MODES = ("entra", "key")
 
 # Every environment variable `Settings` reads (the settings table in README.md documents each).
 SETTING_NAMES = (
@@ -30,6 +34,21 @@ SETTING_NAMES = (
     "MAX_REQUEST_BODY_BYTES",
     "HEALTH_CHECK_TIMEOUT_SECONDS",
     "AUTH_DEV_LOGIN_ENABLED",
+    "AUTH_DEV_LOGIN_ALLOW_IN_AZURE",
+    "AUTH_OIDC_ISSUER",
+    "AUTH_OIDC_AUDIENCE",
+    "AUTH_APP_ISSUER",
+    "AUTH_APP_AUDIENCE",
+    "WEBSITE_INSTANCE_ID",
+    "SECRET_CACHE_TTL_SECONDS",
+    "SECRET_CACHE_GRACE_SECONDS",
+    "VOICE_LIVE_ENDPOINT",
+    "VOICE_LIVE_API_VERSION",
+    "VOICE_LIVE_MODEL",
+    "VOICE_LIVE_VOICE",
+    "VOICE_LIVE_AUTH_MODE",
+    "VOICE_TOKEN_IDENTITY_CLIENT_ID",
+    "RATE_LIMIT_VOICE_TOKEN_PER_MINUTE",
 )
 
 _HUB_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
@@ -56,6 +75,46 @@ class StorageSettings:
 
 
 @dataclass(frozen=True)
+class AuthSettings:
+    """Who may call the API: the Entra (OIDC) issuer, our own app tokens, the dev sign-in."""
+
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    app_issuer: str = "voicea2a"
+    app_audience: str = "voicea2a-api"
+    dev_login_enabled: bool = False
+    dev_login_allow_in_azure: bool = False
+    running_in_azure: bool = False
+
+
+@dataclass(frozen=True)
+class SecretCacheSettings:
+    """How long secrets are cached, and how long a cached one may outlive a Key Vault outage."""
+
+    ttl_seconds: float = 300.0
+    grace_seconds: float = 600.0
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    """The Voice Live resource the browser connects to, and how its credential is minted."""
+
+    endpoint: str | None = None
+    api_version: str = DEFAULT_VOICE_LIVE_API_VERSION
+    model: str = DEFAULT_VOICE_LIVE_MODEL
+    voice: str = DEFAULT_VOICE_LIVE_VOICE
+    auth_mode: str = "entra"
+    token_identity_client_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RateLimitSettings:
+    """Per-user (or per-IP) request budgets of the token routes."""
+
+    voice_token_per_minute: int = 10
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the app reads from its environment, validated."""
 
@@ -67,7 +126,10 @@ class Settings:
     key_vault_url: str | None = None
     max_request_body_bytes: int = DEFAULT_MAX_REQUEST_BODY_BYTES
     health_check_timeout_seconds: float = DEFAULT_HEALTH_CHECK_TIMEOUT_SECONDS
-    dev_login_enabled: bool = False
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    secret_cache: SecretCacheSettings = field(default_factory=SecretCacheSettings)
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
+    rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
 
     @property
     def webpubsub_service_endpoint(self) -> str | None:
@@ -222,6 +284,48 @@ def _webpubsub_hub(env: Mapping[str, str]) -> str:
     return hub
 
 
+def _auth(env: Mapping[str, str]) -> AuthSettings:
+    issuer = _get(env, "AUTH_OIDC_ISSUER")
+    audience = _get(env, "AUTH_OIDC_AUDIENCE")
+    if (issuer is None) != (audience is None):
+        raise ConfigError("AUTH_OIDC_ISSUER and AUTH_OIDC_AUDIENCE must be set together")
+    auth = AuthSettings(
+        oidc_issuer=_http_url("AUTH_OIDC_ISSUER", issuer, https_only=True) if issuer else None,
+        oidc_audience=audience,
+        app_issuer=_get(env, "AUTH_APP_ISSUER") or "voicea2a",
+        app_audience=_get(env, "AUTH_APP_AUDIENCE") or "voicea2a-api",
+        dev_login_enabled=parse_bool(
+            "AUTH_DEV_LOGIN_ENABLED", _get(env, "AUTH_DEV_LOGIN_ENABLED"), False
+        ),
+        dev_login_allow_in_azure=parse_bool(
+            "AUTH_DEV_LOGIN_ALLOW_IN_AZURE", _get(env, "AUTH_DEV_LOGIN_ALLOW_IN_AZURE"), False
+        ),
+        # App Service sets WEBSITE_INSTANCE_ID on every instance it runs, Functions included.
+        running_in_azure=_get(env, "WEBSITE_INSTANCE_ID") is not None,
+    )
+    if auth.dev_login_enabled and auth.running_in_azure and not auth.dev_login_allow_in_azure:
+        raise ConfigError(
+            "AUTH_DEV_LOGIN_ENABLED=true is refused when running in Azure (WEBSITE_INSTANCE_ID "
+            "is set); set AUTH_DEV_LOGIN_ALLOW_IN_AZURE=true only for a throw-away environment"
+        )
+    return auth
+
+
+def _voice(env: Mapping[str, str]) -> VoiceSettings:
+    endpoint = _get(env, "VOICE_LIVE_ENDPOINT")
+    mode = (_get(env, "VOICE_LIVE_AUTH_MODE") or "entra").lower()
+    if mode not in VOICE_AUTH_MODES:
+        raise ConfigError(f"VOICE_LIVE_AUTH_MODE must be 'entra' or 'key', got {mode!r}")
+    return VoiceSettings(
+        endpoint=_http_url("VOICE_LIVE_ENDPOINT", endpoint, https_only=True) if endpoint else None,
+        api_version=_get(env, "VOICE_LIVE_API_VERSION") or DEFAULT_VOICE_LIVE_API_VERSION,
+        model=_get(env, "VOICE_LIVE_MODEL") or DEFAULT_VOICE_LIVE_MODEL,
+        voice=_get(env, "VOICE_LIVE_VOICE") or DEFAULT_VOICE_LIVE_VOICE,
+        auth_mode=mode,
+        token_identity_client_id=_get(env, "VOICE_TOKEN_IDENTITY_CLIENT_ID"),
+    )
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Build and validate Settings from a mapping of environment variables."""
     endpoint = _get(env, "WEBPUBSUB_ENDPOINT")
@@ -245,8 +349,22 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             _get(env, "HEALTH_CHECK_TIMEOUT_SECONDS"),
             DEFAULT_HEALTH_CHECK_TIMEOUT_SECONDS,
         ),
-        dev_login_enabled=parse_bool(
-            "AUTH_DEV_LOGIN_ENABLED", _get(env, "AUTH_DEV_LOGIN_ENABLED"), False
+        auth=_auth(env),
+        secret_cache=SecretCacheSettings(
+            ttl_seconds=_positive_float(
+                "SECRET_CACHE_TTL_SECONDS", _get(env, "SECRET_CACHE_TTL_SECONDS"), 300.0
+            ),
+            grace_seconds=_positive_float(
+                "SECRET_CACHE_GRACE_SECONDS", _get(env, "SECRET_CACHE_GRACE_SECONDS"), 600.0
+            ),
+        ),
+        voice=_voice(env),
+        rate_limits=RateLimitSettings(
+            voice_token_per_minute=_positive_int(
+                "RATE_LIMIT_VOICE_TOKEN_PER_MINUTE",
+                _get(env, "RATE_LIMIT_VOICE_TOKEN_PER_MINUTE"),
+                10,
+            )
         ),
     )
 

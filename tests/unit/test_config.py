@@ -33,7 +33,7 @@ def test_defaults():
     assert settings.key_vault_url is None
     assert settings.max_request_body_bytes == 65536
     assert settings.health_check_timeout_seconds == 2.0
-    assert settings.dev_login_enabled is False
+    assert settings.auth.dev_login_enabled is False
 
 
 def test_default_version_matches_pyproject():
@@ -145,7 +145,7 @@ def test_connection_string_wins_over_identity_form():
     ],
 )  # fmt: skip
 def test_bool_parsing(value, expected):
-    assert load(AUTH_DEV_LOGIN_ENABLED=value).dev_login_enabled is expected
+    assert load(AUTH_DEV_LOGIN_ENABLED=value).auth.dev_login_enabled is expected
 
 
 def test_webpubsub_endpoint_from_connection_string_or_setting():
@@ -193,7 +193,7 @@ def test_local_settings_example_is_valid_and_documented():
     example = json.loads((ROOT / "local.settings.example.json").read_text())
     values = example["Values"]
     settings = load_settings(values)
-    assert settings.dev_login_enabled is True
+    assert settings.auth.dev_login_enabled is True
     assert settings.webpubsub_service_endpoint == "http://localhost:8080"
     assert len(values["AUTH_SIGNING_KEY"]) >= 32
     assert "local" in values["AUTH_SIGNING_KEY"]
