@@ -396,3 +396,15 @@ async def test_secret_values_and_tokens_never_reach_logs_or_errors(vault, caplog
             chain = [err, err.__cause__, err.__context__]
             assert all(text not in str(e) and text not in repr(e) for e in chain if e)
     assert VALUE not in repr(vault.source._entries)
+
+
+async def test_a_cancelled_caller_does_not_cancel_the_shared_call(vault):
+    vault.kv.delay = 0.1
+    first = asyncio.create_task(get_secret("auth-signing-key"))
+    await asyncio.sleep(0.02)  # the first caller's Key Vault call is in flight
+    second = asyncio.create_task(get_secret("auth-signing-key"))
+    await asyncio.sleep(0)
+    first.cancel()
+    assert await second == VALUE
+    assert first.cancelled()
+    assert len(vault.kv.secret_gets) == 1
