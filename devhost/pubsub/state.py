@@ -56,6 +56,11 @@ class Connection:
         return self._transport is not None
 
     @property
+    def queued(self) -> int:
+        """Frames waiting in the attached socket's outgoing queue."""
+        return self._transport.queued if self._transport is not None else 0
+
+    @property
     def unacked(self) -> int:
         """Reliable messages sent but not yet acknowledged by the client."""
         return len(self._unacked)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,20 +16,34 @@ from devhost.pubsub import PubSubService
 from tests.devhost.pubsub.support import KEY, RELIABLE, Client, RunningService
 
 
+@pytest.fixture(scope="session")
+def pubsub_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """One event loop in a background thread for the services (tests use blocking clients)."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="pubsub-loop", daemon=True)
+    thread.start()
+    yield loop
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+
+
 @pytest.fixture
-def start_service(loop_thread) -> Iterator[Callable[..., RunningService]]:
+def start_service(pubsub_loop) -> Iterator[Callable[..., RunningService]]:
     started: list[RunningService] = []
+
+    def run(coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, pubsub_loop).result(30)
 
     def start(**options: Any) -> RunningService:
         service = PubSubService(KEY, **options)
-        loop_thread.run(service.start("127.0.0.1", 0))
-        running = RunningService(service, loop_thread.loop)
+        run(service.start("127.0.0.1", 0))
+        running = RunningService(service, pubsub_loop)
         started.append(running)
         return running
 
     yield start
     for running in started:
-        loop_thread.run(running.service.stop())
+        run(running.service.stop())
 
 
 @pytest.fixture

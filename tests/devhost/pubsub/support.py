@@ -58,6 +58,15 @@ class RunningService:
         """The service's Connection object, or None when it is gone."""
         return self.call(lambda: self.service.registry.get(hub, connection_id))
 
+    def queued(self, connection_id: str, hub: str = HUB) -> int:
+        """Frames waiting in a connection's outgoing queue (0 once it is gone)."""
+
+        def read() -> int:
+            connection = self.service.registry.get(hub, connection_id)
+            return connection.queued if connection is not None else 0
+
+        return self.call(read)
+
 
 class Client:
     """A real `websockets` client speaking a Web PubSub subprotocol (or raw)."""
@@ -65,14 +74,22 @@ class Client:
     def __init__(self, ws: ClientConnection) -> None:
         self.ws = ws
         self.connected: dict[str, Any] | None = None
+        self._pending: list[dict[str, Any]] = []
 
     @property
     def connection_id(self) -> str:
         assert self.connected is not None
         return self.connected["connectionId"]
 
+    @property
+    def pending(self) -> list[dict[str, Any]]:
+        """Frames that arrived while request() waited for an ack, not yet read."""
+        return list(self._pending)
+
     def next(self, timeout: float = 10) -> dict[str, Any]:
-        """The next frame, parsed as JSON."""
+        """The next frame, parsed as JSON (frames passed over while waiting for an ack first)."""
+        if self._pending:
+            return self._pending.pop(0)
         return json.loads(self.ws.recv(timeout=timeout))
 
     def next_raw(self, timeout: float = 10) -> str | bytes:
@@ -83,16 +100,19 @@ class Client:
         self.ws.send(json.dumps(frame))
 
     def request(self, frame: dict[str, Any]) -> dict[str, Any]:
-        """Send a frame with an ackId and return the ack (the next frame must be it)."""
+        """Send a frame with an ackId and return its ack; other frames stay queued for next()."""
         self.send(frame)
-        ack = self.next()
-        assert ack["type"] == "ack" and ack["ackId"] == frame["ackId"], ack
-        return ack
+        while True:
+            message = json.loads(self.ws.recv(timeout=10))
+            if message["type"] == "ack":
+                assert message["ackId"] == frame["ackId"], message
+                return message
+            self._pending.append(message)
 
     def sync(self) -> None:
         """Ping and wait for the pong: every frame sent before has been processed."""
         self.send({"type": "ping"})
-        assert self.next() == {"type": "pong"}
+        assert json.loads(self.ws.recv(timeout=10)) == {"type": "pong"}
 
     def ack(self, sequence_id: int) -> None:
         """Send a sequenceAck and make sure the service has processed it."""
