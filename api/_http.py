@@ -11,6 +11,7 @@ from typing import Any
 
 import azure.functions as func
 
+from voicea2a.auth import Principal, authenticate, require_role
 from voicea2a.config import ConfigError, get_settings
 from voicea2a.errors import ApiError, InternalError, NotConfigured, error_body
 from voicea2a.payloads import parse_json_body
@@ -60,6 +61,25 @@ def read_json(req: func.HttpRequest) -> dict[str, Any]:
     return parse_json_body(
         req.get_body(), req.headers.get("content-type"), get_settings().max_request_body_bytes
     )
+
+
+async def signed_in(req: func.HttpRequest, *roles: str) -> Principal:
+    """The caller (401 without a valid bearer token; 403 without one of `roles`, if given)."""
+    principal = await authenticate(req.headers, get_settings().auth)
+    return require_role(principal, *roles) if roles else principal
+
+
+def client_ip(req: func.HttpRequest) -> str:
+    """The caller's IP address as the platform's front end reports it (port removed)."""
+    # The front end appends the address it saw to X-Forwarded-For; earlier entries come from
+    # the client and cannot be trusted, so the last one is used.
+    forwarded = req.headers.get("x-forwarded-for", "")
+    last = forwarded.split(",")[-1].strip() if forwarded else ""
+    if last.startswith("["):  # [IPv6]:port
+        return last[1:].split("]")[0]
+    if last.count(":") == 1:  # IPv4:port
+        return last.split(":")[0]
+    return last or "unknown"
 
 
 def _correlation_id_for(req: func.HttpRequest | None) -> str:

@@ -20,6 +20,7 @@ log = logging.getLogger("devhost")
 
 # The Functions host refuses request bodies over 100 MB; the app enforces its own, smaller limit.
 HOST_MAX_BODY_BYTES = 100 * 1024 * 1024
+HOST_MAX_HEADER_BYTES = 32 * 1024
 
 
 class DevHost:
@@ -90,7 +91,15 @@ class DevHost:
         if self.web_root and self.web_root.is_dir():
             app.router.add_get("/{path:.*}", static_handler(self.web_root))
 
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            app,
+            access_log=None,
+            handle_signals=False,
+            # Kestrel, in front of Azure Functions, accepts 32 KB of headers: an oversized token
+            # must reach the app (and be refused there), not be cut off here.
+            max_field_size=HOST_MAX_HEADER_BYTES,
+            max_line_size=HOST_MAX_HEADER_BYTES,
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.bind, self.requested_port)
         await site.start()

@@ -41,10 +41,15 @@ def to_http_request(
     request: web.Request, body: bytes, route_params: dict[str, str]
 ) -> func.HttpRequest:
     """A real `func.HttpRequest`, as the worker builds it."""
+    headers = dict(request.headers)
+    # Azure's front end appends the address it saw; functions read the client IP from here.
+    forwarded = headers.get("X-Forwarded-For")
+    peer = request.remote or ""
+    headers["X-Forwarded-For"] = f"{forwarded}, {peer}" if forwarded else peer
     return func.HttpRequest(
         method=request.method,
         url=str(request.url),
-        headers=dict(request.headers),
+        headers=headers,
         params=dict(request.query),
         route_params=route_params,
         body=body,

@@ -1,12 +1,20 @@
-"""Shared fixtures: settings isolation, a session-wide Azurite, and cached-client cleanup."""
+"""Shared fixtures: settings isolation, a session-wide Azurite, cached-client cleanup, and
+devhosts running on one background event loop."""
 
+import asyncio
+import logging
+import os
 import socket
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from devhost.azurite import AzuriteProcess, start_azurite
+from devhost.host import DevHost
 from voicea2a import config, httpclient, secrets, storage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,3 +93,110 @@ def azurite_env(
         return app_env(**{"AzureWebJobsStorage": azurite.connection_string, **values})
 
     return apply
+
+
+class LoopThread:
+    """An event loop in a thread. All devhosts share it: the Durable SDK keeps one aiohttp
+    session per process, bound to the loop that first used it."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="devhost-loop", daemon=True
+        )
+        self.thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, Any], timeout: float = 30) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+
+@pytest.fixture(scope="session")
+def loop_thread() -> Iterator[LoopThread]:
+    yield LoopThread()
+
+
+class RunningHost:
+    """A started devhost plus an HTTP client pointed at it."""
+
+    def __init__(self, host: DevHost, loop: LoopThread) -> None:
+        self.host = host
+        self.loop = loop
+        self.http = httpx.Client(base_url=host.base_url, timeout=30)
+
+    @property
+    def engine(self):
+        return self.host.engine
+
+    def wait(self, instance_id: str, timeout: float = 20):
+        return self.loop.run(self.engine.wait(instance_id, timeout), timeout + 5)
+
+
+async def _close_loop_clients() -> None:
+    await storage.close_all()
+    await httpclient.close_http_clients()
+
+
+@pytest.fixture
+def start_host(loop_thread: LoopThread) -> Iterator[Callable[..., RunningHost]]:
+    """Start devhosts (port 0) for a test; the environment is restored afterwards, since the
+    devhost copies local settings into it as the Functions host does."""
+    started: list[RunningHost] = []
+    saved_environ = dict(os.environ)
+
+    def start(root: Path, **options: Any) -> RunningHost:
+        host = DevHost(root, port=0, **options)
+        loop_thread.run(host.start())
+        running = RunningHost(host, loop_thread)
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.http.close()
+        loop_thread.run(running.host.stop())
+    loop_thread.run(_close_loop_clients())
+    os.environ.clear()
+    os.environ.update(saved_environ)
+
+
+# Every token, key and signing secret a test creates; no log line of the session may hold one.
+SECRET_VALUES: set[str] = set()
+
+
+def remember_secret(value: str) -> str:
+    """Register a secret value for the end-of-session log scan and return it."""
+    SECRET_VALUES.add(value)
+    return value
+
+
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_any_log_line() -> Iterator[None]:
+    """Capture every log record of the whole session (tracebacks included); fail the session
+    if any registered secret appears in one."""
+    root = logging.getLogger()
+    capture = _Capture()
+    previous_level = root.level
+    root.addHandler(capture)
+    root.setLevel(logging.DEBUG)
+    yield
+    root.removeHandler(capture)
+    root.setLevel(previous_level)
+    leaks = sorted(
+        {
+            line.split(" ", 1)[0]
+            for line in capture.lines
+            for value in SECRET_VALUES
+            if value in line
+        }
+    )
+    assert not leaks, f"secret values found in log lines of: {', '.join(leaks)}"

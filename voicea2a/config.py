@@ -175,9 +175,13 @@ def _get(env: Mapping[str, str], name: str) -> str | None:
     return value or None
 
 
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
 def _http_url(name: str, value: str, *, https_only: bool = False) -> str:
     url = urlsplit(value)
-    schemes = ("https",) if https_only else ("http", "https")
+    # Plain http is fine on this machine's loopback (local identity providers in tests).
+    schemes = ("https",) if https_only and url.hostname not in LOOPBACK_HOSTS else ("http", "https")
     if url.scheme not in schemes or not url.hostname:
         expected = "an https:// URL" if https_only else "an http(s):// URL"
         raise ConfigError(f"{name} must be {expected}, got {value!r}")

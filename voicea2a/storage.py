@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from voicea2a.config import StorageSettings, get_settings
@@ -11,14 +12,19 @@ if TYPE_CHECKING:
     from azure.data.tables.aio import TableClient, TableServiceClient
 
 
-def fail_fast(timeout_seconds: float) -> dict[str, Any]:
-    """Per-operation kwargs for one quick attempt: `svc.list_tables(**fail_fast(2.0))`."""
-    # azure-core reads these per request, so the shared client keeps its normal retry policy.
+def fail_fast(timeout_seconds: float, retries: int = 0) -> dict[str, Any]:
+    """Per-operation kwargs for a quick answer: `svc.list_tables(**fail_fast(2.0))`."""
+    # azure-core reads these per request, so the shared client keeps its normal retry policy
+    # for the work that can wait (activities), while request paths stay bounded.
     return {
-        "retry_total": 0,
+        "retry_total": retries,
         "connection_timeout": timeout_seconds,
         "read_timeout": timeout_seconds,
     }
+
+
+# A request is waiting: one quick retry at most, never the SDK's minutes of back-off.
+REQUEST_PATH = fail_fast(3.0, retries=1)
 
 
 class _Service:
@@ -65,6 +71,21 @@ def table_client(name: str) -> TableClient:
     return table_service().get_table_client(name)
 
 
+_created_tables: set[str] = set()
+
+
+async def ensure_table(name: str) -> TableClient:
+    """Return a TableClient for `name`, creating the table once per process if it is missing."""
+    if name not in _created_tables:
+        from azure.core.exceptions import ResourceExistsError
+
+        with contextlib.suppress(ResourceExistsError):
+            await table_service().create_table(name, **REQUEST_PATH)
+        _created_tables.add(name)
+    return table_client(name)
+
+
 async def close_all() -> None:
     """Close the running loop's client and forget all cached clients (tests, shutdown)."""
+    _created_tables.clear()
     await _services.close_all()

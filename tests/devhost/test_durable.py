@@ -9,11 +9,12 @@ import uuid
 import pytest
 
 from devhost.durable.history import EventType
+from tests.devhost.conftest import APPS
 
 
 @pytest.fixture
 def host(start_host):
-    return start_host("durable")
+    return start_host(APPS / "durable")
 
 
 def start(host, name: str, payload, instance_id: str | None = None) -> str:

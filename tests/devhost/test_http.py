@@ -20,7 +20,7 @@ def host(start_host, monkeypatch):
     monkeypatch.setenv("DEVHOST_TEST_OVERRIDDEN", "from-environment")
     monkeypatch.delenv("DEVHOST_TEST_FROM_FILE", raising=False)
     monkeypatch.delenv("NIGHTLY_SCHEDULE", raising=False)
-    return start_host("http")
+    return start_host(APPS / "http")
 
 
 def assert_error_body(response, status: int, code: str) -> None:

@@ -1,0 +1,65 @@
+"""/api/auth: the dev sign-in (only when enabled) and who-am-I."""
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from api._http import (
+    client_ip,
+    current_correlation_id,
+    http_endpoint,
+    json_response,
+    read_json,
+    signed_in,
+)
+from voicea2a import audit, ratelimit
+from voicea2a.auth import issue_app_token
+from voicea2a.config import get_settings
+from voicea2a.devlogin import parse_dev_login
+from voicea2a.errors import NotFound, RateLimited
+
+bp = df.Blueprint()
+
+
+@bp.route(route="auth/dev-token", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@http_endpoint
+async def dev_token(req: func.HttpRequest) -> func.HttpResponse:
+    """Issue a 15-minute app token for any user name: development only (404 when disabled)."""
+    settings = get_settings()
+    if not settings.auth.dev_login_enabled:
+        raise NotFound()
+    user, roles = parse_dev_login(read_json(req))
+    entry = audit.AuditRecord(
+        user=user,
+        kind="dev",
+        outcome="issued",
+        client_ip=client_ip(req),
+        user_agent=req.headers.get("user-agent", ""),
+        correlation_id=current_correlation_id() or "",
+    )
+    try:
+        # Nobody is signed in yet, so the budget is per client address.
+        await ratelimit.hit(
+            "dev-token", entry.client_ip, settings.rate_limits.voice_token_per_minute
+        )
+    except RateLimited:
+        await audit.record_rejection(entry)
+        raise
+    token, expires_at = await issue_app_token(settings.auth, user, roles)
+    await audit.record(entry)
+    return json_response(
+        {
+            "token": token,
+            "tokenType": "Bearer",
+            "expiresAt": expires_at.isoformat().replace("+00:00", "Z"),
+            "user": user,
+            "roles": roles,
+        }
+    )
+
+
+@bp.route(route="auth/me", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@http_endpoint
+async def me(req: func.HttpRequest) -> func.HttpResponse:
+    """Who the bearer token says the caller is."""
+    principal = await signed_in(req)
+    return json_response(principal.to_body())

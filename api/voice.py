@@ -1,0 +1,60 @@
+"""/api/voice: the short-lived Voice Live credential and the session configuration."""
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from api._http import client_ip, current_correlation_id, http_endpoint, json_response, signed_in
+from voicea2a import audit, ratelimit
+from voicea2a.config import get_settings
+from voicea2a.errors import NotConfigured, RateLimited
+from voicea2a.voice_session import session_update
+from voicea2a.voicetoken import voice_credential
+
+bp = df.Blueprint()
+
+
+@bp.route(route="voice/token", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@http_endpoint
+async def voice_token(req: func.HttpRequest) -> func.HttpResponse:
+    """A credential for the browser's Voice Live WebSocket: rate limited and audited."""
+    principal = await signed_in(req)
+    settings = get_settings()
+    voice = settings.voice
+    if voice.endpoint is None:
+        raise NotConfigured("Voice is not configured; use text mode.")
+    entry = audit.AuditRecord(
+        user=principal.user_id,
+        kind="voice",
+        outcome="issued",
+        client_ip=client_ip(req),
+        user_agent=req.headers.get("user-agent", ""),
+        correlation_id=current_correlation_id() or "",
+    )
+    try:
+        await ratelimit.hit(
+            "voice-token", principal.user_id, settings.rate_limits.voice_token_per_minute
+        )
+    except RateLimited:
+        await audit.record_rejection(entry)
+        raise
+    credential = await voice_credential(voice)
+    await audit.record(entry)
+    expires_at = credential.expires_at
+    return json_response(
+        {
+            "endpoint": voice.endpoint,
+            "apiVersion": voice.api_version,
+            "model": voice.model,
+            "authType": credential.auth_type,
+            "token": credential.token,
+            "expiresAt": expires_at.isoformat().replace("+00:00", "Z") if expires_at else None,
+        }
+    )
+
+
+@bp.route(route="voice/session", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@http_endpoint
+async def voice_session(req: func.HttpRequest) -> func.HttpResponse:
+    """The `session.update` payload: instructions, voice, turn detection and our tool."""
+    await signed_in(req)
+    return json_response(session_update(get_settings().voice))
