@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import logging
 import os
 import re
@@ -15,6 +13,7 @@ from typing import Any, Protocol
 
 from voicea2a.config import get_settings
 from voicea2a.errors import NotConfigured, UpstreamUnavailable
+from voicea2a.singleflight import MISS, SingleFlight
 
 logger = logging.getLogger(__name__)
 
@@ -100,41 +99,23 @@ class KeyVaultSecretSource:
         self._client_lock = threading.Lock()
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
-        # A thread future, not an asyncio one: it is shared across event loops, and a cancelled
-        # caller cannot cancel it (it is marked running), so one call serves every waiter.
-        self._flights: dict[str, concurrent.futures.Future[str | None]] = {}
+        self._flights: SingleFlight[str | None] = SingleFlight()
 
     async def get(self, name: str) -> str | None:
         """Return Key Vault secret `name`, None when it does not exist; 503 when unreachable."""
-        with self._lock:
-            entry = self._entries.get(name)
-            if entry is not None and self._clock() < entry.refresh_at:
-                return entry.value
-            flight = self._flights.get(name)
-            owner = flight is None
-            if flight is None:
-                flight = self._flights[name] = concurrent.futures.Future()
-                flight.set_running_or_notify_cancel()
-        if owner:
-            await asyncio.to_thread(self._fly, name, flight)
-        return await asyncio.wrap_future(flight)
+        return await self._flights.get(name, lambda: self._fresh(name), lambda: self._refresh(name))
 
     def clear(self) -> None:
         """Forget every cached value (the client and credential are kept)."""
         with self._lock:
             self._entries.clear()
 
-    def _fly(self, name: str, flight: concurrent.futures.Future[str | None]) -> None:
-        try:
-            value = self._refresh(name)
-        except BaseException as exc:
-            with self._lock:
-                self._flights.pop(name, None)
-            flight.set_exception(exc)
-        else:
-            with self._lock:
-                self._flights.pop(name, None)
-            flight.set_result(value)
+    def _fresh(self, name: str) -> object:
+        with self._lock:
+            entry = self._entries.get(name)
+            if entry is not None and self._clock() < entry.refresh_at:
+                return entry.value
+        return MISS
 
     def _refresh(self, name: str) -> str | None:
         from azure.core.exceptions import AzureError, ResourceNotFoundError

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import logging
 import threading
 import time
@@ -15,6 +13,7 @@ from typing import Any
 from voicea2a.config import VoiceSettings, get_settings
 from voicea2a.errors import NotConfigured, UpstreamUnavailable
 from voicea2a.secrets import azure_credential, get_secret
+from voicea2a.singleflight import MISS, SingleFlight
 
 logger = logging.getLogger(__name__)
 
@@ -45,41 +44,23 @@ class _TokenCache:
         self._clock = clock  # epoch seconds, as AccessToken.expires_on
         self._lock = threading.Lock()
         self._token: Any = None
-        # A thread future: shared across event loops, and (marked running) not cancellable by
-        # a cancelled caller, so one get_token serves every waiter.
-        self._flight: concurrent.futures.Future[Any] | None = None
+        self._flight: SingleFlight[Any] = SingleFlight()
 
     async def token(self, client_id: str | None) -> Any:
         """Return a token with more than REFRESH_MARGIN_SECONDS left, fetching one if needed."""
-        with self._lock:
-            token = self._token
-            if token is not None and token.expires_on - REFRESH_MARGIN_SECONDS > self._clock():
-                return token
-            flight = self._flight
-            owner = flight is None
-            if flight is None:
-                flight = self._flight = concurrent.futures.Future()
-                flight.set_running_or_notify_cancel()
-        if owner:
-            await asyncio.to_thread(self._fly, client_id, flight)
-        return await asyncio.wrap_future(flight)
+        return await self._flight.get(None, self._fresh, lambda: self._refresh(client_id))
 
     def clear(self) -> None:
         """Forget the cached token (the credential is kept)."""
         with self._lock:
             self._token = None
 
-    def _fly(self, client_id: str | None, flight: concurrent.futures.Future[Any]) -> None:
-        try:
-            token = self._refresh(client_id)
-        except BaseException as exc:
-            with self._lock:
-                self._flight = None
-            flight.set_exception(exc)
-        else:
-            with self._lock:
-                self._flight = None
-            flight.set_result(token)
+    def _fresh(self) -> object:
+        with self._lock:
+            token = self._token
+        if token is not None and token.expires_on - REFRESH_MARGIN_SECONDS > self._clock():
+            return token
+        return MISS
 
     def _refresh(self, client_id: str | None) -> Any:
         from azure.core.exceptions import AzureError
