@@ -200,3 +200,42 @@ def test_local_settings_example_is_valid_and_documented():
     docs = (ROOT / "README.md").read_text()
     for name in {*values, *SETTING_NAMES}:
         assert f"`{name}`" in docs, f"{name} is not in the settings table of README.md"
+
+
+def test_dev_sign_in_is_refused_in_azure_unless_allowed():
+    azure = {"AzureWebJobsStorage": "UseDevelopmentStorage=true", "WEBSITE_INSTANCE_ID": "abc123"}
+
+    with pytest.raises(ConfigError, match="AUTH_DEV_LOGIN_ENABLED=true is refused"):
+        load_settings({**azure, "AUTH_DEV_LOGIN_ENABLED": "true"})
+    allowed = load_settings(
+        {**azure, "AUTH_DEV_LOGIN_ENABLED": "true", "AUTH_DEV_LOGIN_ALLOW_IN_AZURE": "true"}
+    )
+    assert allowed.auth.dev_login_enabled and allowed.auth.running_in_azure
+    assert load_settings(azure).auth.dev_login_enabled is False
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"AUTH_OIDC_ISSUER": "https://login.example/tenant/v2.0"}, "set together"),
+        ({"AUTH_OIDC_ISSUER": "http://login.example", "AUTH_OIDC_AUDIENCE": "api"}, "https://"),
+        ({"VOICE_LIVE_AUTH_MODE": "magic"}, "VOICE_LIVE_AUTH_MODE"),
+        ({"VOICE_LIVE_ENDPOINT": "http://voice.example"}, "VOICE_LIVE_ENDPOINT"),
+        ({"RATE_LIMIT_VOICE_TOKEN_PER_MINUTE": "0"}, "RATE_LIMIT_VOICE_TOKEN_PER_MINUTE"),
+        ({"SECRET_CACHE_GRACE_SECONDS": "-1"}, "SECRET_CACHE_GRACE_SECONDS"),
+    ],
+)
+def test_identity_settings_are_validated(values, message):
+    with pytest.raises(ConfigError, match=message):
+        load_settings({"AzureWebJobsStorage": "UseDevelopmentStorage=true", **values})
+
+
+def test_a_loopback_issuer_may_use_http():
+    settings = load_settings(
+        {
+            "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+            "AUTH_OIDC_ISSUER": "http://127.0.0.1:5000",
+            "AUTH_OIDC_AUDIENCE": "api://voicea2a",
+        }
+    )
+    assert settings.auth.oidc_issuer == "http://127.0.0.1:5000"
