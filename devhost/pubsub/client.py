@@ -127,24 +127,27 @@ class ClientEndpoint:
 
     async def _serve(self, connection: Connection, transport: Transport) -> None:
         ws = transport.ws
-        reason = "The client closed the connection."
+        # Only a close frame with 1000 ends a session; a drop or any other code may recover
+        # (the JS client closes with no code on a keep-alive timeout and then recovers).
+        recoverable, reason = True, "The connection dropped."
         try:
-            async for message in ws:
+            while True:
+                message = await ws.receive()
                 if message.type == WSMsgType.TEXT:
                     if not connection.raw and not self._on_frame(connection, message.data):
                         connection.close(INVALID_FRAME, code=1007)
                         break
-                elif message.type == WSMsgType.BINARY and not connection.raw:
-                    connection.close("The JSON subprotocol requires text messages.", code=1003)
+                elif message.type == WSMsgType.BINARY:
+                    if not connection.raw:
+                        connection.close("The JSON subprotocol requires text messages.", 1003)
+                        break
+                elif message.type == WSMsgType.CLOSE:
+                    recoverable = message.data != 1000
+                    reason = message.extra or f"The client closed the connection ({message.data})."
                     break
-                elif message.type == WSMsgType.ERROR:
-                    reason = "The connection failed."
+                else:  # CLOSING (we close it), CLOSED (EOF) or ERROR
                     break
         finally:
-            # A client that says goodbye (1000) ends its session; anything else may recover.
-            recoverable = ws.close_code != 1000
-            if ws.close_code not in (None, 1000):
-                reason = f"The connection dropped (code {ws.close_code})."
             connection.detach(transport, recoverable, reason)
             await transport.shutdown()
 
