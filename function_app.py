@@ -3,7 +3,7 @@
 import azure.durable_functions as df
 import azure.functions as func
 
-from api import auth, health, voice
+from api import auth, events, health, voice
 from voicea2a.config import get_settings
 
 # Fail fast: a bad setting stops the app at start-up with a message naming it.
@@ -14,3 +14,4 @@ app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(health.bp)
 app.register_functions(auth.bp)
 app.register_functions(voice.bp)
+app.register_functions(events.bp)

@@ -11,6 +11,7 @@ from typing import Any
 
 import azure.functions as func
 
+from voicea2a.audit import AuditRecord
 from voicea2a.auth import Principal, authenticate, require_role
 from voicea2a.config import ConfigError, get_settings
 from voicea2a.errors import ApiError, InternalError, NotConfigured, error_body
@@ -67,6 +68,18 @@ async def signed_in(req: func.HttpRequest, *roles: str) -> Principal:
     """The caller (401 without a valid bearer token; 403 without one of `roles`, if given)."""
     principal = await authenticate(req.headers, get_settings().auth)
     return require_role(principal, *roles) if roles else principal
+
+
+def token_audit(req: func.HttpRequest, user: str, kind: str) -> AuditRecord:
+    """The audit record of a token request: who, what kind, from where."""
+    return AuditRecord(
+        user=user,
+        kind=kind,
+        outcome="issued",
+        client_ip=client_ip(req),
+        user_agent=req.headers.get("user-agent", ""),
+        correlation_id=current_correlation_id() or "",
+    )
 
 
 def client_ip(req: func.HttpRequest) -> str:

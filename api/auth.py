@@ -3,19 +3,12 @@
 import azure.durable_functions as df
 import azure.functions as func
 
-from api._http import (
-    client_ip,
-    current_correlation_id,
-    http_endpoint,
-    json_response,
-    read_json,
-    signed_in,
-)
-from voicea2a import audit, ratelimit
+from api._http import http_endpoint, json_response, read_json, signed_in, token_audit
+from voicea2a import issuance
 from voicea2a.auth import issue_app_token
 from voicea2a.config import get_settings
 from voicea2a.devlogin import parse_dev_login
-from voicea2a.errors import NotFound, RateLimited
+from voicea2a.errors import NotFound
 
 bp = df.Blueprint()
 
@@ -28,24 +21,12 @@ async def dev_token(req: func.HttpRequest) -> func.HttpResponse:
     if not settings.auth.dev_login_enabled:
         raise NotFound()
     user, roles = parse_dev_login(read_json(req))
-    entry = audit.AuditRecord(
-        user=user,
-        kind="dev",
-        outcome="issued",
-        client_ip=client_ip(req),
-        user_agent=req.headers.get("user-agent", ""),
-        correlation_id=current_correlation_id() or "",
-    )
-    try:
-        # Nobody is signed in yet, so the budget is per client address.
-        await ratelimit.hit(
-            "dev-token", entry.client_ip, settings.rate_limits.voice_token_per_minute
-        )
-    except RateLimited:
-        await audit.record_rejection(entry)
-        raise
+    entry = token_audit(req, user, "dev")
+    # Nobody is signed in yet, so the budget is per client address.
+    limit = settings.rate_limits.voice_token_per_minute
+    await issuance.admit("dev-token", entry.client_ip, limit, entry)
     token, expires_at = await issue_app_token(settings.auth, user, roles)
-    await audit.record(entry)
+    await issuance.issued(entry)
     return json_response(
         {
             "token": token,

@@ -3,10 +3,10 @@
 import azure.durable_functions as df
 import azure.functions as func
 
-from api._http import client_ip, current_correlation_id, http_endpoint, json_response, signed_in
-from voicea2a import audit, ratelimit
+from api._http import http_endpoint, json_response, signed_in, token_audit
+from voicea2a import issuance
 from voicea2a.config import get_settings
-from voicea2a.errors import NotConfigured, RateLimited
+from voicea2a.errors import NotConfigured
 from voicea2a.voice_session import session_update
 from voicea2a.voicetoken import voice_credential
 
@@ -22,23 +22,11 @@ async def voice_token(req: func.HttpRequest) -> func.HttpResponse:
     voice = settings.voice
     if voice.endpoint is None:
         raise NotConfigured("Voice is not configured; use text mode.")
-    entry = audit.AuditRecord(
-        user=principal.user_id,
-        kind="voice",
-        outcome="issued",
-        client_ip=client_ip(req),
-        user_agent=req.headers.get("user-agent", ""),
-        correlation_id=current_correlation_id() or "",
-    )
-    try:
-        await ratelimit.hit(
-            "voice-token", principal.user_id, settings.rate_limits.voice_token_per_minute
-        )
-    except RateLimited:
-        await audit.record_rejection(entry)
-        raise
+    entry = token_audit(req, principal.user_id, "voice")
+    limit = settings.rate_limits.voice_token_per_minute
+    await issuance.admit("voice-token", principal.user_id, limit, entry)
     credential = await voice_credential(voice)
-    await audit.record(entry)
+    await issuance.issued(entry)
     expires_at = credential.expires_at
     return json_response(
         {

@@ -30,7 +30,10 @@ SETTING_NAMES = (
     "WEBPUBSUB_CONNECTION_STRING",
     "WEBPUBSUB_ENDPOINT",
     "WEBPUBSUB_HUB",
+    "WEBPUBSUB_TOKEN_MINUTES",
+    "EVENTS_PUBLISH_TIMEOUT_SECONDS",
     "KEY_VAULT_URL",
+    "AZURE_CLIENT_ID",
     "MAX_REQUEST_BODY_BYTES",
     "HEALTH_CHECK_TIMEOUT_SECONDS",
     "AUTH_DEV_LOGIN_ENABLED",
@@ -123,7 +126,11 @@ class Settings:
     webpubsub_connection_string: str | None = field(default=None, repr=False)
     webpubsub_endpoint: str | None = None
     webpubsub_hub: str = DEFAULT_WEBPUBSUB_HUB
+    webpubsub_token_minutes: int = 30
+    events_publish_timeout_seconds: float = 2.0
     key_vault_url: str | None = None
+    # The app's user-assigned identity (Key Vault, Web PubSub); None: the system-assigned one.
+    managed_identity_client_id: str | None = None
     max_request_body_bytes: int = DEFAULT_MAX_REQUEST_BODY_BYTES
     health_check_timeout_seconds: float = DEFAULT_HEALTH_CHECK_TIMEOUT_SECONDS
     auth: AuthSettings = field(default_factory=AuthSettings)
@@ -340,9 +347,16 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         webpubsub_connection_string=_webpubsub_connection_string(env),
         webpubsub_endpoint=_http_url("WEBPUBSUB_ENDPOINT", endpoint) if endpoint else None,
         webpubsub_hub=_webpubsub_hub(env),
+        webpubsub_token_minutes=_positive_int(
+            "WEBPUBSUB_TOKEN_MINUTES", _get(env, "WEBPUBSUB_TOKEN_MINUTES"), 30
+        ),
+        events_publish_timeout_seconds=_positive_float(
+            "EVENTS_PUBLISH_TIMEOUT_SECONDS", _get(env, "EVENTS_PUBLISH_TIMEOUT_SECONDS"), 2.0
+        ),
         key_vault_url=(
             _http_url("KEY_VAULT_URL", key_vault_url, https_only=True) if key_vault_url else None
         ),
+        managed_identity_client_id=_get(env, "AZURE_CLIENT_ID"),
         max_request_body_bytes=_positive_int(
             "MAX_REQUEST_BODY_BYTES",
             _get(env, "MAX_REQUEST_BODY_BYTES"),

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from voicea2a.config import get_settings
 from voicea2a.errors import NotConfigured, UpstreamUnavailable
+from voicea2a.identity import azure_credential
 from voicea2a.singleflight import MISS, SingleFlight
 
 logger = logging.getLogger(__name__)
@@ -48,20 +49,6 @@ class EnvSecretSource:
     async def get(self, name: str) -> str | None:
         """Return the environment value for `name`, or None when unset or empty."""
         return os.environ.get(secret_env_name(name)) or None
-
-
-def azure_credential(client_id: str | None) -> Any:
-    """A sync credential for the managed identity `client_id` (None: system-assigned).
-
-    In Azure (WEBSITE_INSTANCE_ID set) this is a ManagedIdentityCredential: deterministic, with no
-    fallback to another identity. Elsewhere no managed identity exists, so DefaultAzureCredential
-    lets a developer's `az login` (or AZURE_CLIENT_SECRET etc.) stand in for it.
-    """
-    from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
-
-    if get_settings().auth.running_in_azure:
-        return ManagedIdentityCredential(client_id=client_id)
-    return DefaultAzureCredential(managed_identity_client_id=client_id)
 
 
 @dataclass
@@ -157,7 +144,7 @@ class KeyVaultSecretSource:
                 from azure.keyvault.secrets import SecretClient
 
                 if self._credential is None:
-                    self._credential = azure_credential(os.environ.get("AZURE_CLIENT_ID") or None)
+                    self._credential = azure_credential(get_settings().managed_identity_client_id)
                 options = dict(_CLIENT_OPTIONS)
                 if self._transport is not None:
                     options["transport"] = self._transport

@@ -37,9 +37,9 @@ class _Service:
         if storage.connection_string is not None:
             self.client = TableServiceClient.from_connection_string(storage.connection_string)
         else:
-            from azure.identity.aio import DefaultAzureCredential
+            from voicea2a.identity import async_azure_credential
 
-            self.credential = DefaultAzureCredential(managed_identity_client_id=storage.client_id)
+            self.credential = async_azure_credential(storage.client_id)
             self.client = TableServiceClient(
                 endpoint=storage.table_service_uri, credential=self.credential
             )

@@ -12,7 +12,8 @@ from typing import Any
 
 from voicea2a.config import VoiceSettings, get_settings
 from voicea2a.errors import NotConfigured, UpstreamUnavailable
-from voicea2a.secrets import azure_credential, get_secret
+from voicea2a.identity import azure_credential
+from voicea2a.secrets import get_secret
 from voicea2a.singleflight import MISS, SingleFlight
 
 logger = logging.getLogger(__name__)

@@ -2,9 +2,9 @@ import pytest
 
 from voicea2a import secrets
 from voicea2a.errors import NotConfigured
+from voicea2a.identity import azure_credential
 from voicea2a.secrets import (
     KeyVaultSecretSource,
-    azure_credential,
     get_optional_secret,
     get_secret,
     key_vault_source,

@@ -1,0 +1,595 @@
+"""Our A2A client on httpx: read an agent's card, send it a message (A2A 1.0, or 0.3 for older).
+
+Every call takes the caller's `httpx.AsyncClient` (the app passes `http_client()`), a total
+`timeout` in seconds and a `max_bytes` cap on the response body, which is streamed and abandoned
+as soon as it grows past the cap. Every failure is an `A2AError` (an `UpstreamUnavailable`)
+whose `kind` says what went wrong; messages quote at most a short excerpt of a response body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import urlsplit
+
+from voicea2a.errors import UpstreamUnavailable
+
+if TYPE_CHECKING:
+    import httpx
+
+A2A_VERSION = "1.0"
+CARD_PATHS = ("/.well-known/agent-card.json", "/.well-known/agent.json")
+ACCEPTED_OUTPUT_MODES = ("text/plain", "application/json")
+EXCERPT_CHARS = 120
+# Only these caller headers are forwarded, so passing an incoming request's headers can never
+# leak its credentials to an agent.
+FORWARDED_HEADERS = frozenset({"traceparent", "tracestate", "x-correlation-id"})
+_TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
+
+# A2A 1.0 (ProtoJSON enum names) and 0.3 task states -> our state names.
+STATES = {
+    "TASK_STATE_SUBMITTED": "submitted",
+    "TASK_STATE_WORKING": "working",
+    "TASK_STATE_INPUT_REQUIRED": "input-required",
+    "TASK_STATE_COMPLETED": "completed",
+    "TASK_STATE_FAILED": "failed",
+    "TASK_STATE_CANCELED": "canceled",
+    "TASK_STATE_REJECTED": "rejected",
+    "TASK_STATE_AUTH_REQUIRED": "auth-required",
+    **{
+        name: name
+        for name in (
+            "submitted",
+            "working",
+            "input-required",
+            "completed",
+            "failed",
+            "canceled",
+            "rejected",
+            "auth-required",
+        )
+    },
+}
+ERROR_STATES = frozenset({"failed", "rejected"})
+
+
+class A2AErrorKind(enum.StrEnum):
+    """How a call to an agent failed."""
+
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    HTTP_STATUS = "http_status"
+    RPC_ERROR = "rpc_error"
+    MALFORMED = "malformed"
+    TOO_LARGE = "too_large"
+    INVALID_CARD = "invalid_card"
+
+
+class A2AError(UpstreamUnavailable):
+    """A call to an agent failed; `kind` says how (503 when unreachable, else 502)."""
+
+    def __init__(
+        self,
+        kind: A2AErrorKind,
+        message: str,
+        *,
+        http_status: int | None = None,
+        rpc_code: int | None = None,
+        rpc_message: str | None = None,
+    ) -> None:
+        unreachable = kind in (A2AErrorKind.TIMEOUT, A2AErrorKind.CONNECTION)
+        super().__init__(message, status=503 if unreachable else 502)
+        self.kind = kind
+        self.http_status = http_status
+        self.rpc_code = rpc_code
+        self.rpc_message = rpc_message
+
+
+@dataclass(frozen=True)
+class SkillInfo:
+    """One skill from an agent card."""
+
+    id: str
+    name: str
+    description: str
+    tags: tuple[str, ...]
+    examples: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AgentCardInfo:
+    """What we use of a validated agent card, and the card itself."""
+
+    name: str
+    description: str
+    version: str
+    skills: tuple[SkillInfo, ...]
+    rpc_url: str
+    protocol_version: str
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class A2AResult:
+    """An agent's answer: our state name, the joined text, the merged data parts, the ids."""
+
+    state: str
+    text: str
+    data: dict[str, Any]
+    task_id: str | None
+    context_id: str | None
+    error: str | None = None
+
+
+async def fetch_card(
+    client: httpx.AsyncClient,
+    base_url: str,
+    *,
+    timeout: float,
+    max_bytes: int,
+    headers: Mapping[str, str] | None = None,
+) -> AgentCardInfo:
+    """GET and validate the card at /.well-known/agent-card.json, else /.well-known/agent.json."""
+    base = _http_url(base_url).rstrip("/")
+    request_headers = {**forwarded_headers(headers), "Accept": "application/json"}
+    try:
+        async with asyncio.timeout(timeout):
+            for path in CARD_PATHS:
+                url = f"{base}{path}"
+                status, body = await _exchange(
+                    client,
+                    "GET",
+                    url,
+                    headers=request_headers,
+                    timeout=timeout,
+                    max_bytes=max_bytes,
+                )
+                if status == 404:
+                    continue
+                if status != 200:
+                    raise A2AError(
+                        A2AErrorKind.HTTP_STATUS,
+                        f"agent card at {url} returned HTTP {status}: {_excerpt(body)}",
+                        http_status=status,
+                    )
+                return parse_card(
+                    _parse_json(body, A2AErrorKind.INVALID_CARD, f"agent card at {url}")
+                )
+    except TimeoutError:
+        raise A2AError(
+            A2AErrorKind.TIMEOUT, f"agent card at {base} not received within {timeout:g} s"
+        ) from None
+    raise A2AError(
+        A2AErrorKind.HTTP_STATUS,
+        f"no agent card at {base}{CARD_PATHS[0]} or {CARD_PATHS[1]} (HTTP 404)",
+        http_status=404,
+    )
+
+
+def parse_card(card: Any) -> AgentCardInfo:
+    """Validate a card (A2A 1.0 or 0.3) and pick its JSON-RPC endpoint (1.0 preferred)."""
+    if not isinstance(card, dict):
+        _invalid("the agent card must be a JSON object")
+    skills = _list(card, "skills")
+    rpc_url, protocol_version = _rpc_interface(card)
+    return AgentCardInfo(
+        name=_string(card, "name"),
+        description=_string(card, "description", allow_empty=True),
+        version=_string(card, "version"),
+        skills=tuple(_skill(skill, f"skills[{i}]") for i, skill in enumerate(skills)),
+        rpc_url=rpc_url,
+        protocol_version=protocol_version,
+        raw=card,
+    )
+
+
+async def send_message(
+    client: httpx.AsyncClient,
+    card: AgentCardInfo,
+    *,
+    text: str | None = None,
+    data: Mapping[str, Any] | None = None,
+    task_id: str | None = None,
+    context_id: str | None = None,
+    timeout: float,
+    max_bytes: int,
+    headers: Mapping[str, str] | None = None,
+) -> A2AResult:
+    """Send one user message and wait for the answer (blocking); pass the ids to continue a task.
+
+    `headers` may carry `traceparent`, `tracestate` and `x-correlation-id` to forward; any
+    other header in it is not sent.
+    """
+    if text is None and data is None:
+        raise ValueError("send_message needs text, data or both")
+    request_id = uuid.uuid4().hex
+    if card.protocol_version == A2A_VERSION:
+        payload = _request_v1(request_id, text, data, task_id, context_id)
+        version_header = {"A2A-Version": A2A_VERSION}
+    else:
+        payload = _request_v03(request_id, text, data, task_id, context_id)
+        # A 0.3 server reads a missing A2A-Version header as 0.3.
+        version_header = {}
+    request_headers = {
+        **forwarded_headers(headers),
+        **version_header,
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+    }
+    try:
+        async with asyncio.timeout(timeout):
+            status, body = await _exchange(
+                client,
+                "POST",
+                card.rpc_url,
+                headers=request_headers,
+                content=json.dumps(payload).encode(),
+                timeout=timeout,
+                max_bytes=max_bytes,
+            )
+    except TimeoutError:
+        raise A2AError(
+            A2AErrorKind.TIMEOUT, f"agent '{card.name}' did not answer within {timeout:g} s"
+        ) from None
+    return _parse_reply(card, request_id, status, body)
+
+
+def forwarded_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """The trace headers of `headers` that we forward (an invalid `traceparent` is dropped)."""
+    forwarded = {}
+    for name, value in (headers or {}).items():
+        key = name.lower()
+        if key not in FORWARDED_HEADERS or not isinstance(value, str) or not value.isprintable():
+            continue
+        if key == "traceparent" and not _TRACEPARENT.fullmatch(value):
+            continue
+        forwarded[key] = value
+    return forwarded
+
+
+async def _exchange(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str],
+    timeout: float,
+    max_bytes: int,
+    content: bytes | None = None,
+) -> tuple[int, bytes]:
+    import httpx
+
+    try:
+        async with client.stream(
+            method, url, headers=headers, content=content, timeout=timeout
+        ) as response:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise _too_large(url, max_bytes)
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > max_bytes:
+                    # Leaving the stream closes the connection: the rest is never read.
+                    raise _too_large(url, max_bytes)
+            return response.status_code, bytes(body)
+    except httpx.TimeoutException:
+        raise A2AError(
+            A2AErrorKind.TIMEOUT, f"{method} {url} timed out after {timeout:g} s"
+        ) from None
+    except httpx.HTTPError as exc:
+        raise A2AError(
+            A2AErrorKind.CONNECTION, f"{method} {url} failed: {type(exc).__name__}"
+        ) from None
+
+
+def _too_large(url: str, max_bytes: int) -> A2AError:
+    return A2AError(A2AErrorKind.TOO_LARGE, f"response from {url} is larger than {max_bytes} bytes")
+
+
+def _parse_json(body: bytes, kind: A2AErrorKind, what: str) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        raise A2AError(kind, f"{what} is not valid JSON: {_excerpt(body)}") from None
+
+
+def _excerpt(body: bytes) -> str:
+    text = " ".join(body[: EXCERPT_CHARS * 4].decode("utf-8", "replace").split())
+    text = "".join(ch for ch in text if ch.isprintable())
+    if not text:
+        return "(empty body)"
+    return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "..."
+
+
+def _http_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    return url
+
+
+# --- card validation -------------------------------------------------------------------------
+
+
+def _invalid(message: str) -> NoReturn:
+    raise A2AError(A2AErrorKind.INVALID_CARD, message)
+
+
+def _string(obj: dict[str, Any], key: str, path: str = "", *, allow_empty: bool = False) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str) or (not allow_empty and not value.strip()):
+        kind = "a string" if allow_empty else "a non-empty string"
+        missing = " (missing)" if key not in obj else ""
+        _invalid(f"card field '{path}{key}' must be {kind}{missing}")
+    return value
+
+
+def _list(obj: dict[str, Any], key: str, path: str = "") -> list[Any]:
+    value = obj.get(key)
+    if not isinstance(value, list):
+        missing = " (missing)" if key not in obj else ""
+        _invalid(f"card field '{path}{key}' must be a list{missing}")
+    return value
+
+
+def _strings(obj: dict[str, Any], key: str, path: str, *, required: bool) -> tuple[str, ...]:
+    if key not in obj and not required:
+        return ()
+    values = _list(obj, key, path)
+    if not all(isinstance(value, str) for value in values):
+        _invalid(f"card field '{path}{key}' must be a list of strings")
+    return tuple(values)
+
+
+def _skill(skill: Any, path: str) -> SkillInfo:
+    if not isinstance(skill, dict):
+        _invalid(f"card field '{path}' must be an object")
+    prefix = f"{path}."
+    return SkillInfo(
+        id=_string(skill, "id", prefix),
+        name=_string(skill, "name", prefix),
+        description=_string(skill, "description", prefix, allow_empty=True),
+        tags=_strings(skill, "tags", prefix, required=True),
+        examples=_strings(skill, "examples", prefix, required=False),
+    )
+
+
+def _rpc_interface(card: dict[str, Any]) -> tuple[str, str]:
+    if "supportedInterfaces" in card:
+        interfaces = _list(card, "supportedInterfaces")
+        found: dict[str, str] = {}
+        for i, interface in enumerate(interfaces):
+            path = f"supportedInterfaces[{i}]."
+            if not isinstance(interface, dict):
+                _invalid(f"card field 'supportedInterfaces[{i}]' must be an object")
+            binding = _string(interface, "protocolBinding", path)
+            version = _major_minor(_string(interface, "protocolVersion", path))
+            if binding.upper() == "JSONRPC":
+                found.setdefault(version, _rpc_url(interface, "url", path))
+        for version in (A2A_VERSION, "0.3"):
+            if version in found:
+                return found[version], version
+    if "url" in card:
+        # A 0.3 card: top-level url with preferredTransport, or additionalInterfaces.
+        transport = card.get("preferredTransport", "JSONRPC")
+        if isinstance(transport, str) and transport.upper() == "JSONRPC":
+            return _rpc_url(card, "url", ""), "0.3"
+        for i, interface in enumerate(card.get("additionalInterfaces") or []):
+            path = f"additionalInterfaces[{i}]."
+            if isinstance(interface, dict) and str(interface.get("transport")).upper() == "JSONRPC":
+                return _rpc_url(interface, "url", path), "0.3"
+    return _invalid("card has no JSON-RPC interface for A2A 1.0 or 0.3")
+
+
+def _rpc_url(obj: dict[str, Any], key: str, path: str) -> str:
+    url = _string(obj, key, path)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        _invalid(f"card field '{path}{key}' must be an http(s) URL")
+    return url
+
+
+def _major_minor(version: str) -> str:
+    return ".".join(version.strip().split(".")[:2])
+
+
+# --- JSON-RPC request and reply --------------------------------------------------------------
+
+
+def _request_v1(
+    request_id: str,
+    text: str | None,
+    data: Mapping[str, Any] | None,
+    task_id: str | None,
+    context_id: str | None,
+) -> dict[str, Any]:
+    parts: list[dict[str, Any]] = []
+    if text is not None:
+        parts.append({"text": text})
+    if data is not None:
+        parts.append({"data": dict(data), "mediaType": "application/json"})
+    message: dict[str, Any] = {"messageId": uuid.uuid4().hex, "role": "ROLE_USER", "parts": parts}
+    message.update(_ids(task_id, context_id))
+    configuration = {"acceptedOutputModes": list(ACCEPTED_OUTPUT_MODES), "returnImmediately": False}
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "method": "SendMessage",
+        "params": {"message": message, "configuration": configuration},
+    }
+
+
+def _request_v03(
+    request_id: str,
+    text: str | None,
+    data: Mapping[str, Any] | None,
+    task_id: str | None,
+    context_id: str | None,
+) -> dict[str, Any]:
+    parts: list[dict[str, Any]] = []
+    if text is not None:
+        parts.append({"kind": "text", "text": text})
+    if data is not None:
+        parts.append({"kind": "data", "data": dict(data)})
+    message: dict[str, Any] = {
+        "kind": "message",
+        "messageId": uuid.uuid4().hex,
+        "role": "user",
+        "parts": parts,
+    }
+    message.update(_ids(task_id, context_id))
+    configuration = {"acceptedOutputModes": list(ACCEPTED_OUTPUT_MODES), "blocking": True}
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "method": "message/send",
+        "params": {"message": message, "configuration": configuration},
+    }
+
+
+def _ids(task_id: str | None, context_id: str | None) -> dict[str, str]:
+    ids = {}
+    if task_id is not None:
+        ids["taskId"] = task_id
+    if context_id is not None:
+        ids["contextId"] = context_id
+    return ids
+
+
+def _parse_reply(card: AgentCardInfo, request_id: str, status: int, body: bytes) -> A2AResult:
+    who = f"agent '{card.name}'"
+    try:
+        reply = json.loads(body)
+    except (ValueError, RecursionError):
+        reply = None
+    if status != 200 and not _is_rpc_error(reply):
+        raise A2AError(
+            A2AErrorKind.HTTP_STATUS,
+            f"{who} returned HTTP {status}: {_excerpt(body)}",
+            http_status=status,
+        )
+    if not isinstance(reply, dict) or reply.get("jsonrpc") != "2.0":
+        raise A2AError(
+            A2AErrorKind.MALFORMED, f"{who} sent no JSON-RPC 2.0 reply: {_excerpt(body)}"
+        )
+    if _is_rpc_error(reply) and reply.get("id") in (request_id, None):
+        error = reply["error"]
+        raise A2AError(
+            A2AErrorKind.RPC_ERROR,
+            f"{who} returned JSON-RPC error {error['code']}: {_excerpt(error['message'].encode())}",
+            http_status=status,
+            rpc_code=error["code"],
+            rpc_message=error["message"][:EXCERPT_CHARS],
+        )
+    if reply.get("id") != request_id:
+        raise A2AError(A2AErrorKind.MALFORMED, f"{who} answered a different JSON-RPC request id")
+    if "result" not in reply:
+        raise A2AError(A2AErrorKind.MALFORMED, f"{who} sent a JSON-RPC reply with no result")
+    try:
+        return _result(reply["result"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise A2AError(A2AErrorKind.MALFORMED, f"{who} sent an unexpected result: {exc}") from None
+
+
+def _is_rpc_error(reply: Any) -> bool:
+    if not isinstance(reply, dict) or reply.get("jsonrpc") != "2.0":
+        return False
+    error = reply.get("error")
+    return (
+        isinstance(error, dict)
+        and isinstance(error.get("code"), int)
+        and not isinstance(error.get("code"), bool)
+        and isinstance(error.get("message"), str)
+    )
+
+
+def _result(result: Any) -> A2AResult:
+    """A 1.0 result wraps `task` or `message`; a 0.3 result is one, tagged with `kind`."""
+    if not isinstance(result, dict):
+        raise TypeError("result is not an object")
+    if isinstance(result.get("task"), dict):
+        return _from_task(result["task"])
+    if isinstance(result.get("message"), dict):
+        return _from_message(result["message"])
+    kind = result.get("kind")
+    if kind == "task" or (kind is None and "status" in result):
+        return _from_task(result)
+    if kind == "message" or (kind is None and "parts" in result):
+        return _from_message(result)
+    raise ValueError("result is neither a task nor a message")
+
+
+def _from_task(task: dict[str, Any]) -> A2AResult:
+    status = task["status"]
+    if not isinstance(status, dict):
+        raise TypeError("task status is not an object")
+    state = STATES.get(status.get("state"))
+    if state is None:
+        raise ValueError(f"unknown task state {str(status.get('state'))[:40]!r}")
+    parts = []
+    if isinstance(status.get("message"), dict):
+        parts.extend(_parts(status["message"]))
+    for artifact in task.get("artifacts") or []:
+        parts.extend(_parts(artifact))
+    text, data = _text_and_data(parts)
+    return A2AResult(
+        state=state,
+        text=text,
+        data=data,
+        task_id=_optional_str(task.get("id")),
+        context_id=_optional_str(task.get("contextId")),
+        error=(text or f"task {state}") if state in ERROR_STATES else None,
+    )
+
+
+def _from_message(message: dict[str, Any]) -> A2AResult:
+    text, data = _text_and_data(_parts(message))
+    return A2AResult(
+        state="completed",
+        text=text,
+        data=data,
+        task_id=_optional_str(message.get("taskId")),
+        context_id=_optional_str(message.get("contextId")),
+    )
+
+
+def _parts(container: Any) -> list[dict[str, Any]]:
+    if not isinstance(container, dict) or not isinstance(container.get("parts"), list):
+        raise TypeError("a message or artifact has no parts list")
+    if not all(isinstance(part, dict) for part in container["parts"]):
+        raise TypeError("a part is not an object")
+    return container["parts"]
+
+
+def _text_and_data(parts: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    texts: list[str] = []
+    data: dict[str, Any] = {}
+    for part in parts:
+        if isinstance(part.get("text"), str):
+            texts.append(part["text"])
+        elif isinstance(part.get("data"), dict):
+            data.update(_whole_numbers(part["data"]))
+    return "\n".join(texts), data
+
+
+def _whole_numbers(value: Any) -> Any:
+    # A2A 1.0 data parts are protobuf Values, which carry every number as a double: 3 arrives
+    # as 3.0. Give whole numbers back their integer form.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(item) for item in value]
+    return value
+
+
+def _optional_str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -1,0 +1,102 @@
+"""Publish events through Azure Web PubSub: best effort, bounded, never raising into the caller."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from voicea2a.config import Settings, get_settings, parse_connection_string
+from voicea2a.events import OPS_GROUP, Event
+from voicea2a.loopcache import PerLoop
+
+log = logging.getLogger(__name__)
+ATTEMPTS = 2  # one retry: an outage must cost the caller little, and never fail it
+
+
+@dataclass
+class PublishStats:
+    """Counters of this process (exported as metrics by the telemetry module)."""
+
+    published: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+stats = PublishStats()
+
+
+def _client(settings: Settings) -> Any:
+    """A Web PubSub service client from the connection string, or the endpoint + identity."""
+    from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient
+
+    endpoint = settings.webpubsub_service_endpoint
+    hub = settings.webpubsub_hub
+    if settings.webpubsub_connection_string:
+        from azure.core.credentials import AzureKeyCredential
+
+        key = parse_connection_string(settings.webpubsub_connection_string)["accesskey"]
+        # Built from our parsed endpoint: the SDK's own parser ignores a `Port=` entry.
+        return WebPubSubServiceClient(endpoint, hub, credential=AzureKeyCredential(key))
+    from voicea2a.identity import async_azure_credential
+
+    credential = async_azure_credential(settings.managed_identity_client_id)
+    return WebPubSubServiceClient(endpoint, hub, credential=credential)
+
+
+async def _close(client: Any) -> None:
+    await client.close()
+
+
+_clients: PerLoop[Any] = PerLoop(lambda: _client(get_settings()), _close)
+
+
+def service_client() -> Any:
+    """The running loop's Web PubSub client (None when Web PubSub is not configured)."""
+    if get_settings().webpubsub_service_endpoint is None:
+        return None
+    return _clients.get()
+
+
+async def close_clients() -> None:
+    """Close this loop's client (tests, shutdown)."""
+    await _clients.close_all()
+
+
+async def _send(client: Any, event: Event, timeout: float) -> None:
+    message = event.envelope()
+    options = {
+        "content_type": "application/json",
+        "retry_total": 0,
+        "connection_timeout": timeout,
+        "read_timeout": timeout,
+    }
+    if event.to_everyone:
+        await client.send_to_all(message, **options)
+        return
+    await client.send_to_user(event.owner, message, **options)
+    if event.to_ops:
+        await client.send_to_group(OPS_GROUP, message, **options)
+
+
+async def publish(event: Event) -> bool:
+    """Send `event` to its audience; False (logged and counted) when Web PubSub failed."""
+    settings = get_settings()
+    client = service_client()
+    if client is None:
+        stats.skipped += 1
+        return False
+    timeout = settings.events_publish_timeout_seconds
+    failure = None
+    for _ in range(ATTEMPTS):
+        try:
+            await asyncio.wait_for(_send(client, event, timeout), timeout)
+        except Exception as exc:  # an outage must never reach the orchestration or the request
+            failure = exc
+            continue
+        stats.published += 1
+        return True
+    stats.failed += 1
+    log.warning("event %s %s not published: %s", event.type, event.id, type(failure).__name__)
+    return False
