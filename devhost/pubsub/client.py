@@ -8,7 +8,7 @@ from aiohttp import WSMsgType, web
 
 from devhost.pubsub import frames, permissions
 from devhost.pubsub.hubs import valid_hub
-from devhost.pubsub.state import Connection, Registry
+from devhost.pubsub.state import CONTROL_HEADROOM, Connection, Registry
 from devhost.pubsub.tokens import (
     TokenError,
     client_audience,
@@ -121,7 +121,9 @@ class ClientEndpoint:
         return ws
 
     def _transport(self, request: web.Request, ws: web.WebSocketResponse) -> Transport:
-        transport = Transport(request, ws, self._registry.transport_capacity, self._close_timeout)
+        transport = Transport(
+            request, ws, self._registry.max_queue, CONTROL_HEADROOM, self._close_timeout
+        )
         transport.start()
         return transport
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -15,6 +16,7 @@ from devhost.pubsub.state import Registry
 log = logging.getLogger("devhost.pubsub")
 
 STOPPING = "The service is stopping."
+DEFAULT_PORT = 8080
 
 
 @web.middleware
@@ -64,10 +66,23 @@ class PubSubService:
         self._port: int | None = None
 
     @classmethod
-    def from_connection_string(cls, value: str, **options: float) -> PubSubService:
+    def from_connection_string(
+        cls,
+        value: str,
+        *,
+        max_queue: int = 1000,
+        reconnect_window_seconds: float = 30,
+        close_timeout_seconds: float = 5,
+    ) -> PubSubService:
         """A service for `Endpoint=http://localhost:8080;AccessKey=...;Version=1.0;`."""
         parsed = parse_connection_string(value)
-        return cls(parsed.access_key, endpoint=parsed.endpoint, **options)  # type: ignore[arg-type]
+        return cls(
+            parsed.access_key,
+            endpoint=parsed.endpoint,
+            max_queue=max_queue,
+            reconnect_window_seconds=reconnect_window_seconds,
+            close_timeout_seconds=close_timeout_seconds,
+        )
 
     def build_app(self) -> web.Application:
         """The aiohttp application (REST under /api, clients under /client/hubs/{hub})."""
@@ -79,10 +94,14 @@ class PubSubService:
         app.add_routes(RestApi(self.registry, self.access_key).routes())
         return app
 
-    async def start(self, host: str = "127.0.0.1", port: int = 8080) -> int:
-        """Serve on host:port (0 picks a free port); return the bound port."""
+    async def start(self, host: str = "127.0.0.1", port: int | None = None) -> int:
+        """Serve on host:port and return the bound port. 0 picks a free port; None takes the
+        endpoint's port (8080 when there is no endpoint, as for the official emulator)."""
         if self._runner is not None:
             raise RuntimeError("the service is already started")
+        if port is None:
+            port = urlsplit(self.endpoint).port if self.endpoint else None
+            port = port or DEFAULT_PORT
         # access_log=None: aiohttp's access log would print query strings (client tokens).
         runner = web.AppRunner(
             self.build_app(), access_log=None, shutdown_timeout=self._close_timeout + 1

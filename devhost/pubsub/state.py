@@ -74,7 +74,7 @@ class Connection:
         if previous is not None:
             previous.abort()
         if first_frame is not None:
-            transport.offer(first_frame)
+            transport.offer(first_frame, control=True)
         # Replay goes in before anything published later: this runs without yielding.
         for frame in self._unacked.values():
             transport.offer(frame)
@@ -119,7 +119,7 @@ class Connection:
 
     def send_control(self, frame: str) -> None:
         """Send an ack or pong (not sequenced, not kept for replay)."""
-        self._offer(frame)
+        self._offer(frame, control=True)
 
     def acknowledge(self, sequence_id: int) -> None:
         """A cumulative `sequenceAck`: forget every message up to sequence_id."""
@@ -153,10 +153,10 @@ class Connection:
         self._unacked[self._last_sequence_id] = frame
         self._offer(frame)
 
-    def _offer(self, frame: Frame) -> None:
+    def _offer(self, frame: Frame, control: bool = False) -> None:
         if self.closed or self._transport is None:
             return
-        if not self._transport.offer(frame):
+        if not self._transport.offer(frame, control):
             self._drop(QUEUE_FULL)
 
     def _drop(self, reason: str) -> None:
@@ -191,11 +191,6 @@ class Registry:
         self.max_queue = max_queue
         self.reconnect_window = reconnect_window
         self._connections: dict[tuple[str, str], Connection] = {}
-
-    @property
-    def transport_capacity(self) -> int:
-        """The bound of one socket's outgoing queue."""
-        return self.max_queue + CONTROL_HEADROOM
 
     def create(self, hub: str, identity: ClientIdentity, subprotocol: str | None) -> Connection:
         """Register a new connection."""

@@ -15,11 +15,17 @@ class Transport:
     """Owns all writes to one WebSocket, so frames go out in the order they were offered."""
 
     def __init__(
-        self, request: web.Request, ws: web.WebSocketResponse, capacity: int, close_timeout: float
+        self,
+        request: web.Request,
+        ws: web.WebSocketResponse,
+        capacity: int,
+        headroom: int,
+        close_timeout: float,
     ) -> None:
         self.ws = ws
         self._request = request
         self._capacity = capacity
+        self._headroom = headroom
         self._close_timeout = close_timeout
         self._queue: deque[Frame] = deque()
         self._wakeup = asyncio.Event()
@@ -35,11 +41,14 @@ class Transport:
         """Frames waiting to be written."""
         return len(self._queue)
 
-    def offer(self, frame: Frame) -> bool:
-        """Queue a frame; False when the queue is full (the caller drops the receiver)."""
+    def offer(self, frame: Frame, control: bool = False) -> bool:
+        """Queue a frame; False when the queue is full (the caller drops the receiver).
+
+        Data frames fill up to `capacity`; control frames (acks, pongs) may use the headroom.
+        """
         if self._closing is not None:
             return True
-        if len(self._queue) >= self._capacity:
+        if len(self._queue) >= self._capacity + (self._headroom if control else 0):
             return False
         self._queue.append(frame)
         self._wakeup.set()

@@ -127,10 +127,12 @@ def test_a_reader_that_never_acks_is_disconnected_with_a_reason(start_service, o
     running = start_service(max_queue=3)
     sdk = running.sdk()
     client = open_client(sdk.get_client_access_token(user_id="u")["url"])
-    for n in range(4):
+    for n in range(3):
         sdk.send_to_user("u", {"n": n})
-
     assert numbered([client.next() for _ in range(3)]) == [(1, 0), (2, 1), (3, 2)]
+
+    sdk.send_to_user("u", {"n": 3})  # read but never acknowledged: the buffer is full
+
     with pytest.raises(ConnectionClosed):
         client.next()
     assert client.ws.close_code == 1008
