@@ -7,6 +7,7 @@ import time
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from devhost.pubsub.client import ClientEndpoint
 from devhost.pubsub.connstr import ConnectionString, parse_connection_string
@@ -20,7 +21,7 @@ DEFAULT_PORT = 8080
 
 
 @web.middleware
-async def _log_rest_calls(request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
+async def _log_rest_calls(request: web.Request, handler: Handler) -> web.StreamResponse:
     """One line per REST call: method, path and status, never the query or the headers."""
     if request.path.startswith("/client/"):
         return await handler(request)  # the client endpoint logs connects and disconnects

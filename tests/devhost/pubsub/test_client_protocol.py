@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 
@@ -136,3 +138,28 @@ def test_a_malformed_frame_closes_the_connection(pubsub, open_client):
         client.next()
     assert client.ws.close_code == 1007
     assert pubsub.connection(client.connection_id) is None
+
+
+def test_one_log_line_per_event_and_never_a_token(pubsub, open_client, caplog):
+    caplog.set_level(logging.INFO)
+    sdk = pubsub.sdk()
+    access = sdk.get_client_access_token(user_id="logged")
+    client = open_client(access["url"])
+    sdk.send_to_user("logged", {"n": 1})
+    client.next()
+    assert refused_status(open_client, access["url"] + "tampered") == 401
+    sdk.close_connection(client.connection_id)
+    client.next()
+
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith(("devhost", "aiohttp"))]
+    for start in (
+        "pubsub connect hub=chat",
+        "pubsub rest POST /api/hubs/chat/users/logged/:send -> 202",
+        "pubsub refused hub=chat",
+        "pubsub disconnect hub=chat",
+    ):
+        assert any(line.startswith(start) for line in lines), start
+    text = "\n".join(lines)
+    reconnection = client.connected["reconnectionToken"]
+    for secret in (access["token"], reconnection, "access_token", "Bearer"):
+        assert secret not in text
