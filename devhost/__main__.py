@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import os
 import signal
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from devhost.azurite import AzuriteError, start_azurite
 from devhost.functions import AppLoadError
 from devhost.host import DevHost
+from devhost.pubsub import PubSubService
 from devhost.server import describe_routes
-from devhost.settings import SettingsError
+from devhost.settings import SettingsError, load_settings
 
 log = logging.getLogger("devhost")
 
@@ -53,27 +58,55 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--no-timers", action="store_true", help="do not run timer triggers on their schedule"
     )
+    parser.add_argument(
+        "--no-pubsub",
+        action="store_true",
+        help="do not start the local Web PubSub service (use the official emulator instead)",
+    )
     parser.add_argument("--verbose", action="store_true", help="debug logging")
     return parser.parse_args(argv)
+
+
+def local_pubsub(environ: Mapping[str, str]) -> PubSubService | None:
+    """The local Web PubSub service for WEBPUBSUB_CONNECTION_STRING, when it points here."""
+    value = environ.get("WEBPUBSUB_CONNECTION_STRING", "")
+    if not value:
+        return None
+    service = PubSubService.from_connection_string(value)
+    host = urlsplit(service.endpoint).hostname if service.endpoint else None
+    return service if host in ("localhost", "127.0.0.1") else None
 
 
 async def serve(args: argparse.Namespace) -> int:
     """Start everything, print where to go, and run until Ctrl-C or SIGTERM."""
     root = args.script_root.resolve()
-    azurite = None
-    if not args.no_azurite:
-        azurite = start_azurite(
-            blob_port=10000,
-            queue_port=10001,
-            table_port=10002,
-            location=root / ".azurite",
-            in_memory=False,
+    load_settings(root)  # the local services below read the same settings as the app
+    async with contextlib.AsyncExitStack() as running:
+        if not args.no_azurite:
+            azurite = start_azurite(
+                blob_port=10000,
+                queue_port=10001,
+                table_port=10002,
+                location=root / ".azurite",
+                in_memory=False,
+            )
+            running.callback(azurite.stop)
+            log.info(
+                "Azurite: blob 10000, queue 10001, table 10002 (data in %s)", root / ".azurite"
+            )
+        pubsub = None if args.no_pubsub else local_pubsub(os.environ)
+        if pubsub is not None:
+            await pubsub.start()
+            running.push_async_callback(pubsub.stop)
+            log.info("Web PubSub (local service): %s", pubsub.base_url)
+        host = DevHost(
+            root,
+            port=args.port,
+            bind=args.bind,
+            web_root=root / "web",
+            run_timers=not args.no_timers,
         )
-        log.info("Azurite: blob 10000, queue 10001, table 10002 (data in %s)", root / ".azurite")
-    host = DevHost(
-        root, port=args.port, bind=args.bind, web_root=root / "web", run_timers=not args.no_timers
-    )
-    try:
+        running.push_async_callback(host.stop)
         await host.start()
         log.info(
             "Functions:\n%s", "\n".join(describe_routes(host.index)) or "  (no HTTP functions)"
@@ -95,11 +128,7 @@ async def serve(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         log.info("Stopping")
-        return 0
-    finally:
-        await host.stop()
-        if azurite:
-            azurite.stop()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

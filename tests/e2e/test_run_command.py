@@ -13,7 +13,7 @@ import httpx
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-AZURITE_PORTS = (10000, 10001, 10002)
+LOCAL_PORTS = (10000, 10001, 10002, 8080)  # Azurite, then the local Web PubSub service
 
 
 def port_open(port: int) -> bool:
@@ -23,7 +23,7 @@ def port_open(port: int) -> bool:
 
 
 def test_the_run_command_serves_health_and_stops_everything_on_ctrl_c():
-    assert not any(port_open(p) for p in AZURITE_PORTS), "Azurite's default ports must be free"
+    assert not any(port_open(p) for p in LOCAL_PORTS), "the local services' ports must be free"
     port = free_port()
     process = subprocess.Popen(
         ["bash", "scripts/run.sh", "--port", str(port), "--no-timers"],
@@ -46,6 +46,7 @@ def test_the_run_command_serves_health_and_stops_everything_on_ctrl_c():
         assert body is not None, "the devhost never answered"
         assert response.status_code == 200
         assert body["dependencies"]["storage"]["status"] == "ok"
+        assert body["dependencies"]["webPubSub"]["status"] == "ok"
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)
@@ -53,4 +54,4 @@ def test_the_run_command_serves_health_and_stops_everything_on_ctrl_c():
     assert process.returncode == 0, output
     assert f"Open http://127.0.0.1:{port}/" in output
     assert "GET /api/health 200" in output
-    assert not any(port_open(p) for p in AZURITE_PORTS), "Azurite was left running"
+    assert not any(port_open(p) for p in LOCAL_PORTS), "a local service was left running"
