@@ -15,7 +15,7 @@ import pytest
 
 from devhost.azurite import AzuriteProcess, start_azurite
 from devhost.host import DevHost
-from voicea2a import config, httpclient, secrets, storage
+from voicea2a import config, httpclient, publisher, secrets, storage
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -134,6 +134,7 @@ class RunningHost:
 async def _close_loop_clients() -> None:
     await storage.close_all()
     await httpclient.close_http_clients()
+    await publisher.close_clients()
 
 
 @pytest.fixture

@@ -61,6 +61,7 @@ def two_instances(azurite, tmp_path):
                         str(ROOT),
                         "--no-azurite",
                         "--no-timers",
+                        "--no-pubsub",
                         "--port",
                         str(port),
                     ],
