@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from agents.inputs import InputField, RequestInput, collect_fields
@@ -31,7 +31,7 @@ class Skill:
     name: str
     description: str
     tags: tuple[str, ...]
-    examples: tuple[str, ...] = field(default=())
+    examples: tuple[str, ...] = ()
 
 
 class SpecialistAgent(ABC):
