@@ -20,39 +20,68 @@ DEFAULT_VOICE_LIVE_MODEL = "gpt-realtime"
 DEFAULT_VOICE_LIVE_VOICE = "en-US-Ava:DragonHDLatestNeural"
 VOICE_AUTH_MODES = ("entra", "key")
 
-# Every environment variable `Settings` reads (the settings table in README.md documents each).
-SETTING_NAMES = (
-    "APP_VERSION",
-    "AzureWebJobsStorage",
-    "AzureWebJobsStorage__tableServiceUri",
-    "AzureWebJobsStorage__accountName",
-    "AzureWebJobsStorage__clientId",
-    "WEBPUBSUB_CONNECTION_STRING",
-    "WEBPUBSUB_ENDPOINT",
-    "WEBPUBSUB_HUB",
-    "WEBPUBSUB_TOKEN_MINUTES",
-    "EVENTS_PUBLISH_TIMEOUT_SECONDS",
-    "KEY_VAULT_URL",
-    "AZURE_CLIENT_ID",
-    "MAX_REQUEST_BODY_BYTES",
-    "HEALTH_CHECK_TIMEOUT_SECONDS",
-    "AUTH_DEV_LOGIN_ENABLED",
-    "AUTH_DEV_LOGIN_ALLOW_IN_AZURE",
-    "AUTH_OIDC_ISSUER",
-    "AUTH_OIDC_AUDIENCE",
-    "AUTH_APP_ISSUER",
-    "AUTH_APP_AUDIENCE",
-    "WEBSITE_INSTANCE_ID",
-    "SECRET_CACHE_TTL_SECONDS",
-    "SECRET_CACHE_GRACE_SECONDS",
-    "VOICE_LIVE_ENDPOINT",
-    "VOICE_LIVE_API_VERSION",
-    "VOICE_LIVE_MODEL",
-    "VOICE_LIVE_VOICE",
-    "VOICE_LIVE_AUTH_MODE",
-    "VOICE_TOKEN_IDENTITY_CLIENT_ID",
-    "RATE_LIMIT_VOICE_TOKEN_PER_MINUTE",
+# Where a setting's value comes from, in Azure and locally.
+APP = "app"  # an app setting, in Bicep and in local.settings.example.json
+PLATFORM = "platform"  # set by Azure itself; never in a template or a local file
+LOCAL = "local"  # local development only; in Azure the value comes from Key Vault or stays off
+HOST = "host"  # read by the Functions host (or host.json), not by the app's code
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One environment variable the app reads: required or not, and where it is set."""
+
+    name: str
+    required: bool = False
+    scope: str = APP
+
+
+# Every environment variable the app reads (the settings table in README.md documents each).
+SETTINGS: tuple[SettingSpec, ...] = (
+    SettingSpec("FUNCTIONS_WORKER_RUNTIME", required=True, scope=HOST),
+    SettingSpec("TASKHUB_NAME", required=True, scope=HOST),
+    SettingSpec("APP_VERSION"),
+    # Storage: the connection string locally, the identity-based form in Azure (one is required).
+    SettingSpec("AzureWebJobsStorage", scope=LOCAL),
+    SettingSpec("AzureWebJobsStorage__tableServiceUri"),
+    SettingSpec("AzureWebJobsStorage__accountName"),
+    SettingSpec("AzureWebJobsStorage__clientId"),
+    SettingSpec("WEBPUBSUB_CONNECTION_STRING", scope=LOCAL),
+    SettingSpec("WEBPUBSUB_ENDPOINT"),
+    SettingSpec("WEBPUBSUB_HUB"),
+    SettingSpec("WEBPUBSUB_TOKEN_MINUTES"),
+    SettingSpec("EVENTS_PUBLISH_TIMEOUT_SECONDS"),
+    SettingSpec("KEY_VAULT_URL"),
+    SettingSpec("AZURE_CLIENT_ID"),
+    SettingSpec("MAX_REQUEST_BODY_BYTES"),
+    SettingSpec("HEALTH_CHECK_TIMEOUT_SECONDS"),
+    SettingSpec("AUTH_DEV_LOGIN_ENABLED"),
+    SettingSpec("AUTH_DEV_LOGIN_ALLOW_IN_AZURE", scope=LOCAL),
+    SettingSpec("AUTH_OIDC_ISSUER"),
+    SettingSpec("AUTH_OIDC_AUDIENCE"),
+    SettingSpec("AUTH_APP_ISSUER"),
+    SettingSpec("AUTH_APP_AUDIENCE"),
+    SettingSpec("WEBSITE_INSTANCE_ID", scope=PLATFORM),
+    SettingSpec("SECRET_CACHE_TTL_SECONDS"),
+    SettingSpec("SECRET_CACHE_GRACE_SECONDS"),
+    SettingSpec("VOICE_LIVE_ENDPOINT"),
+    SettingSpec("VOICE_LIVE_API_VERSION"),
+    SettingSpec("VOICE_LIVE_MODEL"),
+    SettingSpec("VOICE_LIVE_VOICE"),
+    SettingSpec("VOICE_LIVE_AUTH_MODE"),
+    SettingSpec("VOICE_TOKEN_IDENTITY_CLIENT_ID"),
+    SettingSpec("RATE_LIMIT_VOICE_TOKEN_PER_MINUTE"),
 )
+SETTING_NAMES = tuple(spec.name for spec in SETTINGS)
+
+# Secrets, read through voicea2a.secrets: Key Vault secret `name` in Azure, the environment
+# variable UPPER_SNAKE locally (`required`: the app cannot serve its core routes without it).
+SECRETS: tuple[SettingSpec, ...] = (
+    SettingSpec("auth-signing-key", required=True),
+    SettingSpec("auth-signing-key-previous"),
+    SettingSpec("voice-live-api-key"),
+)
+
 
 _HUB_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _TRUE = frozenset({"true", "1", "yes"})
