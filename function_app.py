@@ -3,7 +3,8 @@
 import azure.durable_functions as df
 import azure.functions as func
 
-from api import auth, events, health, voice
+from api import agents, auth, events, health, voice
+from jobs import agent_health
 from voicea2a.config import get_settings
 
 # Fail fast: a bad setting stops the app at start-up with a message naming it.
@@ -15,3 +16,5 @@ app.register_functions(health.bp)
 app.register_functions(auth.bp)
 app.register_functions(voice.bp)
 app.register_functions(events.bp)
+app.register_functions(agents.bp)
+app.register_functions(agent_health.bp)

@@ -1,16 +1,19 @@
 """/api/voice: the short-lived Voice Live credential and the session configuration."""
 
+import logging
+
 import azure.durable_functions as df
 import azure.functions as func
 
 from api._http import http_endpoint, json_response, signed_in, token_audit
-from voicea2a import issuance
+from voicea2a import issuance, registry
 from voicea2a.config import get_settings
-from voicea2a.errors import NotConfigured
-from voicea2a.voice_session import session_update
+from voicea2a.errors import NotConfigured, UpstreamUnavailable
+from voicea2a.voice_session import SkillSummary, session_update
 from voicea2a.voicetoken import voice_credential
 
 bp = df.Blueprint()
+log = logging.getLogger(__name__)
 
 
 @bp.route(route="voice/token", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -45,4 +48,18 @@ async def voice_token(req: func.HttpRequest) -> func.HttpResponse:
 async def voice_session(req: func.HttpRequest) -> func.HttpResponse:
     """The `session.update` payload: instructions, voice, turn detection and our tool."""
     await signed_in(req)
-    return json_response(session_update(get_settings().voice))
+    return json_response(session_update(get_settings().voice, await live_skills()))
+
+
+async def live_skills() -> list[SkillSummary]:
+    """The healthy agents' skills for the tool description; none if the registry is down."""
+    try:
+        records = await registry.healthy_agents()
+    except UpstreamUnavailable:
+        log.warning("voice session built without the agent list: the registry is unavailable")
+        return []
+    return [
+        SkillSummary(agent=record.name, skill=skill.id, description=skill.description)
+        for record in records
+        for skill in record.card.skills
+    ]

@@ -10,9 +10,12 @@ import os
 import signal
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from agents.server import AgentGroup, AgentStartError, start_agents
+from agents.settings import load_settings as load_agent_settings
 from devhost.azurite import AzuriteError, start_azurite
 from devhost.functions import AppLoadError
 from devhost.host import DevHost
@@ -53,7 +56,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--no-agents",
         action="store_true",
-        help="do not start the sample A2A agents (they arrive with the agent network)",
+        help="do not start the sample A2A agents (ports 8101-8106)",
     )
     parser.add_argument(
         "--no-timers", action="store_true", help="do not run timer triggers on their schedule"
@@ -75,6 +78,12 @@ def local_pubsub(environ: Mapping[str, str]) -> PubSubService | None:
     service = PubSubService.from_connection_string(value)
     host = urlsplit(service.endpoint).hostname if service.endpoint else None
     return service if host in ("localhost", "127.0.0.1") else None
+
+
+async def start_sample_agents(function_app_url: str) -> AgentGroup:
+    """The six Contoso agents on 8101-8106, registering themselves with this app."""
+    settings = replace(load_agent_settings(), function_app_url=function_app_url)
+    return await start_agents(settings=settings)
 
 
 async def serve(args: argparse.Namespace) -> int:
@@ -108,6 +117,10 @@ async def serve(args: argparse.Namespace) -> int:
         )
         running.push_async_callback(host.stop)
         await host.start()
+        if not args.no_agents:
+            agents = await start_sample_agents(host.base_url)
+            running.push_async_callback(agents.stop)
+            log.info("Agents: %s", ", ".join(f"{n} {u}" for n, u in agents.urls.items()))
         log.info(
             "Functions:\n%s", "\n".join(describe_routes(host.index)) or "  (no HTTP functions)"
         )
@@ -139,10 +152,12 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(message)s",
         datefmt="%H:%M:%S",
     )
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # One line per request and per orchestration step is ours; the libraries' chatter is not.
+    for noisy in ("aiohttp.access", "azure", "uvicorn.error", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return asyncio.run(serve(args))
-    except (AppLoadError, AzuriteError, SettingsError) as exc:
+    except (AppLoadError, AgentStartError, AzuriteError, SettingsError) as exc:
         print(f"devhost: {exc}", file=sys.stderr)
         return 2
 

@@ -71,6 +71,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("VOICE_LIVE_AUTH_MODE"),
     SettingSpec("VOICE_TOKEN_IDENTITY_CLIENT_ID"),
     SettingSpec("RATE_LIMIT_VOICE_TOKEN_PER_MINUTE"),
+    SettingSpec("A2A_AGENT_URLS"),
+    SettingSpec("AGENT_URL_ALLOWLIST"),
+    SettingSpec("AGENT_HEALTH_SCHEDULE", required=True),
+    SettingSpec("AGENT_EXPIRY_MINUTES"),
+    SettingSpec("AGENT_PROBE_TIMEOUT_SECONDS"),
+    SettingSpec("AGENT_CARD_MAX_BYTES"),
 )
 SETTING_NAMES = tuple(spec.name for spec in SETTINGS)
 
@@ -147,6 +153,19 @@ class RateLimitSettings:
 
 
 @dataclass(frozen=True)
+class AgentRegistrySettings:
+    """Which agents may join the network and how their health is watched."""
+
+    bootstrap_urls: tuple[str, ...] = ()
+    # Hosts allowed past the SSRF guard (plain http, private or loopback addresses): local use.
+    url_allowlist: frozenset[str] = frozenset()
+    expiry_minutes: int = 10
+    probe_timeout_seconds: float = 3.0
+    card_max_bytes: int = 256 * 1024
+    failures_before_unhealthy: int = 3
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the app reads from its environment, validated."""
 
@@ -166,6 +185,7 @@ class Settings:
     secret_cache: SecretCacheSettings = field(default_factory=SecretCacheSettings)
     voice: VoiceSettings = field(default_factory=VoiceSettings)
     rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
+    agents: AgentRegistrySettings = field(default_factory=AgentRegistrySettings)
 
     @property
     def webpubsub_service_endpoint(self) -> str | None:
@@ -366,6 +386,24 @@ def _voice(env: Mapping[str, str]) -> VoiceSettings:
     )
 
 
+def _agents(env: Mapping[str, str]) -> AgentRegistrySettings:
+    urls = tuple(u.strip() for u in (_get(env, "A2A_AGENT_URLS") or "").split(",") if u.strip())
+    for url in urls:
+        _http_url("A2A_AGENT_URLS", url)
+    hosts = (_get(env, "AGENT_URL_ALLOWLIST") or "").split(",")
+    return AgentRegistrySettings(
+        bootstrap_urls=urls,
+        url_allowlist=frozenset(h.strip().lower() for h in hosts if h.strip()),
+        expiry_minutes=_positive_int("AGENT_EXPIRY_MINUTES", _get(env, "AGENT_EXPIRY_MINUTES"), 10),
+        probe_timeout_seconds=_positive_float(
+            "AGENT_PROBE_TIMEOUT_SECONDS", _get(env, "AGENT_PROBE_TIMEOUT_SECONDS"), 3.0
+        ),
+        card_max_bytes=_positive_int(
+            "AGENT_CARD_MAX_BYTES", _get(env, "AGENT_CARD_MAX_BYTES"), 256 * 1024
+        ),
+    )
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Build and validate Settings from a mapping of environment variables."""
     endpoint = _get(env, "WEBPUBSUB_ENDPOINT")
@@ -406,6 +444,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             ),
         ),
         voice=_voice(env),
+        agents=_agents(env),
         rate_limits=RateLimitSettings(
             voice_token_per_minute=_positive_int(
                 "RATE_LIMIT_VOICE_TOKEN_PER_MINUTE",

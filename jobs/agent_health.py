@@ -1,0 +1,25 @@
+"""Timer job: probe every agent, heal or mark it down, drop expired ones, tell the browsers."""
+
+import logging
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from voicea2a import registry
+from voicea2a.config import get_settings
+from voicea2a.publisher import publish
+
+bp = df.Blueprint()
+log = logging.getLogger(__name__)
+
+
+@bp.timer_trigger(schedule="%AGENT_HEALTH_SCHEDULE%", arg_name="timer", run_on_startup=False)
+async def agent_health(timer: func.TimerRequest) -> None:
+    """Probe the registry's agents concurrently; publish `registry.updated` when it changed."""
+    records, changed = await registry.probe_all(get_settings().agents)
+    healthy = sum(record.health == registry.HEALTHY for record in records)
+    log.info(
+        "agent health: %d of %d healthy%s", healthy, len(records), " (changed)" if changed else ""
+    )
+    if changed:
+        await publish(registry.registry_event(records))
