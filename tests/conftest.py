@@ -145,7 +145,7 @@ def start_host(loop_thread: LoopThread) -> Iterator[Callable[..., RunningHost]]:
     saved_environ = dict(os.environ)
 
     def start(root: Path, **options: Any) -> RunningHost:
-        host = DevHost(root, port=0, **options)
+        host = DevHost(root, **{"port": 0, **options})
         loop_thread.run(host.start())
         running = RunningHost(host, loop_thread)
         started.append(running)

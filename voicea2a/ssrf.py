@@ -34,9 +34,15 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return [info[4][0] for info in infos]
 
 
-def _refused(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """An address, with IPv4-mapped IPv6 (::ffff:a.b.c.d) seen as the IPv4 it carries."""
+    address = ipaddress.ip_address(text.split("%")[0])
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+        return address.ipv4_mapped
+    return address
+
+
+def _refused(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
     if address in METADATA_ADDRESSES:
         return "a cloud metadata address"
     checks = (
@@ -77,7 +83,7 @@ async def vet_url(
     if not addresses:
         raise InvalidRequest(f"The agent's host {host!r} could not be resolved.")
     for text in addresses:
-        address = ipaddress.ip_address(text.split("%")[0])
+        address = _address(text)
         reason = _refused(address)
         if reason and (not allowed or address in METADATA_ADDRESSES):
             raise InvalidRequest(f"The agent's host {host!r} resolves to {reason}.")

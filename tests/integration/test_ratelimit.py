@@ -62,6 +62,7 @@ def two_instances(azurite, tmp_path):
                         "--no-azurite",
                         "--no-timers",
                         "--no-pubsub",
+                        "--no-agents",
                         "--port",
                         str(port),
                     ],

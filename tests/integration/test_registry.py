@@ -1,0 +1,325 @@
+"""The agent registry end to end on the devhost: self-registration by the real sample agents,
+health probing through the timer job, the SSRF guard and card validation."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+from aiohttp import web
+from azure.data.tables import TableServiceClient
+
+from agents.server import AGENT_CLASSES, start_agents
+from agents.settings import load_settings as load_agent_settings
+from tests.conftest import free_port, remember_secret
+from voicea2a import registry, storage
+from voicea2a.auth import key_id
+from voicea2a.config import AgentRegistrySettings
+from voicea2a.errors import InvalidRequest
+from voicea2a.ssrf import vet_url
+
+pytestmark = pytest.mark.azurite
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def bearer(key: str, user: str, roles: list[str]) -> dict[str, str]:
+    now = int(time.time())
+    claims = {
+        "iss": "voicea2a",
+        "aud": "voicea2a-api",
+        "sub": user,
+        "roles": roles,
+        "iat": now,
+        "exp": now + 600,
+    }
+    token = jwt.encode(claims, key, algorithm="HS256", headers={"kid": key_id(key)})
+    return {"Authorization": f"Bearer {remember_secret(token)}"}
+
+
+@pytest.fixture
+def clean_registry(azurite):
+    service = TableServiceClient.from_connection_string(azurite.connection_string)
+    service.delete_table("agents")
+
+
+@pytest.fixture
+def app_factory(start_host, azurite_env, clean_registry):
+    key = remember_secret("registry-signing-key-" + secrets.token_hex(24))
+
+    def start(allowlist: str = "localhost,127.0.0.1", port: int = 0, **env):
+        azurite_env(
+            AUTH_SIGNING_KEY=key,
+            AUTH_DEV_LOGIN_ENABLED="true",
+            AGENT_URL_ALLOWLIST=allowlist,
+            RATE_LIMIT_VOICE_TOKEN_PER_MINUTE="1000",
+            AGENT_PROBE_TIMEOUT_SECONDS="1",
+            **env,
+        )
+        host = start_host(ROOT, run_timers=False, port=port)
+        host.key = key
+        return host
+
+    return start
+
+
+def agents_of(app) -> dict[str, str]:
+    response = app.http.get("/api/agents", headers=bearer(app.key, "ada", ["user"]))
+    assert response.status_code == 200, response.text
+    return {agent["name"]: agent["health"] for agent in response.json()["agents"]}
+
+
+def wait_until(condition, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.1)
+
+
+# ----- self-registration and health -----
+
+
+def test_agents_register_themselves_fall_ill_and_heal(app_factory, loop_thread, azurite):
+    port = free_port()
+    app = app_factory(port=port)
+    settings = replace(
+        load_agent_settings({}),
+        function_app_url=app.host.base_url,
+        heartbeat_seconds=1.0,
+        retry_initial_seconds=0.1,
+        retry_max_seconds=0.5,
+    )
+    modem = loop_thread.run(start_agents(["modem-check"], base_port=0, settings=settings))
+    outage = loop_thread.run(start_agents(["outage-check"], base_port=0, settings=settings))
+    try:
+        wait_until(lambda: len(agents_of(app)) == 2)
+        assert set(agents_of(app).values()) == {"healthy"}
+        name = next(n for n in agents_of(app) if "outage" in n)
+
+        # The outage agent is killed: down after three failed probes in a row, not before.
+        outage_port = int(outage.urls["outage-check"].rsplit(":", 1)[1])
+        loop_thread.run(outage.stop())
+        for expected in ("healthy", "healthy", "unhealthy"):
+            assert app.http.post("/admin/functions/agent_health").status_code == 202
+            assert agents_of(app)[name] == expected
+
+        # It restarts on the same address: the next probe heals it.
+        base_port = outage_port - AGENT_CLASSES["outage-check"].port_offset
+        outage = loop_thread.run(
+            start_agents(["outage-check"], base_port=base_port, settings=settings)
+        )
+        assert app.http.post("/admin/functions/agent_health").status_code == 202
+        assert agents_of(app)[name] == "healthy"
+
+        # The Function App restarts with an empty registry: the heartbeats fill it again.
+        loop_thread.run(app.host.stop())
+        loop_thread.run(storage.close_all())  # a new process starts with nothing cached
+        TableServiceClient.from_connection_string(azurite.connection_string).delete_table("agents")
+        again = app_factory(port=port)
+        wait_until(lambda: len(agents_of(again)) == 2)
+    finally:
+        loop_thread.run(outage.stop())
+        loop_thread.run(modem.stop())
+
+
+def test_only_agents_and_supervisors_register_and_only_supervisors_remove(app_factory, loop_thread):
+    app = app_factory()
+    group = loop_thread.run(
+        start_agents(
+            ["internet-plan"],
+            base_port=0,
+            settings=replace(load_agent_settings({}), registration_enabled=False),
+        )
+    )
+    try:
+        url = group.urls["internet-plan"]
+        user = bearer(app.key, "ada", ["user"])
+        agent = bearer(app.key, "agent-x", ["agent"])
+        supervisor = bearer(app.key, "sam", ["supervisor"])
+        assert app.http.post("/api/agents", json={"url": url}, headers=user).status_code == 403
+        registered = app.http.post("/api/agents", json={"url": url}, headers=agent)
+        assert registered.status_code == 200, registered.text
+        body = registered.json()
+        assert body["health"] == "healthy" and body["skills"]
+        assert "url" not in json.dumps(body).lower() or url not in json.dumps(body)
+
+        name = body["name"]
+        assert app.http.delete(f"/api/agents/{name}", headers=agent).status_code == 403
+        assert app.http.delete(f"/api/agents/{name}", headers=supervisor).status_code == 204
+        assert app.http.delete(f"/api/agents/{name}", headers=supervisor).status_code == 404
+        assert agents_of(app) == {}
+    finally:
+        loop_thread.run(group.stop())
+
+
+# ----- the SSRF guard -----
+
+
+class Tripwire(httpx.AsyncBaseTransport):
+    """Records every request the app's HTTP client tries to make."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(str(request.url))
+        return httpx.Response(599)
+
+
+@pytest.fixture
+def tripwire(monkeypatch):
+    wire = Tripwire()
+    client = httpx.AsyncClient(transport=wire)
+    monkeypatch.setattr(registry, "http_client", lambda: client)
+    return wire
+
+
+@pytest.mark.parametrize(
+    "url, reason",
+    [
+        ("https://127.0.0.1/", "loopback"),
+        ("https://[::1]:8443/", "loopback"),
+        ("https://169.254.169.254/latest/meta-data", "metadata"),
+        ("https://10.0.0.5/", "private"),
+        ("https://192.168.1.1/", "private"),
+        ("http://agents.example.com/", "https"),
+        ("https://localhost:8101/", "loopback"),  # a name that resolves to an internal address
+        ("ftp://agents.example.com/", "http(s)"),
+        ("https://user:pw@agents.example.com/", "credentials"),
+    ],
+)
+def test_refused_urls_never_get_a_connection(app_factory, tripwire, url, reason):
+    app = app_factory(allowlist="")  # as in Azure: nothing allow-listed
+
+    response = app.http.post(
+        "/api/agents", json={"url": url}, headers=bearer(app.key, "agent-x", ["agent"])
+    )
+
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request" and reason in error["message"]
+    assert tripwire.requests == []
+
+
+async def test_a_hostname_resolving_to_a_private_address_is_refused():
+    async def resolver(host: str, port: int) -> list[str]:
+        return {
+            "agents.example.com": ["93.184.216.34"],
+            "intranet.example.com": ["10.1.2.3"],
+            "mapped.example.com": ["::ffff:169.254.169.254"],
+        }[host]
+
+    assert (await vet_url("https://agents.example.com/", [], resolver)).addresses == (
+        "93.184.216.34",
+    )
+    for host in ("intranet.example.com", "mapped.example.com"):
+        with pytest.raises(InvalidRequest, match="resolves to"):
+            await vet_url(f"https://{host}/", [], resolver)
+    # An allow-listed host may be internal, but never the metadata endpoint.
+    with pytest.raises(InvalidRequest, match="metadata"):
+        await vet_url("https://mapped.example.com/", ["mapped.example.com"], resolver)
+
+
+async def test_a_card_pointing_its_rpc_url_inside_is_refused(tmp_path, cached_clients_closed):
+    card = {
+        "name": "sneaky",
+        "description": "d",
+        "version": "1",
+        "skills": [],
+        "capabilities": {},
+        "defaultInputModes": ["text/plain"],
+        "defaultOutputModes": ["text/plain"],
+        "supportedInterfaces": [
+            {"url": "https://10.0.0.7/a2a", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}
+        ],
+    }
+    async with card_server({"/.well-known/agent-card.json": json.dumps(card)}) as base:
+        with pytest.raises(InvalidRequest, match="private"):
+            await registry.fetch_vetted_card(
+                base, AgentRegistrySettings(url_allowlist=frozenset({"127.0.0.1"}))
+            )
+
+
+# ----- malformed cards -----
+
+
+class card_server:
+    """A loopback server answering fixed bodies per path (a 10 MB one streamed)."""
+
+    def __init__(self, routes: dict[str, str | None]) -> None:
+        self.routes = routes
+
+    async def __aenter__(self) -> str:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            body = self.routes.get(request.path)
+            if body is None:
+                return web.Response(status=404)
+            if body == "HUGE":
+                response = web.StreamResponse(headers={"Content-Type": "application/json"})
+                await response.prepare(request)
+                await response.write(b'{"name": "')
+                for _ in range(10 * 1024):
+                    await response.write(b"x" * 1024)
+                return response
+            return web.Response(text=body, content_type="application/json")
+
+        app = web.Application()
+        app.router.add_get("/{path:.*}", handle)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        return f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+
+    async def __aexit__(self, *exc) -> None:
+        await self.runner.cleanup()
+
+
+VALID_CARD = {
+    "name": "card-test",
+    "description": "d",
+    "version": "1",
+    "capabilities": {},
+    "defaultInputModes": ["text/plain"],
+    "defaultOutputModes": ["text/plain"],
+    "skills": [{"id": "s", "name": "S", "description": "d", "tags": ["t"]}],
+    "supportedInterfaces": [
+        {"url": "http://127.0.0.1:1/a2a", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}
+    ],
+}
+
+
+def card_without(field: str) -> str:
+    return json.dumps({k: v for k, v in VALID_CARD.items() if k != field})
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (card_without("name"), "name"),
+        (json.dumps({**VALID_CARD, "name": 42}), "name"),
+        (json.dumps({**VALID_CARD, "skills": "many"}), "skills"),
+        (card_without("supportedInterfaces"), "interface"),
+        ("{not json", "JSON"),
+        ("HUGE", "bytes"),
+    ],
+)
+async def test_malformed_cards_are_invalid_requests(body, reason, cached_clients_closed):
+    async with card_server({"/.well-known/agent-card.json": body}) as base:
+        with pytest.raises(InvalidRequest) as refused:
+            await registry.fetch_vetted_card(
+                base, AgentRegistrySettings(url_allowlist=frozenset({"127.0.0.1"}))
+            )
+    assert reason.lower() in refused.value.message.lower()
+
+
+def test_a_missing_registry_table_lists_no_agents(app_factory):
+    app = app_factory()  # the fixture deleted the table
+
+    assert agents_of(app) == {}
