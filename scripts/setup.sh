@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up a fresh clone: the Python 3.11 virtual environment (.venv) and the npm tools (Azurite).
+# Set up a fresh clone: the Python 3.11 virtual environment (.venv), the infra checks' tools
+# (.venv-tools: checkov) and the npm tools (Azurite).
 # Idempotent: a second run only checks that everything is in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +34,21 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt 2>&1 \
     | { grep -v "is ignored" || true; }
   echo "$wanted" > "$stamp"
+fi
+
+# The infra checks' tools (tests/infra): checkov in its own venv, since it pins its own versions of
+# many packages (pycep-parser, numpy, boto3...; about 290 MB). Installed once, again only when the
+# pin below changes.
+checkov_version=3.3.30
+tools_stamp=.venv-tools/.checkov-version
+if [ "$(cat "$tools_stamp" 2>/dev/null)" != "$checkov_version" ]; then
+  echo "setup: installing checkov $checkov_version into .venv-tools"
+  if [ ! -x .venv-tools/bin/python ]; then
+    "$python_bin" -m venv .venv-tools
+  fi
+  .venv-tools/bin/python -m pip install --quiet --disable-pip-version-check \
+    "checkov==$checkov_version" 2>&1 | { grep -v "is ignored" || true; }
+  echo "$checkov_version" > "$tools_stamp"
 fi
 
 if [ ! -x node_modules/.bin/azurite ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
