@@ -10,6 +10,7 @@ fields go back to "off") and re-seeds the random generator, so a run is reproduc
 | latencyMs     | int >= 0          | wait this long before handling                      |
 | failureRate   | float 0..1        | fail this share of requests (see failureMode)       |
 | failureMode   | "jsonrpc", "http" | JSON-RPC -32603 error (HTTP 200), or a bare 500     |
+| failFirst     | int >= 0          | fail the first N requests after configuration       |
 | malformedRate | float 0..1        | answer this share with a body that is not JSON-RPC  |
 | hang          | bool              | never answer; ends when the client gives up         |
 | seed          | int               | seed of the generator picking failing requests      |
@@ -36,6 +37,7 @@ JSON_FIELDS = {
     "latencyMs": "latency_ms",
     "failureRate": "failure_rate",
     "failureMode": "failure_mode",
+    "failFirst": "fail_first",
     "malformedRate": "malformed_rate",
     "hang": "hang",
     "seed": "seed",
@@ -59,6 +61,7 @@ class FaultConfig:
     latency_ms: int = 0
     failure_rate: float = 0.0
     failure_mode: str = "jsonrpc"
+    fail_first: int = 0
     malformed_rate: float = 0.0
     hang: bool = False
     seed: int = 0
@@ -66,7 +69,13 @@ class FaultConfig:
     @property
     def active(self) -> bool:
         """True when any fault would be injected."""
-        return bool(self.latency_ms or self.failure_rate or self.malformed_rate or self.hang)
+        return bool(
+            self.latency_ms
+            or self.failure_rate
+            or self.fail_first
+            or self.malformed_rate
+            or self.hang
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form served by `GET /_faults`."""
@@ -94,6 +103,8 @@ class FaultConfig:
         ):
             if not _is_number(value) or not 0.0 <= value <= 1.0:
                 raise FaultConfigError(f"{json_name} must be a number from 0 to 1")
+        if not _is_int(self.fail_first) or self.fail_first < 0:
+            raise FaultConfigError("failFirst must be a whole number >= 0")
         if self.failure_mode not in FAILURE_MODES:
             raise FaultConfigError(f"failureMode must be one of {', '.join(FAILURE_MODES)}")
         if not isinstance(self.hang, bool):
@@ -128,12 +139,16 @@ class FaultInjector:
         self._config = config
         # Not security-sensitive: a seeded generator makes fault runs reproducible.
         self._rng = random.Random(config.seed)  # noqa: S311
+        self._failures_left = config.fail_first
         if config.active:
             log.warning("fault injection active: %s", config.to_json())
 
     def draw(self) -> str | None:
         """Pick this request's fault: "failure", "malformed" or None (two draws, always)."""
         fail_roll, malformed_roll = self._rng.random(), self._rng.random()
+        if self._failures_left > 0:
+            self._failures_left -= 1
+            return "failure"
         if fail_roll < self._config.failure_rate:
             return "failure"
         if malformed_roll < self._config.malformed_rate:

@@ -171,3 +171,11 @@ def test_config_validation():
         FaultConfig(malformed_rate=-0.1).validate()
     assert not FaultConfig().active
     assert FaultConfig(hang=True).active
+
+
+def test_fail_first_fails_exactly_the_first_requests():
+    injector = FaultInjector(FaultConfig.from_json({"failFirst": 2}))
+
+    assert [injector.draw() for _ in range(4)] == ["failure", "failure", None, None]
+    with pytest.raises(FaultConfigError, match="failFirst"):
+        FaultConfig.from_json({"failFirst": -1})
