@@ -1,0 +1,178 @@
+"""The POST /api/messages body: every validation error names its field; the instance id."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from voicea2a.errors import InvalidRequest
+from voicea2a.messages import (
+    Customer,
+    MessageRequest,
+    instance_id_for,
+    parse_message_request,
+)
+from voicea2a.voice_session import SYMPTOMS
+
+IDENTITY = {
+    "firstName": "Jane",
+    "lastName": "Doe",
+    "postalCode": "M5H 1A1",
+    "dateOfBirth": "1985-03-14",
+}
+FULL = {
+    "request": "  My internet is down.  ",
+    "conversationId": "conv_01-A",
+    "callId": "call_abc123",
+    "customer": {**IDENTITY, "customerId": "CUST-0001"},
+    "symptoms": ["no_internet", "modem_lights"],
+    "ledState": "blinking-yellow",
+    "preferredDate": "2026-12-01",
+}
+
+
+def error_of(body: dict) -> str:
+    with pytest.raises(InvalidRequest) as caught:
+        parse_message_request(body)
+    assert caught.value.status == 400
+    return caught.value.message
+
+
+def test_full_body_parses():
+    parsed = parse_message_request(FULL)
+    assert parsed == MessageRequest(
+        request="My internet is down.",
+        conversation_id="conv_01-A",
+        call_id="call_abc123",
+        customer=Customer("Jane", "Doe", "M5H 1A1", "1985-03-14", "CUST-0001"),
+        symptoms=("no_internet", "modem_lights"),
+        led_state="blinking-yellow",
+        preferred_date="2026-12-01",
+    )
+    assert parsed.customer.has_identity()
+
+
+def test_minimal_body():
+    assert parse_message_request({"request": "hello"}) == MessageRequest(request="hello")
+
+
+def test_round_trip_through_json():
+    parsed = parse_message_request(FULL)
+    as_json = parsed.to_json()
+    assert json.loads(json.dumps(as_json)) == as_json
+    assert as_json["request"] == "My internet is down."
+    assert as_json["customer"]["dateOfBirth"] == "1985-03-14"
+    assert MessageRequest.from_json(as_json) == parsed
+    minimal = MessageRequest(request="hi")
+    assert minimal.to_json() == {"request": "hi"}
+    assert MessageRequest.from_json(minimal.to_json()) == minimal
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "'request' is required"),
+        ({"request": None}, "'request' is required"),
+        ({"request": 5}, "'request' must be a string"),
+        ({"request": "   "}, "'request' must not be empty"),
+        ({"request": "x" * 4001}, "'request' must be at most 4000 characters"),
+        ({"request": "hi", "conversationId": 7}, "'conversationId' must be a string"),
+        ({"request": "hi", "conversationId": ""}, "'conversationId'"),
+        ({"request": "hi", "conversationId": "a/b"}, "'conversationId'"),
+        ({"request": "hi", "conversationId": "x" * 101}, "'conversationId'"),
+        ({"request": "hi", "callId": ["c"]}, "'callId' must be a string"),
+        ({"request": "hi", "callId": ""}, "'callId'"),
+        ({"request": "hi", "callId": "call 1"}, "'callId'"),
+        ({"request": "hi", "callId": "call\x001"}, "'callId'"),
+        ({"request": "hi", "callId": "c" * 201}, "'callId'"),
+        ({"request": "hi", "customer": "Jane"}, "'customer' must be an object"),
+        ({"request": "hi", "customer": {"firstName": 1}}, "'customer.firstName' must be a string"),
+        ({"request": "hi", "customer": {"lastName": "x" * 101}}, "'customer.lastName'"),
+        ({"request": "hi", "customer": {"firstName": "Ja\nne"}}, "'customer.firstName'"),
+        ({"request": "hi", "customer": {"postalCode": "M5H/1A1"}}, "'customer.postalCode'"),
+        ({"request": "hi", "customer": {"postalCode": "M" * 17}}, "'customer.postalCode'"),
+        (
+            {"request": "hi", "customer": {"dateOfBirth": "14/03/1985"}},
+            "'customer.dateOfBirth' must be a date YYYY-MM-DD",
+        ),
+        (
+            {"request": "hi", "customer": {"dateOfBirth": "1985-02-30"}},
+            "'customer.dateOfBirth' must be a date YYYY-MM-DD",
+        ),
+        ({"request": "hi", "customer": {"customerId": "0001"}}, "'customer.customerId'"),
+        ({"request": "hi", "customer": {"customerId": "CUST-01"}}, "'customer.customerId'"),
+        ({"request": "hi", "symptoms": "no_internet"}, "'symptoms' must be a list"),
+        ({"request": "hi", "symptoms": ["fire"]}, "'symptoms[0]' must be one of"),
+        ({"request": "hi", "symptoms": ["no_internet", 3]}, "'symptoms[1]' must be one of"),
+        ({"request": "hi", "symptoms": ["no_internet"] * 11}, "'symptoms' must have at most 10"),
+        ({"request": "hi", "ledState": "purple"}, "'ledState' must be one of"),
+        ({"request": "hi", "ledState": True}, "'ledState' must be a string"),
+        ({"request": "hi", "preferredDate": "tomorrow"}, "'preferredDate' must be a date"),
+        ({"request": "hi", "preferredDate": "2026-13-01"}, "'preferredDate' must be a date"),
+    ],
+)
+def test_each_error_names_its_field(body, field):
+    assert f"Field {field}" in error_of(body)
+
+
+def test_unknown_fields_are_named():
+    assert error_of({"request": "hi", "foo": 1}) == "Unknown field 'foo'."
+    message = error_of({"request": "hi", "customer": {**IDENTITY, "ssn": "1"}})
+    assert message == "Unknown field 'customer.ssn'."
+
+
+def test_request_limit_counts_after_strip():
+    text = "x" * 4000
+    assert parse_message_request({"request": f"  {text}\n"}).request == text
+
+
+def test_empty_optional_values_count_as_absent():
+    parsed = parse_message_request(
+        {
+            "request": "hi",
+            "customer": {"firstName": "", "lastName": None, "postalCode": " ", "customerId": ""},
+            "ledState": "",
+            "preferredDate": None,
+            "symptoms": None,
+        }
+    )
+    assert parsed.customer == Customer()
+    assert not parsed.customer.has_identity()
+    assert parsed.led_state is None and parsed.preferred_date is None and parsed.symptoms == ()
+
+
+def test_symptoms_deduplicated_in_order():
+    parsed = parse_message_request({"request": "hi", "symptoms": list(SYMPTOMS) + ["no_internet"]})
+    assert parsed.symptoms == SYMPTOMS
+
+
+def test_has_identity_needs_all_four():
+    assert Customer("Jane", "Doe", "M5H 1A1", "1985-03-14").has_identity()
+    assert not Customer("Jane", "Doe", "M5H 1A1").has_identity()
+    assert not Customer(customer_id="CUST-0001").has_identity()
+
+
+def test_non_object_body():
+    with pytest.raises(InvalidRequest):
+        parse_message_request(["request"])  # type: ignore[arg-type]
+
+
+def test_instance_id_is_deterministic_and_safe():
+    first = instance_id_for("user-1", "conv", "call-1")
+    assert first == instance_id_for("user-1", "conv", "call-1")
+    assert re.fullmatch(r"dlg-[0-9a-f]{40}", first)
+
+
+def test_instance_id_differs_per_part():
+    ids = {
+        instance_id_for("user-1", "conv", "call-1"),
+        instance_id_for("user-2", "conv", "call-1"),
+        instance_id_for("user-1", "conv2", "call-1"),
+        instance_id_for("user-1", "conv", "call-2"),
+        # Separators inside a part cannot forge another user's triple.
+        instance_id_for("user-1\nconv", "call-1", ""),
+        instance_id_for("user-1", "conv\ncall-1", ""),
+    }
+    assert len(ids) == 6
