@@ -147,7 +147,7 @@ var voiceResourceGroupName = createVoiceAccount ? rg.name : voiceIdParts[4]
 var voiceAccountName = createVoiceAccount ? 'ais-${resourceToken}' : voiceIdParts[8]
 
 // azd's generated key has 15 characters; HS256 wants at least 32: pad a short one with random filler.
-var signingKeyValue = length(authSigningKey) >= 32 ? authSigningKey : '${authSigningKey}${authSigningKeyFiller}'
+var signingKeyValue = (length(authSigningKey) >= 32) ? authSigningKey : '${authSigningKey}${authSigningKeyFiller}'
 
 // ---------------------------------------------------------------------------------------------
 // Resources
