@@ -1,0 +1,422 @@
+"""Conversations and their messages in Table storage, scoped to their owner.
+
+`conversations`: PK = the owner's user id (escaped for Table keys), RK = conversation id;
+title, createdAt, updatedAt, verifiedCustomerId.
+`messages`: PK = conversation id and owner (`{conversation}|{user}`: conversation ids are chosen
+by clients, so two users may pick the same one), RK = `{startedAt}-{instanceId}-{seq}` with seq
+000 for the user's turn, 001.. for the agents' outcomes and 999 for the answer. The keys are
+deterministic and a turn is written in one transaction, so a retried activity rewrites the same
+rows. Timestamps are UTC ISO 8601 with microseconds, fixed width, so they sort as strings.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from voicea2a.errors import InvalidRequest, NotFound, UpstreamUnavailable
+from voicea2a.messages import CONVERSATION_ID_RE, CUSTOMER_ID_RE
+from voicea2a.storage import REQUEST_PATH, ensure_table
+
+CONVERSATIONS = "conversations"
+MESSAGES = "messages"
+MAX_LIMIT = 100
+MAX_TITLE_CHARS = 200
+MAX_TEXT_CHARS = 8000
+MAX_DATA_CHARS = 30000  # a Table string property holds 32K UTF-16 characters
+MAX_OUTCOMES = 98  # user turn + outcomes + answer fit one 100-operation transaction
+ANSWER_SEQ = 999
+MAX_UPDATE_ATTEMPTS = 5
+DEFAULT_TITLE = "Conversation"
+CONVERSATION_FIELDS = ("RowKey", "title", "createdAt", "updatedAt", "verifiedCustomerId")
+
+_INSTANCE_ID_RE = re.compile(r"[A-Za-z0-9_:-]{1,100}")
+_MESSAGE_KEY_RE = re.compile(r"\d{8}T\d{12}Z-[A-Za-z0-9_:-]{1,100}-\d{3}")
+_TIMESTAMP_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
+# Table keys may not hold / \ # ? or control characters; % and ~ are ours (escape, hash marker).
+_KEY_SAFE = frozenset(chr(c) for c in range(0x20, 0x7F)) - set("/\\#?%~")
+_MAX_USER_KEY_CHARS = 512
+
+
+def _store_failure() -> UpstreamUnavailable:
+    return UpstreamUnavailable("The conversation history store is unavailable; try again shortly.")
+
+
+def user_key(user_id: str) -> str:
+    """The user id as a Table key: escaped (injectively), or hashed when very long."""
+    escaped = "".join(
+        char if char in _KEY_SAFE else "".join(f"%{b:02X}" for b in char.encode("utf-8"))
+        for char in user_id
+    )
+    if len(escaped) <= _MAX_USER_KEY_CHARS:
+        return escaped
+    # Escaped keys never contain "~", so hashed ones cannot collide with them.
+    return "~" + hashlib.sha256(user_id.encode("utf-8")).hexdigest()
+
+
+def _conversation_key(conversation_id: str) -> str:
+    if not isinstance(conversation_id, str) or not CONVERSATION_ID_RE.fullmatch(conversation_id):
+        raise InvalidRequest(
+            "Field 'conversationId' must be 1 to 100 letters, digits, underscores or hyphens."
+        )
+    return conversation_id
+
+
+def _messages_partition(user_id: str, conversation_id: str) -> str:
+    return f"{_conversation_key(conversation_id)}|{user_key(user_id)}"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse_time(value: str, field: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise InvalidRequest(f"Field '{field}' must be an ISO 8601 timestamp.") from None
+    # Orchestration clocks are UTC; a naive timestamp is read as UTC, not local time.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _limit(limit: int) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise InvalidRequest(f"Field 'limit' must be an integer from 1 to {MAX_LIMIT}.")
+    return limit
+
+
+def _encode_cursor(value: Any) -> str:
+    raw = json.dumps(value, separators=(",", ":")).encode("utf-8")
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> Any:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        return json.loads(raw.decode("utf-8"))
+    except (TypeError, ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidRequest("Field 'cursor' is not a valid cursor.") from None
+
+
+def _conversation_cursor(cursor: str | None) -> tuple[str, str] | None:
+    if cursor is None:
+        return None
+    value = _decode_cursor(cursor)
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(part, str) for part in value)
+        and _TIMESTAMP_RE.fullmatch(value[0])
+        and CONVERSATION_ID_RE.fullmatch(value[1])
+    ):
+        return value[0], value[1]
+    raise InvalidRequest("Field 'cursor' is not a valid cursor.")
+
+
+def _message_cursor(cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    value = _decode_cursor(cursor)
+    if isinstance(value, str) and _MESSAGE_KEY_RE.fullmatch(value):
+        return value
+    raise InvalidRequest("Field 'cursor' is not a valid cursor.")
+
+
+def _title(title: str) -> str:
+    return " ".join(str(title).split())[:MAX_TITLE_CHARS] or DEFAULT_TITLE
+
+
+def _public_conversation(entity: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "conversationId": entity["RowKey"],
+        "title": entity.get("title") or DEFAULT_TITLE,
+        "createdAt": entity.get("createdAt"),
+        "updatedAt": entity.get("updatedAt"),
+        "verifiedCustomerId": entity.get("verifiedCustomerId") or None,
+    }
+
+
+async def ensure_conversation(user_id: str, conversation_id: str, title: str) -> bool:
+    """Create the conversation if it is new; True when this call created it."""
+    from azure.core.exceptions import AzureError, ResourceExistsError
+
+    now = _iso(datetime.now(UTC))
+    entity = {
+        "PartitionKey": user_key(user_id),
+        "RowKey": _conversation_key(conversation_id),
+        "title": _title(title),
+        "createdAt": now,
+        "updatedAt": now,
+    }
+    try:
+        table = await ensure_table(CONVERSATIONS)
+        await table.create_entity(entity, **REQUEST_PATH)
+    except ResourceExistsError:
+        return False
+    except AzureError:
+        raise _store_failure() from None
+    return True
+
+
+async def _get_entity(user_id: str, conversation_id: str) -> dict[str, Any] | None:
+    from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+    key = _conversation_key(conversation_id)
+    try:
+        table = await ensure_table(CONVERSATIONS)
+        return await table.get_entity(user_key(user_id), key, **REQUEST_PATH)
+    except ResourceNotFoundError:
+        return None
+    except AzureError:
+        raise _store_failure() from None
+
+
+async def get_conversation(user_id: str, conversation_id: str) -> dict[str, Any] | None:
+    """The user's conversation, or None (another user's conversation is None too)."""
+    entity = await _get_entity(user_id, conversation_id)
+    return _public_conversation(entity) if entity is not None else None
+
+
+async def set_verified_customer(user_id: str, conversation_id: str, customer_id: str) -> None:
+    """Remember the customer verified in this conversation (NotFound if it does not exist)."""
+    from azure.core.exceptions import AzureError, ResourceNotFoundError
+    from azure.data.tables import UpdateMode
+
+    if not isinstance(customer_id, str) or not CUSTOMER_ID_RE.fullmatch(customer_id):
+        raise InvalidRequest("Field 'customerId' must look like CUST-0001.")
+    entity = {
+        "PartitionKey": user_key(user_id),
+        "RowKey": _conversation_key(conversation_id),
+        "verifiedCustomerId": customer_id,
+    }
+    try:
+        table = await ensure_table(CONVERSATIONS)
+        await table.update_entity(entity, mode=UpdateMode.MERGE, **REQUEST_PATH)
+    except ResourceNotFoundError:
+        raise NotFound("No such conversation.") from None
+    except AzureError:
+        raise _store_failure() from None
+
+
+async def verified_customer_id(user_id: str, conversation_id: str) -> str | None:
+    """The customer verified earlier in this conversation, if any."""
+    entity = await _get_entity(user_id, conversation_id)
+    if entity is None:
+        return None
+    return entity.get("verifiedCustomerId") or None
+
+
+def _data_json(data: Any) -> str:
+    text = json.dumps(data if isinstance(data, dict) else {}, separators=(",", ":"))
+    return text if len(text) <= MAX_DATA_CHARS else "{}"
+
+
+def turn_rows(
+    partition: str,
+    instance_id: str,
+    started_at: str,
+    request: str,
+    outcomes: list[dict[str, Any]],
+    answer: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """The message rows of one turn: the user's request, each outcome, the answer."""
+    if not isinstance(instance_id, str) or not _INSTANCE_ID_RE.fullmatch(instance_id):
+        raise InvalidRequest("Field 'instanceId' must be 1 to 100 letters, digits, _ : or -.")
+    if len(outcomes) > MAX_OUTCOMES:
+        raise InvalidRequest(f"Field 'outcomes' must have at most {MAX_OUTCOMES} items.")
+    moment = _parse_time(started_at, "startedAt")
+    created_at = _iso(moment)
+    prefix = f"{moment.astimezone(UTC):%Y%m%dT%H%M%S%f}Z-{instance_id}"
+
+    def row(seq: int, role: str, text: Any, **fields: Any) -> dict[str, Any]:
+        return {
+            "PartitionKey": partition,
+            "RowKey": f"{prefix}-{seq:03d}",
+            "role": role,
+            "text": str(text or "")[:MAX_TEXT_CHARS],
+            "createdAt": created_at,
+            "instanceId": instance_id,
+            **fields,
+        }
+
+    rows = [row(0, "user", request)]
+    for seq, outcome in enumerate(outcomes, start=1):
+        # An outcome's `reason` is internal (exception names, URLs): it is not kept here.
+        rows.append(
+            row(
+                seq,
+                "agent",
+                outcome.get("text"),
+                agent=str(outcome.get("agent", "")),
+                skill=str(outcome.get("skill", "")),
+                status=str(outcome.get("status", "")),
+                data=_data_json(outcome.get("data")),
+            )
+        )
+    agents = [str(agent) for agent in answer.get("agents") or ()]
+    rows.append(
+        row(
+            ANSWER_SEQ,
+            "assistant",
+            answer.get("answer"),
+            agents=json.dumps(agents),
+            partial=bool(answer.get("partial", False)),
+        )
+    )
+    return rows
+
+
+async def _touch(table: Any, user_id: str, conversation_id: str, at: str, title: str) -> None:
+    """Move updatedAt forward to `at` (never back); create the conversation if it is missing."""
+    from azure.core import MatchConditions
+    from azure.core.exceptions import (
+        ResourceExistsError,
+        ResourceModifiedError,
+        ResourceNotFoundError,
+    )
+    from azure.data.tables import UpdateMode
+
+    keys = {"PartitionKey": user_key(user_id), "RowKey": conversation_id}
+    for _ in range(MAX_UPDATE_ATTEMPTS):
+        try:
+            entity = await table.get_entity(keys["PartitionKey"], conversation_id, **REQUEST_PATH)
+        except ResourceNotFoundError:
+            created = {**keys, "title": _title(title), "createdAt": at, "updatedAt": at}
+            try:
+                await table.create_entity(created, **REQUEST_PATH)
+                return
+            except ResourceExistsError:
+                continue
+        if str(entity.get("updatedAt") or "") >= at:
+            return
+        try:
+            await table.update_entity(
+                {**keys, "updatedAt": at},
+                mode=UpdateMode.MERGE,
+                etag=entity.metadata["etag"],
+                match_condition=MatchConditions.IfNotModified,
+                **REQUEST_PATH,
+            )
+            return
+        except (ResourceModifiedError, ResourceNotFoundError):
+            continue
+    raise UpstreamUnavailable("The conversation history store is too busy; try again shortly.")
+
+
+async def record_turn(
+    user_id: str,
+    conversation_id: str,
+    instance_id: str,
+    started_at: str,
+    request: str,
+    outcomes: list[dict[str, Any]],
+    answer: dict[str, Any],
+) -> None:
+    """Write one turn (idempotent: a retry upserts the same rows) and bump updatedAt."""
+    from azure.core.exceptions import AzureError
+    from azure.data.tables import UpdateMode
+
+    partition = _messages_partition(user_id, conversation_id)
+    rows = turn_rows(partition, instance_id, started_at, request, outcomes, answer)
+    try:
+        conversations = await ensure_table(CONVERSATIONS)
+        await _touch(conversations, user_id, conversation_id, rows[0]["createdAt"], request)
+        messages = await ensure_table(MESSAGES)
+        operations = [("upsert", row, {"mode": UpdateMode.REPLACE}) for row in rows]
+        await messages.submit_transaction(operations, **REQUEST_PATH)
+    except AzureError:
+        raise _store_failure() from None
+
+
+async def list_conversations(
+    user_id: str, limit: int = 20, cursor: str | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The user's conversations, most recently updated first; (page, next cursor or None)."""
+    from azure.core.exceptions import AzureError
+
+    limit = _limit(limit)
+    after = _conversation_cursor(cursor)
+    # Table storage orders by key only: the user's partition is read and sorted here.
+    try:
+        table = await ensure_table(CONVERSATIONS)
+        entities = table.query_entities(
+            "PartitionKey eq @pk",
+            parameters={"pk": user_key(user_id)},
+            select=list(CONVERSATION_FIELDS),
+            **REQUEST_PATH,
+        )
+        items = [_public_conversation(entity) async for entity in entities]
+    except AzureError:
+        raise _store_failure() from None
+    items.sort(key=lambda item: item["conversationId"])
+    items.sort(key=lambda item: item["updatedAt"] or "", reverse=True)
+    if after is not None:
+        updated, conversation = after
+        items = [
+            item
+            for item in items
+            if (item["updatedAt"] or "") < updated
+            or (item["updatedAt"] == updated and item["conversationId"] > conversation)
+        ]
+    page = items[:limit]
+    if len(items) <= limit:
+        return page, None
+    last = page[-1]
+    return page, _encode_cursor([last["updatedAt"], last["conversationId"]])
+
+
+def _public_message(entity: dict[str, Any]) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "id": entity["RowKey"].split("-", 1)[1],
+        "role": entity.get("role"),
+        "text": entity.get("text") or "",
+        "createdAt": entity.get("createdAt"),
+        "instanceId": entity.get("instanceId"),
+    }
+    if message["role"] == "agent":
+        message["agent"] = entity.get("agent")
+        message["skill"] = entity.get("skill")
+        message["status"] = entity.get("status")
+        message["data"] = json.loads(entity.get("data") or "{}")
+    elif message["role"] == "assistant":
+        message["agents"] = json.loads(entity.get("agents") or "[]")
+        message["partial"] = bool(entity.get("partial", False))
+    return message
+
+
+async def list_messages(
+    user_id: str, conversation_id: str, limit: int = 50, cursor: str | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The conversation's messages in order; NotFound if it is not this user's conversation."""
+    from azure.core.exceptions import AzureError
+
+    limit = _limit(limit)
+    after = _message_cursor(cursor)
+    partition = _messages_partition(user_id, conversation_id)
+    if await _get_entity(user_id, conversation_id) is None:
+        raise NotFound("No such conversation.")
+    query, parameters = "PartitionKey eq @pk", {"pk": partition}
+    if after is not None:
+        query += " and RowKey gt @after"
+        parameters["after"] = after
+    rows: list[dict[str, Any]] = []
+    try:
+        table = await ensure_table(MESSAGES)
+        entities = table.query_entities(
+            query, parameters=parameters, results_per_page=limit + 1, **REQUEST_PATH
+        )
+        async for entity in entities:
+            rows.append(entity)
+            if len(rows) > limit:
+                break
+    except AzureError:
+        raise _store_failure() from None
+    page = [_public_message(row) for row in rows[:limit]]
+    if len(rows) <= limit:
+        return page, None
+    return page, _encode_cursor(rows[limit - 1]["RowKey"])
