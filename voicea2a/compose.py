@@ -250,10 +250,11 @@ def _dispatch(
     status = outcome.data.get("status")
     if outcome.status == COMPLETED and status == "BOOKED":
         speech.say(clip(outcome.text) or BOOKED)
+    elif approval == TIMED_OUT:
+        # The orchestrator declines the held slot when nobody decides: still not a rejection.
+        speech.say(APPROVAL_TIMED_OUT)
     elif approval == REJECTED or status == "DECLINED":
         speech.say(APPROVAL_REJECTED)
-    elif approval == TIMED_OUT:
-        speech.say(APPROVAL_TIMED_OUT)
     elif outcome.status == INPUT_REQUIRED or status == "APPROVAL_REQUIRED":
         speech.say(APPROVED_PENDING if approval == APPROVED else APPROVAL_PENDING)
     elif status == "NO_SLOT_AVAILABLE":

@@ -259,6 +259,9 @@ def test_dispatch_approved_after_waiting_uses_the_last_outcome():
             c.APPROVAL_REJECTED,
         ),
         (dispatch_outcome("completed", "DECLINED", "declined"), "rejected", c.APPROVAL_REJECTED),
+        (dispatch_outcome("completed", "DECLINED", "declined"), None, c.APPROVAL_REJECTED),
+        (dispatch_outcome("completed", "DECLINED", "declined"), "timed-out", c.APPROVAL_TIMED_OUT),
+        (dispatch_outcome("completed", "BOOKED", BOOKED_TEXT), "timed-out", BOOKED_TEXT),
         (
             dispatch_outcome("input-required", "APPROVAL_REQUIRED", "I can book"),
             "timed-out",
