@@ -1,0 +1,166 @@
+"""The Function App on Flex Consumption, its storage and identities, and the static site."""
+
+from __future__ import annotations
+
+from tests.infra.bicep import accessor_path, get, main, module_call, template
+
+
+def site():
+    return template("app/functions.bicep").one("Microsoft.Web/sites")
+
+
+def settings() -> dict[str, object]:
+    entries = site().get("properties.siteConfig.appSettings")
+    return {entry["name"]: entry["value"] for entry in entries}
+
+
+def test_plan_is_flex_consumption_fc1_on_linux():
+    plan = template("app/functions.bicep").one("Microsoft.Web/serverfarms")
+    assert plan.get("sku") == {"tier": "FlexConsumption", "name": "FC1"}
+    assert plan.get("properties.reserved") is True
+    assert site().get("properties.serverFarmId") == {
+        "operator": {
+            "type": "property_accessor",
+            "operands": {"operand_1": "plan", "operand_2": "id"},
+        }
+    }
+    assert site().get("kind") == "functionapp,linux"
+
+
+def test_runtime_is_python_311():
+    assert site().get("properties.functionAppConfig.runtime") == {
+        "name": "python",
+        "version": "3.11",
+    }
+
+
+def test_scale_settings_are_parameters_passed_from_main():
+    functions = template("app/functions.bicep")
+    scale = site().get("properties.functionAppConfig.scaleAndConcurrency")
+    assert scale["maximumInstanceCount"] == "maximumInstanceCount"
+    assert scale["instanceMemoryMB"] == "instanceMemoryMB"
+    assert functions.params["maximumInstanceCount"]["type"] == "int"
+    assert functions.params["instanceMemoryMB"]["type"] == "int"
+    module, _ = module_call("functions")
+    assert module.get("params.maximumInstanceCount") == "functionMaximumInstanceCount"
+    assert module.get("params.instanceMemoryMB") == "functionInstanceMemoryMB"
+    root = main()
+    assert root.params["functionMaximumInstanceCount"]["default"] == 100
+    assert root.params["functionInstanceMemoryMB"]["default"] == 2048
+    assert root.params["functionAlwaysReadyInstances"]["default"] == 0
+
+
+def test_deployment_package_container_is_read_with_the_app_identity():
+    storage = site().get("properties.functionAppConfig.deployment.storage")
+    assert storage["type"] == "blobContainer"
+    assert storage["value"] == "${storageBlobEndpoint}${deploymentContainerName}"
+    assert storage["authentication"] == {
+        "type": "UserAssignedIdentity",
+        "userAssignedIdentityResourceId": "appIdentityId",
+    }
+    # The container the storage module creates is the one the app deploys from.
+    functions_module, _ = module_call("functions")
+    storage_module, storage_tpl = module_call("storage")
+    assert functions_module.get("params.deploymentContainerName") == "deploymentContainerName"
+    assert storage_module.get("params.deploymentContainerName") == "deploymentContainerName"
+    container = storage_tpl.one("Microsoft.Storage/storageAccounts/blobServices/containers")
+    assert container.get("name") == "deploymentContainerName"
+
+
+def test_the_app_runs_as_its_user_assigned_identities_only():
+    identity = site().get("identity")
+    assert identity["type"] == "UserAssigned"
+    assert set(identity["userAssignedIdentities"]) == {
+        "'${appIdentityId}'",
+        "'${voiceIdentityId}'",
+    }
+    assert site().get("properties.keyVaultReferenceIdentity") == "appIdentityId"
+
+
+def test_storage_is_identity_based_with_the_app_identity():
+    values = settings()
+    assert values["AzureWebJobsStorage__credential"] == "managedidentity"
+    assert values["AzureWebJobsStorage__clientId"] == "appIdentityClientId"
+    assert values["AzureWebJobsStorage__blobServiceUri"] == "storageBlobEndpoint"
+    assert values["AzureWebJobsStorage__queueServiceUri"] == "storageQueueEndpoint"
+    assert values["AzureWebJobsStorage__tableServiceUri"] == "storageTableEndpoint"
+    assert "AzureWebJobsStorage" not in values
+    module, _ = module_call("functions")
+    for kind in ("Blob", "Queue", "Table"):
+        path = accessor_path(module.get(f"params.storage{kind}Endpoint"))
+        assert path == ["storage", "outputs", f"{kind.lower()}Endpoint"]
+
+
+def test_app_settings_point_at_the_provisioned_services():
+    values = settings()
+    assert values["AZURE_CLIENT_ID"] == "appIdentityClientId"
+    assert values["VOICE_TOKEN_IDENTITY_CLIENT_ID"] == "voiceIdentityClientId"
+    assert values["VOICE_LIVE_AUTH_MODE"] == "entra"
+    assert values["AUTH_DEV_LOGIN_ENABLED"] == "false"
+    assert values["KEY_VAULT_URL"] == "keyVaultUri"
+    assert values["WEBPUBSUB_ENDPOINT"] == "webPubSubEndpoint"
+    assert values["WEBPUBSUB_HUB"] == "webPubSubHub"
+    assert values["VOICE_LIVE_ENDPOINT"] == "voiceLiveEndpoint"
+    assert values["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == (
+        "ClientId=${appIdentityClientId};Authorization=AAD"
+    )
+    assert accessor_path(values["APPLICATIONINSIGHTS_CONNECTION_STRING"]) == [
+        "appInsights",
+        "properties",
+        "ConnectionString",
+    ]
+    module, _ = module_call("functions")
+    params = module.get("params")
+    assert accessor_path(params["keyVaultUri"]) == ["keyVault", "outputs", "uri"]
+    assert accessor_path(params["webPubSubEndpoint"]) == ["webPubSub", "outputs", "endpoint"]
+    assert accessor_path(params["webPubSubHub"]) == ["webPubSub", "outputs", "hubName"]
+    assert accessor_path(params["voiceLiveEndpoint"]) == ["voiceAccess", "outputs", "endpoint"]
+
+
+def test_voice_live_resource_is_created_only_without_an_existing_one():
+    root = main()
+    assert root.params["voiceLiveResourceId"]["default"] == ""
+    assert root.modules["voiceAccount"].condition == "createVoiceAccount"
+    assert root.modules["voiceAccess"].condition is None
+    assert root.modules["voiceAccess"].get("dependsOn") == ["rg", "voiceAccount"]
+
+
+def test_static_site_is_standard_and_the_api_link_is_optional():
+    web = template("app/staticweb.bicep")
+    site_ = web.one("Microsoft.Web/staticSites")
+    assert site_.get("sku") == {"name": "sku", "tier": "sku"}
+    assert web.params["sku"]["default"] == "Standard"
+    assert main().params["staticWebAppSku"]["default"] == "Standard"
+    tags = site_.get("tags")["function"]["parameters"]
+    assert tags["arg_2"] == {"'azd-service-name'": "web"}
+    link = template("app/staticweb-backend.bicep").one("Microsoft.Web/staticSites/linkedBackends")
+    assert link.get("properties.backendResourceId") == "backendResourceId"
+    module, _ = module_call("staticWebBackend")
+    assert module.condition == "linkStaticWebAppBackend"
+    assert main().params["linkStaticWebAppBackend"]["default"] is False
+    assert accessor_path(module.get("params.backendResourceId")) == ["functions", "outputs", "id"]
+
+
+def test_function_app_is_the_azd_api_service():
+    tags = site().get("tags")["function"]["parameters"]
+    assert tags["arg_1"] == "tags"
+    assert tags["arg_2"] == {"'azd-service-name'": "api"}
+
+
+def test_outputs_give_the_browser_the_api_and_sign_in_settings():
+    outputs = main().outputs
+    for name in (
+        "SERVICE_API_URI",
+        "API_BASE_URL",
+        "SERVICE_WEB_URI",
+        "AUTH_OIDC_ISSUER",
+        "AUTH_OIDC_AUDIENCE",
+        "AUTH_WEB_CLIENT_ID",
+        "AZURE_FUNCTION_NAME",
+        "AZURE_KEY_VAULT_NAME",
+    ):
+        assert name in outputs, name
+    assert outputs["API_BASE_URL"] == "${functions.outputs.uri}/api"
+    assert get(template("app/functions.bicep").outputs, "uri") == (
+        "https://${api.properties.defaultHostName}"
+    )
