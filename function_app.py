@@ -3,8 +3,10 @@
 import azure.durable_functions as df
 import azure.functions as func
 
-from api import agents, auth, events, health, voice
+from activities import answer, plan, publish, specialists
+from api import agents, approvals, auth, conversations, events, health, messages, voice
 from jobs import agent_health
+from orchestrations import delegation
 from voicea2a.config import get_settings
 
 # Fail fast: a bad setting stops the app at start-up with a message naming it.
@@ -12,9 +14,13 @@ get_settings()
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
-app.register_functions(health.bp)
-app.register_functions(auth.bp)
-app.register_functions(voice.bp)
-app.register_functions(events.bp)
-app.register_functions(agents.bp)
-app.register_functions(agent_health.bp)
+BLUEPRINTS = (
+    # HTTP: one module per resource under /api
+    health, auth, voice, events, agents, messages, approvals, conversations,
+    # Durable: the delegation orchestration and its activities
+    delegation, plan, specialists, publish, answer,
+    # Timers
+    agent_health,
+)  # fmt: skip
+for module in BLUEPRINTS:
+    app.register_functions(module.bp)

@@ -50,7 +50,7 @@ class DevHost:
         self.engine: DurableEngine | None = None
         self._runner: web.AppRunner | None = None
         self._timers: TimerRunner | None = None
-        self._invoker: Invoker | None = None
+        self.invoker: Invoker | None = None
 
     @property
     def base_url(self) -> str:
@@ -65,23 +65,23 @@ class DevHost:
         """Load settings, import and index the app (raises AppLoadError), then start serving."""
         self.settings = load_settings(self.script_root, self.environ)
         self.index = index_app(load_app(self.script_root), self.settings.route_prefix)
-        self._invoker = Invoker(self.script_root)
+        self.invoker = Invoker(self.script_root)
         self.engine = DurableEngine(
-            self.index, self._invoker, event_double_encoding=self.event_double_encoding
+            self.index, self.invoker, event_double_encoding=self.event_double_encoding
         )
         if self.run_timers:
             self._timers = TimerRunner(
-                self.index.timers, self._invoker, self.client_binding, self.environ
+                self.index.timers, self.invoker, self.client_binding, self.environ
             )
 
         app = web.Application(middlewares=[access_log], client_max_size=HOST_MAX_BODY_BYTES)
         DurableApi(self.engine, self.settings.task_hub).add_routes(app)
         app.router.add_post(
-            "/admin/functions/{name}", admin_handler(self.index, self._invoker, self.client_binding)
+            "/admin/functions/{name}", admin_handler(self.index, self.invoker, self.client_binding)
         )
         functions = FunctionsHandler(
             self.index,
-            self._invoker,
+            self.invoker,
             CorsPolicy(self.settings.cors_origins, self.settings.cors_credentials),
             self.client_binding,
         )
@@ -115,5 +115,5 @@ class DevHost:
             await self.engine.close()
         if self._runner:
             await self._runner.cleanup()
-        if self._invoker:
-            self._invoker.close()
+        if self.invoker:
+            self.invoker.close()

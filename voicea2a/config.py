@@ -46,6 +46,11 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("AzureWebJobsStorage__tableServiceUri"),
     SettingSpec("AzureWebJobsStorage__accountName"),
     SettingSpec("AzureWebJobsStorage__clientId"),
+    SettingSpec("AzureWebJobsStorage__blobServiceUri", scope=HOST),
+    SettingSpec("AzureWebJobsStorage__queueServiceUri", scope=HOST),
+    SettingSpec("AzureWebJobsStorage__credential", scope=HOST),
+    SettingSpec("APPLICATIONINSIGHTS_CONNECTION_STRING", scope=HOST),
+    SettingSpec("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", scope=HOST),
     SettingSpec("WEBPUBSUB_CONNECTION_STRING", scope=LOCAL),
     SettingSpec("WEBPUBSUB_ENDPOINT"),
     SettingSpec("WEBPUBSUB_HUB"),
@@ -77,6 +82,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("AGENT_EXPIRY_MINUTES"),
     SettingSpec("AGENT_PROBE_TIMEOUT_SECONDS"),
     SettingSpec("AGENT_CARD_MAX_BYTES"),
+    SettingSpec("VOICE_SYNC_WAIT_SECONDS"),
+    SettingSpec("AGENT_TIMEOUT_SECONDS"),
+    SettingSpec("AGENT_RETRY_MAX_ATTEMPTS"),
+    SettingSpec("AGENT_RETRY_FIRST_SECONDS"),
+    SettingSpec("AGENT_RETRY_MAX_SECONDS"),
+    SettingSpec("APPROVAL_TIMEOUT_MINUTES"),
+    SettingSpec("A2A_RESPONSE_MAX_BYTES"),
 )
 SETTING_NAMES = tuple(spec.name for spec in SETTINGS)
 
@@ -166,6 +178,30 @@ class AgentRegistrySettings:
 
 
 @dataclass(frozen=True)
+class DelegationSettings:
+    """How long a voice turn waits, and how specialists are retried, timed out and approved."""
+
+    sync_wait_seconds: float = 8.0
+    agent_timeout_seconds: float = 6.0
+    retry_max_attempts: int = 3
+    retry_first_seconds: float = 1.0
+    retry_max_seconds: float = 4.0
+    approval_timeout_minutes: float = 10.0
+    response_max_bytes: int = 1024 * 1024
+
+    def to_json(self) -> dict[str, float]:
+        """The values an orchestration carries in its input (so replays see the same ones)."""
+        return {
+            "agentTimeoutSeconds": self.agent_timeout_seconds,
+            "retryMaxAttempts": self.retry_max_attempts,
+            "retryFirstSeconds": self.retry_first_seconds,
+            "retryMaxSeconds": self.retry_max_seconds,
+            "approvalTimeoutMinutes": self.approval_timeout_minutes,
+            "responseMaxBytes": self.response_max_bytes,
+        }
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the app reads from its environment, validated."""
 
@@ -186,6 +222,7 @@ class Settings:
     voice: VoiceSettings = field(default_factory=VoiceSettings)
     rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     agents: AgentRegistrySettings = field(default_factory=AgentRegistrySettings)
+    delegation: DelegationSettings = field(default_factory=DelegationSettings)
 
     @property
     def webpubsub_service_endpoint(self) -> str | None:
@@ -404,6 +441,25 @@ def _agents(env: Mapping[str, str]) -> AgentRegistrySettings:
     )
 
 
+def _delegation(env: Mapping[str, str]) -> DelegationSettings:
+    def number(name: str, default: float) -> float:
+        return _positive_float(name, _get(env, name), default)
+
+    return DelegationSettings(
+        sync_wait_seconds=number("VOICE_SYNC_WAIT_SECONDS", 8.0),
+        agent_timeout_seconds=number("AGENT_TIMEOUT_SECONDS", 6.0),
+        retry_max_attempts=_positive_int(
+            "AGENT_RETRY_MAX_ATTEMPTS", _get(env, "AGENT_RETRY_MAX_ATTEMPTS"), 3
+        ),
+        retry_first_seconds=number("AGENT_RETRY_FIRST_SECONDS", 1.0),
+        retry_max_seconds=number("AGENT_RETRY_MAX_SECONDS", 4.0),
+        approval_timeout_minutes=number("APPROVAL_TIMEOUT_MINUTES", 10.0),
+        response_max_bytes=_positive_int(
+            "A2A_RESPONSE_MAX_BYTES", _get(env, "A2A_RESPONSE_MAX_BYTES"), 1024 * 1024
+        ),
+    )
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Build and validate Settings from a mapping of environment variables."""
     endpoint = _get(env, "WEBPUBSUB_ENDPOINT")
@@ -445,6 +501,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         ),
         voice=_voice(env),
         agents=_agents(env),
+        delegation=_delegation(env),
         rate_limits=RateLimitSettings(
             voice_token_per_minute=_positive_int(
                 "RATE_LIMIT_VOICE_TOKEN_PER_MINUTE",

@@ -12,20 +12,6 @@ from voicea2a.secrets import secret_env_name
 
 EXAMPLE = ROOT / "local.settings.example.json"
 
-# Settings the Functions host itself reads in Azure, which voicea2a.config does not (yet) list.
-# Each is allowed in Bicep only through this set; once SETTINGS lists one (scope host), it is
-# checked like every other setting and its line here can go.
-HOST_SETTINGS_NOT_IN_CONFIG = {
-    # Identity-based AzureWebJobsStorage: the host's blob (leases, keys) and queue (Durable)
-    # endpoints, and which credential to use; the app itself only needs the table endpoint.
-    "AzureWebJobsStorage__blobServiceUri",
-    "AzureWebJobsStorage__queueServiceUri",
-    "AzureWebJobsStorage__credential",
-    # Application Insights, sent with the app identity (local auth is disabled).
-    "APPLICATIONINSIGHTS_CONNECTION_STRING",
-    "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
-}
-
 # Required `host` settings that Azure provides another way, so they are never app settings.
 PROVIDED_OTHERWISE_IN_AZURE = {
     # Flex Consumption refuses this app setting; functionAppConfig.runtime sets the worker.
@@ -83,17 +69,11 @@ def test_settings_azure_provides_otherwise_really_are():
 
 
 def test_no_app_setting_in_bicep_is_unknown_to_the_code():
-    unknown = set(bicep_settings()) - set(config.SETTING_NAMES) - HOST_SETTINGS_NOT_IN_CONFIG
+    unknown = set(bicep_settings()) - set(config.SETTING_NAMES)
     assert not unknown, (
         f"app settings in infra/app/functions.bicep that voicea2a.config.SETTINGS does not "
         f"list: {sorted(unknown)}"
     )
-
-
-def test_host_settings_listed_here_keep_their_meaning_once_in_config():
-    for spec in config.SETTINGS:
-        if spec.name in HOST_SETTINGS_NOT_IN_CONFIG:
-            assert spec.scope in (config.HOST, config.APP), spec
 
 
 def test_no_local_or_platform_setting_is_set_in_azure():
@@ -145,6 +125,10 @@ def test_the_values_azure_gets_load():
         "WEBPUBSUB_ENDPOINT": "https://wps.webpubsub.azure.com",
         "WEBPUBSUB_HUB": main.params["webPubSubHubName"]["default"],
         "VOICE_LIVE_ENDPOINT": "https://ais.services.ai.azure.com",
+        "AzureWebJobsStorage__blobServiceUri": "https://st.blob.core.windows.net/",
+        "AzureWebJobsStorage__queueServiceUri": "https://st.queue.core.windows.net/",
+        "APPLICATIONINSIGHTS_CONNECTION_STRING": "InstrumentationKey=00000000-0000-0000-0000-03",
+        "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "ClientId=0000-01;Authorization=AAD",
         "AGENT_HEALTH_SCHEDULE": main.params["agentHealthSchedule"]["default"],
     }
     env = {"WEBSITE_INSTANCE_ID": "instance"}  # set by Azure: dev sign-in must then stay off

@@ -394,7 +394,11 @@ def test_voice_token_needs_a_signed_in_user(app):
 def test_voice_not_configured_tells_the_browser_to_use_text_mode(
     start_host, azurite_env, signing_key
 ):
-    azurite_env(AUTH_SIGNING_KEY=signing_key, AUTH_DEV_LOGIN_ENABLED="true")
+    azurite_env(
+        AUTH_SIGNING_KEY=signing_key,
+        AUTH_DEV_LOGIN_ENABLED="true",
+        RATE_LIMIT_VOICE_TOKEN_PER_MINUTE="1000",  # other tests sign in from this address too
+    )
     host = start_host(ROOT, run_timers=False)
 
     response = host.http.get("/api/voice/token", headers=bearer(dev_token(host)))

@@ -1,0 +1,36 @@
+"""Activities `compose_answer` and `record_turn`: the spoken answer, and the turn's history."""
+
+from typing import Any
+
+import azure.durable_functions as df
+
+from voicea2a import history
+from voicea2a.compose import AgentOutcome, compose
+from voicea2a.planner import Plan
+
+bp = df.Blueprint()
+
+
+@bp.activity_trigger(input_name="turn")
+def compose_answer(turn: dict[str, Any]) -> dict[str, Any]:
+    """One answer from the outcomes (deterministic templates; a model may come later)."""
+    outcomes = [AgentOutcome(**outcome) for outcome in turn["outcomes"]]
+    return compose(Plan.from_json(turn["plan"]), outcomes, turn.get("approval")).to_json()
+
+
+@bp.activity_trigger(input_name="turn")
+async def record_turn(turn: dict[str, Any]) -> None:
+    """Append the user turn, each outcome and the answer (idempotent: deterministic row keys)."""
+    await history.record_turn(
+        turn["user"],
+        turn["conversationId"],
+        turn["instanceId"],
+        turn["startedAt"],
+        turn["request"],
+        turn["outcomes"],
+        turn["answer"],
+    )
+    if turn.get("verifiedCustomerId"):
+        await history.set_verified_customer(
+            turn["user"], turn["conversationId"], turn["verifiedCustomerId"]
+        )

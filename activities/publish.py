@@ -1,0 +1,32 @@
+"""Activity `publish_events`: a batch of the orchestration's events, best effort."""
+
+from datetime import datetime
+from typing import Any
+
+import azure.durable_functions as df
+
+from voicea2a.events import Event
+from voicea2a.publisher import publish
+
+bp = df.Blueprint()
+
+
+@bp.activity_trigger(input_name="batch")
+async def publish_events(batch: dict[str, Any]) -> int:
+    """Publish each event in order; returns how many were delivered (never raises)."""
+    delivered = 0
+    for item in batch["events"]:
+        event = Event(
+            type=item["type"],
+            data=item["data"],
+            owner=item["owner"],
+            conversation_id=item["conversationId"],
+            call_id=item.get("callId"),
+            instance_id=item.get("instanceId"),
+            agent=item.get("agent"),
+            correlation_id=item.get("correlationId"),
+            id=item["id"],
+            time=datetime.fromisoformat(item["time"]),
+        )
+        delivered += await publish(event)
+    return delivered

@@ -1,0 +1,44 @@
+"""/api/conversations: a user's own conversations and their messages, paginated."""
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from api._http import http_endpoint, json_response, signed_in
+from voicea2a import history
+from voicea2a.errors import InvalidRequest, NotFound
+
+bp = df.Blueprint()
+
+
+def page_size(req: func.HttpRequest, default: int) -> int:
+    """The `limit` query parameter: 1-100."""
+    raw = req.params.get("limit", str(default))
+    if not raw.isdigit() or not 1 <= int(raw) <= 100:
+        raise InvalidRequest("Field 'limit' must be a whole number from 1 to 100.")
+    return int(raw)
+
+
+@bp.route(route="conversations", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@http_endpoint
+async def list_conversations(req: func.HttpRequest) -> func.HttpResponse:
+    """The caller's conversations, newest first."""
+    principal = await signed_in(req)
+    items, cursor = await history.list_conversations(
+        principal.user_id, page_size(req, 20), req.params.get("cursor")
+    )
+    return json_response({"conversations": items, "nextCursor": cursor})
+
+
+@bp.route(route="conversations/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@http_endpoint
+async def get_conversation(req: func.HttpRequest) -> func.HttpResponse:
+    """One of the caller's conversations with its messages in order (404 for anyone else)."""
+    principal = await signed_in(req)
+    conversation_id = req.route_params["id"]
+    conversation = await history.get_conversation(principal.user_id, conversation_id)
+    if conversation is None:
+        raise NotFound("No such conversation.")
+    messages, cursor = await history.list_messages(
+        principal.user_id, conversation_id, page_size(req, 50), req.params.get("cursor")
+    )
+    return json_response({"conversation": conversation, "messages": messages, "nextCursor": cursor})

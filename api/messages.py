@@ -1,0 +1,124 @@
+"""/api/messages: the voice tool call in, the specialists' answer out (or a status URL)."""
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from api._http import current_correlation_id, http_endpoint, json_response, read_json, signed_in
+from voicea2a import history
+from voicea2a.config import get_settings
+from voicea2a.errors import InternalError, NotFound, UpstreamUnavailable
+from voicea2a.events import Event
+from voicea2a.messages import instance_id_for, parse_message_request
+from voicea2a.publisher import publish
+
+bp = df.Blueprint()
+POLL_SECONDS = 0.1  # a voice turn is waiting: poll often (the SDK's default is 1 s)
+INTERIM = "I'm checking that with our specialists now; it will take a moment."
+RUNNING = {"Pending", "Running", "ContinuedAsNew"}
+
+
+def instance_input(status: Any) -> dict[str, Any]:
+    """The orchestration input from a status (the host may hand it back as JSON text)."""
+    value = status.input_
+    return json.loads(value) if isinstance(value, str) else (value or {})
+
+
+@bp.route(route="messages", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.durable_client_input(client_name="client")
+@http_endpoint
+async def post_message(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """Start (once) the delegation for this call and wait briefly for its answer."""
+    principal = await signed_in(req)
+    settings = get_settings()
+    message = parse_message_request(read_json(req))
+    conversation_id = message.conversation_id or uuid.uuid4().hex
+    call_id = message.call_id or uuid.uuid4().hex
+    instance_id = instance_id_for(principal.user_id, conversation_id, call_id)
+
+    if await history.ensure_conversation(principal.user_id, conversation_id, message.request[:80]):
+        await publish(
+            Event(
+                "conversation.created",
+                {"title": message.request[:80]},
+                owner=principal.user_id,
+                conversation_id=conversation_id,
+            )
+        )
+    if not await client.get_status(instance_id):
+        job = {
+            "user": principal.user_id,
+            "conversationId": conversation_id,
+            "callId": call_id,
+            "correlationId": current_correlation_id(),
+            "traceparent": req.headers.get("traceparent"),
+            "startedAt": datetime.now(UTC).isoformat(),
+            "request": message.to_json(),
+            "limits": settings.delegation.to_json(),
+        }
+        try:
+            await client.start_new("delegation", instance_id, job)
+        except Exception:
+            # A concurrent identical post may have started it first: that is the same turn.
+            if not await client.get_status(instance_id):
+                raise UpstreamUnavailable("The delegation could not be started.") from None
+
+    status = await wait_for(client, instance_id, settings.delegation.sync_wait_seconds)
+    ids = {"instanceId": instance_id, "conversationId": conversation_id, "callId": call_id}
+    if status.runtime_status.value == "Completed":
+        return json_response({**status.output, **ids})
+    if status.runtime_status.value not in RUNNING:
+        raise InternalError(f"The delegation ended as {status.runtime_status.value}.")
+    return json_response(
+        {
+            **ids,
+            "status": "running",
+            "interim": INTERIM,
+            "statusUrl": f"/api/messages/{instance_id}",
+        },
+        status=202,
+    )
+
+
+async def wait_for(client: df.DurableOrchestrationClient, instance_id: str, seconds: float) -> Any:
+    """The instance's status once it has finished, or after `seconds`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        status = await client.get_status(instance_id)
+        finished = status and status.runtime_status.value not in RUNNING
+        if finished or loop.time() >= deadline:
+            return status
+        await asyncio.sleep(POLL_SECONDS)
+
+
+@bp.route(route="messages/{instanceId}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.durable_client_input(client_name="client")
+@http_endpoint
+async def get_message(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """Progress per agent, and the answer when done; only the owner may look (else 404)."""
+    principal = await signed_in(req)
+    instance_id = req.route_params["instanceId"]
+    status = await client.get_status(instance_id, show_input=True)
+    if not status or instance_input(status).get("user") != principal.user_id:
+        raise NotFound("No such message.")
+    state = status.runtime_status.value
+    body: dict[str, Any] = {
+        "instanceId": instance_id,
+        "conversationId": instance_input(status).get("conversationId"),
+        "callId": instance_input(status).get("callId"),
+        "status": "running" if state in RUNNING else state.lower(),
+        "progress": status.custom_status or {},
+    }
+    if state == "Completed":
+        body.update(status.output)
+    return json_response(body)

@@ -1,0 +1,205 @@
+"""Building blocks of the delegation orchestration: deterministic generator helpers.
+
+Everything here runs inside the orchestrator: no I/O, no clock but
+`context.current_utc_datetime`, no randomness but `context.new_uuid()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Generator, Iterable
+from datetime import timedelta
+from typing import Any
+
+import azure.durable_functions as df
+from azure.durable_functions.models.Task import TaskBase, TaskState
+
+from voicea2a.compose import AgentOutcome
+from voicea2a.planner import Step
+
+
+def settle(context: df.DurableOrchestrationContext, tasks: Iterable[TaskBase]) -> Generator:
+    """Wait until every task has finished, successfully or not (task_all stops at the first
+    failure; here a failed publish or a crashed activity must not cut the others short)."""
+    pending = [task for task in tasks if not task.is_completed]
+    while pending:
+        # A failure ends task_all early; each task's own state is read by the caller.
+        with contextlib.suppress(Exception):
+            yield context.task_all(pending)
+        pending = [task for task in pending if not task.is_completed]
+
+
+class EventBatch:
+    """Events collected while the orchestrator runs, published in one activity per step."""
+
+    def __init__(self, context: df.DurableOrchestrationContext, job: dict[str, Any]) -> None:
+        self.context = context
+        self.job = job
+        self.pending: list[dict[str, Any]] = []
+
+    def add(self, kind: str, data: dict[str, Any], agent: str | None = None) -> None:
+        """Queue one event of this delegation (ids and times replay identically)."""
+        self.pending.append(
+            {
+                "type": kind,
+                "id": self.context.new_uuid(),
+                "time": self.context.current_utc_datetime.isoformat(),
+                "owner": self.job["user"],
+                "conversationId": self.job["conversationId"],
+                "callId": self.job.get("callId"),
+                "instanceId": self.context.instance_id,
+                "correlationId": self.job.get("correlationId"),
+                "agent": agent,
+                "data": data,
+            }
+        )
+
+    def flush(self) -> list[TaskBase]:
+        """The publish activity for the queued events (to wait on beside other work), if any."""
+        if not self.pending:
+            return []
+        events, self.pending = self.pending, []
+        return [self.context.call_activity("publish_events", {"events": events})]
+
+
+class Progress:
+    """Per-agent progress in the instance's custom status, read by the status route."""
+
+    def __init__(self, context: df.DurableOrchestrationContext) -> None:
+        self.context = context
+        self.stage = "planning"
+        self.agents: dict[str, str] = {}
+
+    def update(self, stage: str | None = None, **agents: str) -> None:
+        """Record a stage change and/or agent states, and publish them as custom status."""
+        self.stage = stage or self.stage
+        self.agents.update(agents)
+        self.context.set_custom_status({"stage": self.stage, "agents": dict(self.agents)})
+
+
+def _backoff(job: dict[str, Any], attempt: int) -> timedelta:
+    limits = job["limits"]
+    seconds = min(limits["retryFirstSeconds"] * 2 ** (attempt - 1), limits["retryMaxSeconds"])
+    return timedelta(seconds=seconds)
+
+
+def _call(
+    context: df.DurableOrchestrationContext,
+    job: dict,
+    step: Step,
+    card: dict,
+    attempt: int,
+    continuation: dict | None,
+) -> TaskBase:
+    return context.call_activity(
+        "call_specialist",
+        {
+            "agent": step.agent,
+            "skill": step.skill,
+            "card": card,
+            "data": step.data,
+            "taskId": (continuation or {}).get("taskId"),
+            "contextId": (continuation or {}).get("contextId"),
+            "attempt": attempt,
+            "timeoutSeconds": job["limits"]["agentTimeoutSeconds"],
+            "maxBytes": job["limits"]["responseMaxBytes"],
+            "correlationId": job.get("correlationId"),
+            "traceparent": job.get("traceparent"),
+        },
+    )
+
+
+def run_stage(
+    context: df.DurableOrchestrationContext,
+    job: dict[str, Any],
+    steps: list[Step],
+    cards: dict[str, dict],
+    events: EventBatch,
+    progress: Progress,
+    continuation: dict | None = None,
+) -> Generator[Any, Any, list[AgentOutcome]]:
+    """Call a stage's agents in parallel. Each call has one deadline (retries included); an
+    agent error is retried with exponential back-off built from durable timers (RetryOptions
+    only has a constant interval); a late or failing agent becomes a partial outcome."""
+    limits = job["limits"]
+    deadline = context.current_utc_datetime + timedelta(seconds=limits["agentTimeoutSeconds"])
+    deadlines = {step.agent: context.create_timer(deadline) for step in steps}
+    outcomes: dict[str, AgentOutcome] = {}
+    for step in steps:
+        events.add("agent.status", {"status": "started", "attempt": 1}, agent=step.agent)
+        progress.update(**{step.agent: "working"})
+    pending, attempt = list(steps), 1
+    while pending:
+        calls = {
+            s.agent: _call(context, job, s, cards[s.agent], attempt, continuation) for s in pending
+        }
+        races = [context.task_any([calls[s.agent], deadlines[s.agent]]) for s in pending]
+        yield from settle(context, races + events.flush())
+        retry = []
+        for step in pending:
+            call = calls[step.agent]
+            result = call.result if call.state is TaskState.SUCCEEDED else None
+            if not call.is_completed:
+                outcomes[step.agent] = AgentOutcome(
+                    step.agent, step.skill, "timed-out", reason="no answer before the deadline"
+                )
+            elif result is None or (result["state"] == "failed" and result.get("retryable")):
+                reason = result["error"] if result else "the call failed"
+                if attempt < limits["retryMaxAttempts"]:
+                    retry.append(step)
+                    events.add(
+                        "agent.status",
+                        {"status": "retrying", "attempt": attempt + 1, "reason": reason[:500]},
+                        agent=step.agent,
+                    )
+                    continue
+                outcomes[step.agent] = AgentOutcome(step.agent, step.skill, "failed", reason=reason)
+            else:
+                outcomes[step.agent] = _outcome(step, result)
+            outcome = outcomes[step.agent]
+            status = {"completed": "completed", "input-required": "completed"}.get(
+                outcome.status, outcome.status
+            )
+            events.add(
+                "agent.status",
+                {"status": status, "reason": outcome.reason[:500]}
+                if outcome.reason
+                else {"status": status},
+                agent=step.agent,
+            )
+            progress.update(**{step.agent: outcome.status})
+        pending = retry
+        if pending:
+            wake = context.current_utc_datetime + _backoff(job, attempt)
+            if wake >= deadline:
+                for step in pending:  # no time left for another attempt before the deadline
+                    outcomes[step.agent] = AgentOutcome(
+                        step.agent, step.skill, "timed-out", reason="no answer before the deadline"
+                    )
+                    events.add("agent.status", {"status": "timed-out"}, agent=step.agent)
+                    progress.update(**{step.agent: "timed-out"})
+                pending = []
+            else:
+                yield from settle(context, [context.create_timer(wake), *events.flush()])
+                attempt += 1
+    for timer in deadlines.values():
+        if not timer.is_completed:
+            timer.cancel()
+    return [outcomes[step.agent] for step in steps]
+
+
+def _outcome(step: Step, result: dict[str, Any]) -> AgentOutcome:
+    state = result["state"]
+    status = state if state in ("completed", "input-required") else "failed"
+    return AgentOutcome(
+        agent=step.agent,
+        skill=step.skill,
+        status=status,
+        text=result.get("text") or "",
+        data={
+            **(result.get("data") or {}),
+            **({"taskId": result["taskId"]} if result.get("taskId") else {}),
+            **({"contextId": result["contextId"]} if result.get("contextId") else {}),
+        },
+        reason="" if status != "failed" else (result.get("error") or state),
+    )

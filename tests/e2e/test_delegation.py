@@ -1,0 +1,438 @@
+"""Delegation end to end on the devhost: the real sample agents over loopback HTTP, Azurite,
+the local Web PubSub service (a WebSocket client records the events), and the real app."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import jsonschema
+import jwt
+import pytest
+import websockets
+from azure.data.tables import TableServiceClient
+
+from agents.server import start_agents
+from agents.settings import load_settings as load_agent_settings
+from devhost.pubsub import PubSubService
+from tests.agents.identities import IDENTITIES
+from tests.conftest import remember_secret
+from voicea2a.auth import key_id
+
+pytestmark = pytest.mark.azurite
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = json.loads((ROOT / "docs" / "events.schema.json").read_text())
+ACCESS_KEY = "delegation-test-access-key-0123456789abcdefghij"
+
+
+class EventRecorder:
+    """A user's live events, recorded by a WebSocket client on its own thread."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.events: list[dict] = []
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+        self._stop = False
+
+    async def _run(self) -> None:
+        async with websockets.connect(self.url, subprotocols=["json.webpubsub.azure.v1"]) as ws:
+            self._ready.set()
+            while not self._stop:
+                try:
+                    frame = json.loads(await asyncio.wait_for(ws.recv(), 0.2))
+                except TimeoutError:
+                    continue
+                if frame.get("type") == "message":
+                    self.events.append(frame["data"])
+
+    def start(self) -> EventRecorder:
+        self._thread.start()
+        assert self._ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        self._stop = True
+        self._thread.join(5)
+
+    def of(self, call_id: str, *, until: str = "message", timeout: float = 10) -> list[dict]:
+        """This call's events, once the `until` event has arrived."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            mine = [e for e in self.events if e.get("callId") == call_id]
+            if any(e["type"] == until for e in mine):
+                time.sleep(0.3)  # the events published in the same batch
+                return [e for e in self.events if e.get("callId") == call_id]
+            time.sleep(0.05)
+        raise AssertionError(f"no {until} event for {call_id}: {self.events}")
+
+
+class System:
+    """The whole local system for one test."""
+
+    def __init__(self, app, agents, key: str) -> None:
+        self.app, self.agents, self.key = app, agents, key
+
+    def headers(self, user: str = "ada", roles: tuple[str, ...] = ("user",)) -> dict[str, str]:
+        now = int(time.time())
+        claims = {
+            "iss": "voicea2a",
+            "aud": "voicea2a-api",
+            "sub": user,
+            "roles": list(roles),
+            "iat": now,
+            "exp": now + 900,
+        }
+        token = jwt.encode(claims, self.key, algorithm="HS256", headers={"kid": key_id(self.key)})
+        return {"Authorization": f"Bearer {remember_secret(token)}"}
+
+    def recorder(self, user: str = "ada", roles: tuple[str, ...] = ("user",)) -> EventRecorder:
+        response = self.app.http.post("/api/events/negotiate", headers=self.headers(user, roles))
+        assert response.status_code == 200, response.text
+        return EventRecorder(remember_secret(response.json()["url"])).start()
+
+    def ask(
+        self, customer_id: str | None, symptoms: list[str], user: str = "ada", **extra
+    ) -> httpx.Response:
+        body = {
+            "request": "My internet is not working well.",
+            "symptoms": symptoms,
+            "callId": "call-" + secrets.token_hex(4),
+            **extra,
+        }
+        if customer_id:
+            first, last, postal, born = IDENTITIES[customer_id]
+            body["customer"] = {
+                "firstName": first,
+                "lastName": last,
+                "postalCode": postal,
+                "dateOfBirth": born,
+            }
+        return self.app.http.post("/api/messages", json=body, headers=self.headers(user))
+
+    def faults(self, agent: str, **faults) -> None:
+        response = httpx.post(f"{self.agents.urls[agent]}/_faults", json=faults, timeout=10)
+        assert response.status_code == 200, response.text
+
+    def wait_done(self, instance_id: str, user: str = "ada", timeout: float = 30) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            body = self.app.http.get(
+                f"/api/messages/{instance_id}", headers=self.headers(user)
+            ).json()
+            if body["status"] != "running":
+                return body
+            time.sleep(0.1)
+        raise AssertionError(f"{instance_id} still running")
+
+
+@pytest.fixture
+def overrides() -> dict[str, str]:
+    """Extra settings for one test (tests parametrize this fixture)."""
+    return {}
+
+
+@pytest.fixture
+def system(start_host, azurite, azurite_env, loop_thread, overrides):
+    pubsub = PubSubService(ACCESS_KEY, endpoint="http://127.0.0.1")
+    port = loop_thread.run(pubsub.start(port=0))
+    key = remember_secret("delegation-signing-key-" + secrets.token_hex(24))
+    azurite_env(
+        AUTH_SIGNING_KEY=key,
+        AUTH_DEV_LOGIN_ENABLED="true",
+        WEBPUBSUB_CONNECTION_STRING=f"Endpoint=http://127.0.0.1:{port};AccessKey={ACCESS_KEY};",
+        AGENT_URL_ALLOWLIST="127.0.0.1",
+        RATE_LIMIT_VOICE_TOKEN_PER_MINUTE="1000",
+        AGENT_TIMEOUT_SECONDS="3",
+        AGENT_RETRY_FIRST_SECONDS="0.2",
+        AGENT_RETRY_MAX_SECONDS="0.4",
+        **{"APPROVAL_TIMEOUT_MINUTES": "1", "VOICE_SYNC_WAIT_SECONDS": "8", **overrides},
+    )
+    TableServiceClient.from_connection_string(azurite.connection_string).delete_table("agents")
+    app = start_host(ROOT, run_timers=False)
+    settings = replace(
+        load_agent_settings({"AGENT_FAULTS_ENABLED": "true"}),
+        function_app_url=app.host.base_url,
+        heartbeat_seconds=30,
+    )
+    agents = loop_thread.run(start_agents(base_port=0, settings=settings))
+    system = System(app, agents, key)
+    deadline = time.monotonic() + 20
+    while len(app.http.get("/api/agents", headers=system.headers()).json()["agents"]) < 6:
+        assert time.monotonic() < deadline, "the agents did not register"
+        time.sleep(0.1)
+    yield system
+    loop_thread.run(agents.stop())
+    loop_thread.run(pubsub.stop())
+
+
+def agent_statuses(events: list[dict]) -> list[tuple[str, str]]:
+    return [(e["agent"], e["data"]["status"]) for e in events if e["type"] == "agent.status"]
+
+
+# ----- happy paths, one per intent -----
+
+
+@pytest.mark.parametrize(
+    "customer, symptoms, extra, expect_agents, expect_text",
+    [
+        ("CUST-0001", ["no_internet"], {}, {"outage"}, "outage"),
+        ("CUST-0003", ["slow_internet"], {}, {"network"}, ""),
+        ("CUST-0002", ["modem_lights"], {"ledState": "blinking-yellow"}, {"modem"}, ""),
+        ("CUST-0010", ["billing_question"], {}, {"plan"}, ""),
+        ("CUST-0005", ["slow_internet"], {}, {"network", "dispatch"}, ""),
+    ],
+    ids=["outage", "slow-internet", "modem-lights", "billing", "dispatch-needed"],
+)
+def test_each_intent_end_to_end(system, customer, symptoms, extra, expect_agents, expect_text):
+    recorder = system.recorder()
+    response = system.ask(customer, symptoms, **extra)
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["answer"] and len(body["answer"]) <= 800
+    if expect_text:
+        assert expect_text in body["answer"].lower()
+    used = " ".join(body["agents"])
+    for fragment in expect_agents | {"authentication"}:
+        assert fragment in used, (fragment, body["agents"])
+
+    events = recorder.of(body["callId"])
+    recorder.stop()
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "task.created" and kinds[-2:] == ["message", "task.updated"]
+    assert kinds.index("message") > max(i for i, k in enumerate(kinds) if k == "agent.status")
+    for event in events:
+        jsonschema.validate(event, SCHEMA)
+    assert events[kinds.index("message")]["data"]["text"] == body["answer"]
+
+    history = system.app.http.get(
+        f"/api/conversations/{body['conversationId']}", headers=system.headers()
+    ).json()
+    texts = json.dumps(history["messages"])
+    assert body["answer"] in texts
+    listed = system.app.http.get("/api/conversations", headers=system.headers()).json()
+    assert body["conversationId"] in [c["conversationId"] for c in listed["conversations"]]
+
+
+# ----- agents failing -----
+
+
+def test_an_agent_down_gives_a_partial_answer(system, loop_thread):
+    loop_thread.run(system.agents.agents["outage-check"].server.shutdown())
+    response = system.ask("CUST-0001", ["no_internet"])
+
+    body = response.json()
+    assert response.status_code == 200 and body["partial"] is True
+    assert "couldn't" in body["answer"].lower() or "could not" in body["answer"].lower()
+
+
+def test_an_agent_that_errors_twice_then_succeeds(system):
+    recorder = system.recorder()
+    system.faults("modem-check", failFirst=2)
+
+    body = system.ask("CUST-0002", ["modem_lights"], ledState="red").json()
+
+    assert body["partial"] is False
+    statuses = [s for a, s in agent_statuses(recorder.of(body["callId"])) if "modem" in a]
+    recorder.stop()
+    assert statuses == ["started", "retrying", "retrying", "completed"]
+
+
+def test_an_agent_slower_than_its_deadline_times_out(system):
+    recorder = system.recorder()
+    system.faults("network-performance", latencyMs=6000)
+
+    body = system.ask("CUST-0003", ["slow_internet"]).json()
+
+    assert body["partial"] is True
+    statuses = dict(agent_statuses(recorder.of(body["callId"])))
+    recorder.stop()
+    assert [s for a, s in statuses.items() if "network" in a] == ["timed-out"]
+
+
+def test_all_agents_down_still_answers(system, loop_thread):
+    loop_thread.run(system.agents.stop())
+    response = system.ask("CUST-0001", ["no_internet"])
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["partial"] is True and body["answer"]
+
+
+# ----- human approval -----
+
+
+def dispatch_needing_approval(system, customer: str = "CUST-0010") -> tuple[str, dict]:
+    """Ask for a technician for a customer seen within 30 days: a supervisor must approve."""
+    response = system.ask(customer, ["technician_visit"])
+    assert response.status_code == 202, response.text
+    instance_id = response.json()["instanceId"]
+    deadline = time.monotonic() + 10
+    while True:
+        body = system.app.http.get(f"/api/messages/{instance_id}", headers=system.headers()).json()
+        if body["progress"].get("stage") == "awaiting-approval":
+            return instance_id, body
+        assert time.monotonic() < deadline, body
+        time.sleep(0.05)
+
+
+QUICK_REPLY = {"VOICE_SYNC_WAIT_SECONDS": "0.5"}  # answer 202 at once: a person must decide
+
+
+@pytest.mark.parametrize("overrides", [QUICK_REPLY])
+@pytest.mark.parametrize("approve", [True, False])
+def test_dispatch_approval_approved_or_rejected(system, approve):
+    supervisor = system.recorder("sam", ("supervisor",))
+    instance_id, _ = dispatch_needing_approval(system)
+    user = system.headers()
+
+    assert (
+        system.app.http.post(
+            f"/api/approvals/{instance_id}", json={"approve": approve}, headers=user
+        ).status_code
+        == 403
+    )
+    decided = system.app.http.post(
+        f"/api/approvals/{instance_id}",
+        json={"approve": approve, "note": "ok"},
+        headers=system.headers("sam", ("supervisor",)),
+    )
+    assert decided.status_code == 202, decided.text
+
+    done = system.wait_done(instance_id)
+    assert done["status"] == "completed"
+    if approve:
+        assert "book" in done["answer"].lower()
+    else:
+        assert "supervisor will call" in done["answer"].lower()
+    seen = {e["type"] for e in supervisor.events}
+    supervisor.stop()
+    assert {"approval.requested", "approval.resolved"} <= seen
+
+
+@pytest.mark.parametrize("overrides", [{**QUICK_REPLY, "APPROVAL_TIMEOUT_MINUTES": "0.03"}])
+def test_dispatch_approval_times_out(system):
+    instance_id, _ = dispatch_needing_approval(system, "CUST-0003")  # a repeat visit
+
+    done = system.wait_done(instance_id)
+
+    assert done["status"] == "completed"
+    assert "supervisor will call" in done["answer"].lower()
+
+
+# ----- idempotency, authorization, bad input -----
+
+
+def test_the_same_post_twice_concurrently_is_one_instance(system):
+    body = {
+        "request": "Is there an outage?",
+        "symptoms": ["no_internet"],
+        "callId": "call-twice",
+        "conversationId": "conv-twice",
+    }
+    first, last, postal, born = IDENTITIES["CUST-0008"]
+    body["customer"] = {
+        "firstName": first,
+        "lastName": last,
+        "postalCode": postal,
+        "dateOfBirth": born,
+    }
+
+    def post(_: int) -> httpx.Response:
+        return system.app.http.post("/api/messages", json=body, headers=system.headers())
+
+    with ThreadPoolExecutor(2) as pool:
+        a, b = pool.map(post, range(2))
+
+    assert a.json()["instanceId"] == b.json()["instanceId"]
+    instances = [i for i in system.app.engine.instances if i == a.json()["instanceId"]]
+    assert len(instances) == 1
+    history = system.app.http.get("/api/conversations/conv-twice", headers=system.headers())
+    requests = [m for m in history.json()["messages"] if m.get("role") == "user"]
+    assert len(requests) == 1
+
+
+def test_other_users_get_404_and_users_get_403_on_approvals(system):
+    body = system.ask("CUST-0001", ["no_internet"]).json()
+    eve = system.headers("eve")
+
+    assert (
+        system.app.http.get(f"/api/messages/{body['instanceId']}", headers=eve).status_code == 404
+    )
+    assert (
+        system.app.http.get(f"/api/conversations/{body['conversationId']}", headers=eve).status_code
+        == 404
+    )
+    assert (
+        system.app.http.post(
+            f"/api/approvals/{body['instanceId']}", json={"approve": True}, headers=eve
+        ).status_code
+        == 403
+    )
+
+
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({}, "request"),
+        ({"request": "x" * 4001}, "request"),
+        ({"request": 42}, "request"),
+        ({"request": "hi", "symptoms": "slow"}, "symptoms"),
+        ({"request": "hi", "unknownField": 1}, "unknownField"),
+        ({"request": "hi", "customer": {"dateOfBirth": "yesterday"}}, "dateOfBirth"),
+    ],
+)
+def test_bad_input_names_the_field(system, payload, field):
+    response = system.app.http.post("/api/messages", json=payload, headers=system.headers())
+
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_request"
+    assert field in response.json()["error"]["message"]
+
+
+def test_oversized_and_malformed_bodies(system):
+    headers = {**system.headers(), "content-type": "application/json"}
+    big = json.dumps({"request": "hi", "padding": "x" * 66_000}).encode()
+
+    assert system.app.http.post("/api/messages", content=big, headers=headers).status_code == 413
+    assert (
+        system.app.http.post("/api/messages", content=b"{nope", headers=headers).status_code == 400
+    )
+
+
+def test_replaying_a_recorded_history_gives_the_same_actions(system):
+    from devhost.durable.engine import flatten
+
+    body = system.ask("CUST-0005", ["slow_internet"]).json()
+    instance = system.app.engine.instances[body["instanceId"]]
+    history = [
+        dict(event, IsPlayed=True) for event in instance.history if event["EventType"] != 1
+    ]  # up to, not including, ExecutionCompleted
+    info = system.app.host.index.orchestrators["delegation"]
+    context = json.dumps(
+        {
+            "history": history,
+            "input": instance.input_json,
+            "instanceId": instance.instance_id,
+            "isReplaying": True,
+            "parentInstanceId": None,
+            "upperSchemaVersion": 1,
+            "upperSchemaVersionNew": 2,
+        }
+    )
+
+    state = json.loads(system.app.host.invoker.call_orchestrator(info, context))
+
+    replayed = [(a["actionType"], a.get("functionName")) for a in flatten(state["actions"])]
+    recorded = [(leaf.action_type, leaf.name) for leaf in instance.leaves]
+    assert replayed == recorded
+    assert state["isDone"] is True and state["output"] == json.loads(instance.output_json)
