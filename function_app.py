@@ -4,7 +4,18 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from activities import answer, plan, publish, specialists
-from api import agents, approvals, auth, conversations, events, health, messages, voice
+from api import (
+    agents,
+    approvals,
+    auth,
+    config,
+    conversations,
+    events,
+    health,
+    messages,
+    openapi,
+    voice,
+)
 from jobs import agent_health
 from orchestrations import delegation
 from voicea2a.config import get_settings
@@ -16,7 +27,7 @@ app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 BLUEPRINTS = (
     # HTTP: one module per resource under /api
-    health, auth, voice, events, agents, messages, approvals, conversations,
+    health, config, openapi, auth, voice, events, agents, messages, approvals, conversations,
     # Durable: the delegation orchestration and its activities
     delegation, plan, specialists, publish, answer,
     # Timers

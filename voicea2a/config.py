@@ -66,6 +66,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("AUTH_OIDC_AUDIENCE"),
     SettingSpec("AUTH_APP_ISSUER"),
     SettingSpec("AUTH_APP_AUDIENCE"),
+    SettingSpec("AUTH_CLIENT_ID"),
+    SettingSpec("AUTH_AUTHORITY"),
+    SettingSpec("AUTH_API_SCOPE"),
     SettingSpec("WEBSITE_INSTANCE_ID", scope=PLATFORM),
     SettingSpec("SECRET_CACHE_TTL_SECONDS"),
     SettingSpec("SECRET_CACHE_GRACE_SECONDS"),
@@ -134,6 +137,10 @@ class AuthSettings:
     app_audience: str = "voicea2a-api"
     dev_login_enabled: bool = False
     dev_login_allow_in_azure: bool = False
+    # The browser's own Entra app registration (MSAL), public: it goes to every client.
+    client_id: str | None = None
+    authority: str | None = None
+    api_scope: str | None = None
     running_in_azure: bool = False
 
 
@@ -382,6 +389,7 @@ def _webpubsub_hub(env: Mapping[str, str]) -> str:
 
 
 def _auth(env: Mapping[str, str]) -> AuthSettings:
+    authority = _get(env, "AUTH_AUTHORITY")
     issuer = _get(env, "AUTH_OIDC_ISSUER")
     audience = _get(env, "AUTH_OIDC_AUDIENCE")
     if (issuer is None) != (audience is None):
@@ -391,6 +399,9 @@ def _auth(env: Mapping[str, str]) -> AuthSettings:
         oidc_audience=audience,
         app_issuer=_get(env, "AUTH_APP_ISSUER") or "voicea2a",
         app_audience=_get(env, "AUTH_APP_AUDIENCE") or "voicea2a-api",
+        client_id=_get(env, "AUTH_CLIENT_ID"),
+        authority=_http_url("AUTH_AUTHORITY", authority, https_only=True) if authority else None,
+        api_scope=_get(env, "AUTH_API_SCOPE"),
         dev_login_enabled=parse_bool(
             "AUTH_DEV_LOGIN_ENABLED", _get(env, "AUTH_DEV_LOGIN_ENABLED"), False
         ),
