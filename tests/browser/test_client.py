@@ -1,0 +1,164 @@
+"""The browser client end to end: sign-in, the agent network, text questions (200 and 202),
+past conversations, live events reconnecting, supervisor approvals."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from azure.messaging.webpubsubservice import WebPubSubServiceClient
+
+from tests.browser.conftest import ARTIFACTS, HUB, WEB
+
+pytestmark = pytest.mark.azurite
+
+URL_RE = re.compile(r"\b(?:https?|wss?)://[a-z0-9]", re.IGNORECASE)
+
+
+def test_the_sources_name_no_external_url():
+    """Nothing is fetched from a CDN: the HTML and our modules hold no absolute URL at all."""
+    sources = [WEB / "index.html", WEB / "styles.css", *sorted((WEB / "src").glob("*.js"))]
+    for source in sources:
+        assert not URL_RE.search(source.read_text()), source
+
+
+@pytest.mark.parametrize("role", ["user", "supervisor"])
+def test_dev_sign_in_shows_six_healthy_agents(system, role):
+    page = system.new_page()
+    page.sign_in("sam" if role == "supervisor" else "ada", role)
+
+    agents = page.page.locator("#agents li.agent[data-health=healthy]")
+    agents.nth(5).wait_for()
+    assert agents.count() == 6
+    assert page.page.locator("#agents-summary").inner_text() == "6 of 6 agents healthy."
+    assert f"({role})" in page.page.locator("#who").inner_text()
+    assert page.page.locator("#approvals-panel").is_visible() is (role == "supervisor")
+    page.assert_clean()
+
+
+def test_text_question_answer_agents_and_history_after_reload(system):
+    page = system.new_page()
+    page.sign_in()
+
+    page.ask("Is there an outage in my area?", "CUST-0001", ("no_internet",))
+
+    turn = page.page.locator("#timeline li.turn[data-state=answered]")
+    turn.wait_for()
+    answer = turn.locator(".answer-text").inner_text()
+    assert "outage" in answer.lower()
+    # The agents that worked are lit as finished, in the network view and on the turn.
+    done = page.page.locator("#agents li.agent[data-activity=completed]")
+    names = {done.nth(i).get_attribute("data-agent") for i in range(done.count())}
+    assert {"contoso-authentication-agent", "contoso-outage-check-agent"} <= names, names
+    results = turn.locator(".turn-agents li[data-status=completed] .agent-result")
+    results.first.wait_for()
+    assert turn.locator(".turn-agents li[data-agent=contoso-outage-check-agent]").count() == 1
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.page.screenshot(path=str(ARTIFACTS / "main-view.png"), full_page=True)
+
+    # A reload keeps the sign-in and the conversation: the turn comes back from history.
+    page.page.reload()
+    page.page.locator("#app").wait_for(state="visible")
+    restored = page.page.locator("#timeline li.turn[data-state=answered] .answer-text")
+    restored.wait_for()
+    assert restored.inner_text() == answer
+    listed = page.page.locator("#conversations button[data-conversation-id]")
+    listed.first.wait_for()
+    assert "Is there an outage in my area?" in listed.first.inner_text()
+    assert listed.first.get_attribute("aria-current") == "true"
+    page.assert_clean()
+
+
+QUICK_REPLY = {"VOICE_SYNC_WAIT_SECONDS": "0.5"}
+
+
+@pytest.mark.parametrize("overrides", [QUICK_REPLY])
+def test_a_slow_answer_shows_the_interim_then_the_answer_from_the_event(system):
+    page = system.new_page()
+    page.sign_in()
+    system.faults("outage-check", latencyMs=2000)
+
+    page.ask("Is there an outage?", "CUST-0001", ("no_internet",))
+
+    interim = page.page.locator("#timeline li.turn[data-state=interim] .answer-text")
+    interim.wait_for()
+    assert "checking" in interim.inner_text().lower()
+    answered = page.page.locator("#timeline li.turn[data-state=answered] .answer-text")
+    answered.wait_for()
+    assert "outage" in answered.inner_text().lower()
+    instance_id = page.page.locator("#timeline li.turn").get_attribute("data-instance-id")
+    # The answer came from the live event: the status URL was never polled.
+    assert page.count("GET", f"/api/messages/{instance_id}") == 0
+    page.assert_clean()
+
+
+@pytest.mark.parametrize("overrides", [{**QUICK_REPLY, "WEBPUBSUB_CONNECTION_STRING": None}])
+def test_without_live_events_the_answer_is_polled(system):
+    page = system.new_page()
+    page.goto()
+    page.page.fill("#dev-user", "ada")
+    page.page.click("#dev-signin-submit")
+    page.page.locator("#events-state[data-state=disabled]").wait_for()
+    system.faults("outage-check", latencyMs=1500)
+
+    page.ask("Is there an outage?", "CUST-0001", ("no_internet",))
+
+    page.page.locator("#timeline li.turn[data-state=interim]").wait_for()
+    answered = page.page.locator("#timeline li.turn[data-state=answered] .answer-text")
+    answered.wait_for()
+    assert "outage" in answered.inner_text().lower()
+    instance_id = page.page.locator("#timeline li.turn").get_attribute("data-instance-id")
+    assert page.count("GET", f"/api/messages/{instance_id}") >= 1
+    page.assert_clean()
+
+
+def test_live_events_reconnect_with_a_fresh_token(system):
+    page = system.new_page()
+    page.sign_in()
+    assert page.count("POST", "/api/events/negotiate") == 1
+
+    service = WebPubSubServiceClient.from_connection_string(system.connection_string, hub=HUB)
+    service.close_user_connections("ada", reason="closed by the test")
+
+    pill = page.page.locator("#events-state")
+    page.page.wait_for_function(
+        "() => / connected reconnecting( \\S+)* connected$/"
+        ".test(' ' + document.getElementById('events-state').dataset.history)"
+    )
+    assert pill.get_attribute("data-state") == "connected"
+    assert page.count("POST", "/api/events/negotiate") == 2
+
+    # Events flow on the new connection: a question lights the agents up again.
+    page.ask("Is there an outage?", "CUST-0001", ("no_internet",))
+    page.page.locator("#timeline li.turn[data-state=answered]").wait_for()
+    page.page.locator("#agents li.agent[data-agent=contoso-outage-check-agent][data-activity=completed]").wait_for()
+    page.assert_clean()
+
+
+@pytest.mark.parametrize("overrides", [QUICK_REPLY])
+def test_a_supervisor_approves_a_technician_visit(system):
+    supervisor = system.new_page()
+    supervisor.sign_in("sam", "supervisor")
+    user = system.new_page()
+    user.sign_in("ada", "user")
+
+    user.ask("I need a technician to come and look at my line.", "CUST-0010", ("technician_visit",))
+
+    request = supervisor.page.locator("#approvals li.approval[data-state=pending]")
+    request.wait_for()
+    assert "CUST-0010" in request.inner_text()
+    assert request.locator(".approval-reason").inner_text().strip()
+    user.page.locator("#timeline .turn-note[data-kind=approval]").wait_for()
+
+    request.locator("input").fill("Looks fine")
+    request.locator("button.approve").click()
+
+    answered = user.page.locator("#timeline li.turn[data-state=answered] .answer-text")
+    answered.wait_for()
+    assert "book" in answered.inner_text().lower()
+    resolved = supervisor.page.locator("#approvals li.approval[data-state=resolved]")
+    resolved.wait_for()
+    assert "Approved by sam" in resolved.inner_text()
+    supervisor.assert_clean()
+    user.assert_clean()

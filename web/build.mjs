@@ -1,0 +1,35 @@
+// Bundles the browser client with esbuild: web/src -> web/dist (gitignored).
+// `npm run build` runs it; `node web/build.mjs --watch` rebuilds on change.
+// Everything the page loads comes from this folder: no CDN, no external URL at run time.
+import { context } from "esbuild";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const watch = process.argv.includes("--watch");
+
+const ctx = await context({
+  absWorkingDir: here,
+  entryPoints: {
+    app: "src/main.js",
+    // The AudioWorklet processor is its own module (loaded with audioWorklet.addModule).
+    "pcm-worklet": "src/pcm-worklet.js",
+  },
+  outdir: "dist",
+  bundle: true,
+  splitting: true, // MSAL is loaded only when Microsoft sign-in is configured
+  format: "esm",
+  platform: "browser",
+  target: ["es2022", "chrome111", "firefox113", "safari16"],
+  minify: !watch,
+  sourcemap: "linked",
+  legalComments: "linked",
+  chunkNames: "chunks/[name]-[hash]",
+  logLevel: "info",
+});
+if (watch) {
+  await ctx.watch();
+} else {
+  await ctx.rebuild();
+  await ctx.dispose();
+}
