@@ -18,7 +18,9 @@ from voicea2a.messages import instance_id_for, parse_message_request
 from voicea2a.publisher import publish
 
 bp = df.Blueprint()
-POLL_SECONDS = 0.1  # a voice turn is waiting: poll often (the SDK's default is 1 s)
+# A voice turn is waiting: poll often at first (the SDK's default is every second).
+FIRST_POLL_SECONDS = 0.05
+MAX_POLL_SECONDS = 0.1
 INTERIM = "I'm checking that with our specialists now; it will take a moment."
 RUNNING = {"Pending", "Running", "ContinuedAsNew"}
 
@@ -70,12 +72,10 @@ async def post_message(
             if not await client.get_status(instance_id):
                 raise UpstreamUnavailable("The delegation could not be started.") from None
 
-    status = await wait_for(client, instance_id, settings.delegation.sync_wait_seconds)
+    answer = await wait_for(client, instance_id, settings.delegation.sync_wait_seconds)
     ids = {"instanceId": instance_id, "conversationId": conversation_id, "callId": call_id}
-    if status.runtime_status.value == "Completed":
-        return json_response({**status.output, **ids})
-    if status.runtime_status.value not in RUNNING:
-        raise InternalError(f"The delegation ended as {status.runtime_status.value}.")
+    if answer is not None:
+        return json_response({**answer, **ids})
     return json_response(
         {
             **ids,
@@ -87,16 +87,30 @@ async def post_message(
     )
 
 
-async def wait_for(client: df.DurableOrchestrationClient, instance_id: str, seconds: float) -> Any:
-    """The instance's status once it has finished, or after `seconds`."""
+async def wait_for(
+    client: df.DurableOrchestrationClient, instance_id: str, seconds: float
+) -> dict[str, Any] | None:
+    """The answer as soon as the orchestration shows it, or None after `seconds`; a failed
+    orchestration is an internal error."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
+    interval = FIRST_POLL_SECONDS
     while True:
         status = await client.get_status(instance_id)
-        finished = status and status.runtime_status.value not in RUNNING
-        if finished or loop.time() >= deadline:
-            return status
-        await asyncio.sleep(POLL_SECONDS)
+        if status:
+            state = status.runtime_status.value
+            if state == "Completed":
+                return status.output
+            # The answer is shown before the turn is recorded: no need to wait for that.
+            if (status.custom_status or {}).get("answer"):
+                return status.custom_status["answer"]
+            if state not in RUNNING:
+                raise InternalError(f"The delegation ended as {state}.")
+        if loop.time() >= deadline:
+            return None
+        await asyncio.sleep(min(interval, max(0.0, deadline - loop.time())))
+        # Quick first polls for quick answers, then steady ones: each poll reads the task hub.
+        interval = min(interval * 1.5, MAX_POLL_SECONDS)
 
 
 @bp.route(route="messages/{instanceId}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -119,6 +133,8 @@ async def get_message(
         "status": "running" if state in RUNNING else state.lower(),
         "progress": status.custom_status or {},
     }
-    if state == "Completed":
-        body.update(status.output)
+    shown = body["progress"].pop("answer", None)
+    answer = status.output if state == "Completed" else shown
+    if answer:
+        body.update(answer)
     return json_response(body)

@@ -1,18 +1,21 @@
 """The delegation orchestration: one voice tool call, delegated to the specialists stage by stage.
 
-Deterministic code only: every I/O is an activity (activities/delegation.py).
+Deterministic code only: every I/O is an activity (activities/delegation.py). Log lines and the
+`delegation.duration` metric are written only when not replaying.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Generator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import azure.durable_functions as df
 
-from orchestrations.steps import EventBatch, Progress, run_stage, settle
+from orchestrations.steps import EventBatch, Progress, run_stage, say, settle, trace_fields
+from voicea2a import telemetry
 from voicea2a.compose import AgentOutcome
 from voicea2a.planner import (
     AUTHENTICATION,
@@ -30,13 +33,60 @@ APPROVAL_EVENT = "approval"
 @bp.orchestration_trigger(context_name="context")
 def delegation(context: df.DurableOrchestrationContext):  # noqa: ANN201 (a generator)
     """Plan, run the stages in parallel, get a dispatch approved, compose, record, answer."""
+    telemetry.ensure_setup()
     job = context.get_input()
+    say(context, job, "delegation started", event="delegation.started")
+    try:
+        answer = yield from delegate(context, job)
+    except Exception as exc:
+        finished(context, job, "failed", type(exc).__name__)
+        raise
+    finished(context, job, "partial" if answer.get("partial") else "completed")
+    return answer
+
+
+def finished(
+    context: df.DurableOrchestrationContext, job: dict[str, Any], outcome: str, error: str = ""
+) -> None:
+    """Log the end and record `delegation.duration` (from the POST to now), unless replaying."""
+    if context.is_replaying:
+        return
+    now = context.current_utc_datetime
+    now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    elapsed_ms = (now - datetime.fromisoformat(job["startedAt"])).total_seconds() * 1000
+    telemetry.record_delegation(elapsed_ms, outcome)
+    say(
+        context,
+        job,
+        "delegation %s in %.0f ms%s",
+        outcome,
+        elapsed_ms,
+        f": {error}" if error else "",
+        level=logging.ERROR if outcome == "failed" else logging.INFO,
+        event="delegation.finished",
+        outcome=outcome,
+        durationMs=round(elapsed_ms, 1),
+    )
+
+
+def delegate(context: df.DurableOrchestrationContext, job: dict[str, Any]) -> Generator:
+    """The delegation itself (see `delegation`)."""
     events, progress = EventBatch(context, job), Progress(context)
     progress.update("planning")
 
-    prepared = yield context.call_activity("plan_delegation", job)
+    prepared = yield context.call_activity(
+        "plan_delegation", {**job, "instanceId": context.instance_id}
+    )
     plan = Plan.from_json(prepared["plan"])
     cards = prepared["cards"]
+    say(
+        context,
+        job,
+        "planned %s",
+        " then ".join("+".join(step.agent for step in stage) for stage in plan.stages)
+        or "no specialist",
+        event="delegation.planned",
+    )
     events.add(
         "task.created",
         {
@@ -82,8 +132,10 @@ def delegation(context: df.DurableOrchestrationContext):  # noqa: ANN201 (a gene
             "plan": plan.to_json(),
             "outcomes": [outcome_json(o) for o in outcomes],
             "approval": approval,
+            **trace_fields(context, job),
         },
     )
+    progress.answered(answer)
     events.add(
         "message",
         {"text": answer["answer"], "agents": answer["agents"], "partial": answer["partial"]},
@@ -92,6 +144,7 @@ def delegation(context: df.DurableOrchestrationContext):  # noqa: ANN201 (a gene
     record = context.call_activity(
         "record_turn",
         {
+            **trace_fields(context, job),
             "user": job["user"],
             "conversationId": job["conversationId"],
             "instanceId": context.instance_id,
@@ -128,6 +181,13 @@ def get_approval(
         },
     )
     progress.update("awaiting-approval", **{dispatch.agent: "input-required"})
+    say(
+        context,
+        job,
+        "waiting up to %g min for a supervisor to approve a dispatch",
+        minutes,
+        event="approval.requested",
+    )
     yield from settle(context, events.flush())
 
     decision = context.wait_for_external_event(APPROVAL_EVENT)
@@ -144,6 +204,7 @@ def get_approval(
         outcome = "timed-out"
         resolved = {"outcome": outcome}
     events.add("approval.resolved", resolved)
+    say(context, job, "dispatch approval: %s", outcome, event="approval.resolved", outcome=outcome)
 
     answer_step = Step(
         dispatch.agent,

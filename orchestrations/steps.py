@@ -1,12 +1,14 @@
 """Building blocks of the delegation orchestration: deterministic generator helpers.
 
 Everything here runs inside the orchestrator: no I/O, no clock but
-`context.current_utc_datetime`, no randomness but `context.new_uuid()`.
+`context.current_utc_datetime`, no randomness but `context.new_uuid()`. Log lines are written
+only when not replaying (`say`), with the correlation fields passed explicitly from the input.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Generator, Iterable
 from datetime import timedelta
 from typing import Any
@@ -14,8 +16,47 @@ from typing import Any
 import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskBase, TaskState
 
+from voicea2a import telemetry
 from voicea2a.compose import AgentOutcome
 from voicea2a.planner import Step
+
+log = logging.getLogger("orchestrations.delegation")
+
+
+def trace_fields(context: df.DurableOrchestrationContext, job: dict[str, Any]) -> dict[str, Any]:
+    """What every activity input carries so its log lines and span join this delegation's:
+    the correlation fields and the HTTP request's traceparent (voicea2a.telemetry.activity)."""
+    return {
+        "correlationId": job.get("correlationId"),
+        "traceparent": job.get("traceparent"),
+        "conversationId": job.get("conversationId"),
+        "callId": job.get("callId"),
+        "instanceId": context.instance_id,
+        "user": job.get("user"),
+    }
+
+
+def say(
+    context: df.DurableOrchestrationContext,
+    job: dict[str, Any],
+    message: str,
+    *args: Any,
+    level: int = logging.INFO,
+    agent: str | None = None,
+    **extra: Any,
+) -> None:
+    """Log one line of this delegation, unless replaying (a replay must not repeat it)."""
+    if context.is_replaying:
+        return
+    fields = telemetry.log_fields(
+        correlationId=job.get("correlationId"),
+        conversationId=job.get("conversationId"),
+        callId=job.get("callId"),
+        instanceId=context.instance_id,
+        user=job.get("user"),
+        agent=agent,
+    )
+    log.log(level, message, *args, extra={**fields, **extra})
 
 
 def settle(context: df.DurableOrchestrationContext, tasks: Iterable[TaskBase]) -> Generator:
@@ -59,7 +100,8 @@ class EventBatch:
         if not self.pending:
             return []
         events, self.pending = self.pending, []
-        return [self.context.call_activity("publish_events", {"events": events})]
+        batch = {"events": events, **trace_fields(self.context, self.job)}
+        return [self.context.call_activity("publish_events", batch)]
 
 
 class Progress:
@@ -69,12 +111,21 @@ class Progress:
         self.context = context
         self.stage = "planning"
         self.agents: dict[str, str] = {}
+        self.answer: dict[str, Any] | None = None
 
     def update(self, stage: str | None = None, **agents: str) -> None:
         """Record a stage change and/or agent states, and publish them as custom status."""
         self.stage = stage or self.stage
         self.agents.update(agents)
-        self.context.set_custom_status({"stage": self.stage, "agents": dict(self.agents)})
+        status: dict[str, Any] = {"stage": self.stage, "agents": dict(self.agents)}
+        if self.answer is not None:
+            status["answer"] = self.answer
+        self.context.set_custom_status(status)
+
+    def answered(self, answer: dict[str, Any]) -> None:
+        """Show the answer before the turn is recorded: the waiting call can take it from here."""
+        self.answer = answer
+        self.update("answered")
 
 
 def _backoff(job: dict[str, Any], attempt: int) -> timedelta:
@@ -103,8 +154,7 @@ def _call(
             "attempt": attempt,
             "timeoutSeconds": job["limits"]["agentTimeoutSeconds"],
             "maxBytes": job["limits"]["responseMaxBytes"],
-            "correlationId": job.get("correlationId"),
-            "traceparent": job.get("traceparent"),
+            **trace_fields(context, job),
         },
     )
 
@@ -147,6 +197,17 @@ def run_stage(
                 reason = result["error"] if result else "the call failed"
                 if attempt < limits["retryMaxAttempts"]:
                     retry.append(step)
+                    say(
+                        context,
+                        job,
+                        "agent %s failed on attempt %d; retrying",
+                        step.agent,
+                        attempt,
+                        level=logging.WARNING,
+                        agent=step.agent,
+                        event="agent.retrying",
+                        attempt=attempt + 1,
+                    )
                     events.add(
                         "agent.status",
                         {"status": "retrying", "attempt": attempt + 1, "reason": reason[:500]},
@@ -167,6 +228,7 @@ def run_stage(
                 else {"status": status},
                 agent=step.agent,
             )
+            _said(context, job, outcome)
             progress.update(**{step.agent: outcome.status})
         pending = retry
         if pending:
@@ -177,6 +239,7 @@ def run_stage(
                         step.agent, step.skill, "timed-out", reason="no answer before the deadline"
                     )
                     events.add("agent.status", {"status": "timed-out"}, agent=step.agent)
+                    _said(context, job, outcomes[step.agent])
                     progress.update(**{step.agent: "timed-out"})
                 pending = []
             else:
@@ -186,6 +249,22 @@ def run_stage(
         if not timer.is_completed:
             timer.cancel()
     return [outcomes[step.agent] for step in steps]
+
+
+def _said(context: df.DurableOrchestrationContext, job: dict, outcome: AgentOutcome) -> None:
+    ok = outcome.status in ("completed", "input-required")
+    say(
+        context,
+        job,
+        "agent %s: %s%s",
+        outcome.agent,
+        outcome.status,
+        f" ({outcome.reason[:200]})" if outcome.reason else "",
+        level=logging.INFO if ok else logging.WARNING,
+        agent=outcome.agent,
+        event="agent.outcome",
+        outcome=outcome.status,
+    )
 
 
 def _outcome(step: Step, result: dict[str, Any]) -> AgentOutcome:

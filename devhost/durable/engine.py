@@ -3,8 +3,9 @@
 The Python SDK ignores TaskScheduled/TimerCreated when it replays and numbers tasks with its own
 counter, so this engine must hand out sequence ids in exactly the order the Durable Task Framework
 would, including the ids the host spends on retry timers and reschedules (RetryInterceptor), which
-never appear in the SDK's action list. One message is delivered per episode, so the order of
-retry ids and newly scheduled ids is always known.
+never appear in the SDK's action list. Queued messages are delivered together, as the host
+batches them, except that a retry-related message goes alone, so the order of retry ids and newly
+scheduled ids is always known.
 """
 
 from __future__ import annotations
@@ -301,24 +302,52 @@ class DurableEngine:
 
     async def _pump(self, instance: Instance) -> None:
         while instance.inbox:
-            execution, message = instance.inbox.popleft()
-            if instance.status in TERMINAL:
+            batch = self._next_batch(instance)
+            if not batch:
                 continue
-            if execution is not None and execution != instance.execution:
-                continue  # a completion from before continue-as-new
             try:
-                await self._process(instance, message)
+                await self._process(instance, batch)
             except Exception as exc:  # the engine must survive any single bad episode
                 log.exception("[durable] %s: episode crashed", instance.instance_id)
                 await self._fail(instance, f"devhost could not run this episode: {exc}")
             async with self._changed:
                 self._changed.notify_all()
 
+    def _next_batch(self, instance: Instance) -> list[dict[str, Any]]:
+        """The messages of the next episode: everything queued, as the host batches them, except
+        that a retry-related message or a termination goes alone (the ids the host spends on a
+        retry depend on where in the episode it is processed)."""
+        batch: list[dict[str, Any]] = []
+        while instance.inbox:
+            execution, message = instance.inbox[0]
+            stale = execution is not None and execution != instance.execution
+            if instance.status in TERMINAL or stale:
+                instance.inbox.popleft()  # for a finished instance, or from before continue-as-new
+                continue
+            alone = self._goes_alone(instance, message)
+            if alone and batch:
+                break
+            instance.inbox.popleft()
+            batch.append(message)
+            if alone:
+                break
+        return batch
+
+    @staticmethod
+    def _goes_alone(instance: Instance, message: dict[str, Any]) -> bool:
+        kind = message["EventType"]
+        if kind == h.EventType.EXECUTION_TERMINATED:
+            return True
+        if kind in (h.EventType.TASK_FAILED, h.EventType.SUB_ORCHESTRATION_FAILED):
+            return message["TaskScheduledId"] in instance.retry_tasks
+        return kind == h.EventType.TIMER_FIRED and message["TimerId"] in instance.retry_timers
+
     # ----- one episode -----
 
-    async def _process(self, instance: Instance, message: dict[str, Any]) -> None:
-        if message["EventType"] == h.EventType.EXECUTION_TERMINATED:
-            await self._finish(instance, "Terminated", json.dumps(message.get("Input") or ""))
+    async def _process(self, instance: Instance, messages: list[dict[str, Any]]) -> None:
+        first = messages[0]
+        if first["EventType"] == h.EventType.EXECUTION_TERMINATED:
+            await self._finish(instance, "Terminated", json.dumps(first.get("Input") or ""))
             self._step(f"[durable] {instance.name} {instance.instance_id}: terminated")
             return
         now = max(utcnow(), self._last_timestamp(instance))
@@ -326,7 +355,7 @@ class DurableEngine:
         for event in instance.history:
             event["IsPlayed"] = True
         instance.history.append(h.orchestrator_started(now))
-        instance.history.append(message)
+        instance.history.extend(messages)
         context_json = json.dumps(
             {
                 "history": instance.history,
@@ -350,7 +379,8 @@ class DurableEngine:
             await self._fail(instance, f"Orchestrator function '{instance.name}' failed: {error}")
             return
 
-        self._host_retry_bookkeeping(instance, message, now)
+        for message in messages:
+            self._host_retry_bookkeeping(instance, message, now)
         leaves = flatten(state.get("actions") or [])
         mismatch = self._nondeterminism(instance, leaves)
         if mismatch:
@@ -362,7 +392,7 @@ class DurableEngine:
         ]
         self._apply_cancellations(instance, leaves)
         instance.history.append(h.orchestrator_completed(now))
-        self._step(self._describe_step(instance, message, scheduled))
+        self._step(self._describe_step(instance, messages, scheduled))
 
         if state.get("isDone"):
             continue_as_new = next((a for a in leaves if a["actionType"] == CONTINUE_AS_NEW), None)
@@ -615,10 +645,15 @@ class DurableEngine:
         return parse_time(instance.history[-1]["Timestamp"])
 
     @staticmethod
-    def _describe_step(instance: Instance, message: dict[str, Any], scheduled: list[str]) -> str:
-        kind = h.EventType(message["EventType"]).name
-        ref = message.get("TaskScheduledId", message.get("TimerId", message.get("Name", "")))
-        line = f"[durable] {instance.name} {instance.instance_id}: {kind} {ref}".rstrip()
+    def _describe_step(
+        instance: Instance, messages: list[dict[str, Any]], scheduled: list[str]
+    ) -> str:
+        received = []
+        for message in messages:
+            kind = h.EventType(message["EventType"]).name
+            ref = message.get("TaskScheduledId", message.get("TimerId", message.get("Name", "")))
+            received.append(f"{kind} {ref}".rstrip())
+        line = f"[durable] {instance.name} {instance.instance_id}: {', '.join(received)}"
         if scheduled:
             line += " -> " + ", ".join(scheduled)
         return line

@@ -1,0 +1,283 @@
+"""Delegation end to end on the devhost, at 10, 50 and 200 concurrent conversations.
+
+The six sample agents answer after fixed latencies (authentication 200 ms, outage 400 ms,
+modem 800 ms, plan 400 ms). Each conversation asks about "no internet" with a full identity:
+stage 1 authentication, stage 2 outage + modem + plan in parallel. The ideal is the sum over
+stages of the slowest agent, each agent's time measured alone first with a direct A2A call (the
+authentication agent's salted-hash check adds to its 200 ms). Reported: p50/p95 end to end, the
+overhead ratio (end to end / ideal), the CPU each process spent per conversation, and, in the
+same run, the same work done sequentially (one agent after another, as the original host did)
+with our A2A client.
+
+    .venv/bin/python bench/delegation.py [--levels 10,50,200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+import jwt  # noqa: E402
+
+from devhost.azurite import start_azurite  # noqa: E402
+from devhost.host import DevHost  # noqa: E402
+from devhost.pubsub import PubSubService  # noqa: E402
+from tests.agents.identities import IDENTITIES  # noqa: E402
+from tests.conftest import free_port  # noqa: E402
+from voicea2a import httpclient, publisher, storage  # noqa: E402
+from voicea2a.a2a import fetch_card, send_message  # noqa: E402
+from voicea2a.auth import key_id  # noqa: E402
+
+LATENCY_MS = {
+    "authentication": 200,
+    "outage-check": 400,
+    "modem-check": 800,
+    "internet-plan": 400,
+    "network-performance": 200,
+    "technical-dispatch": 400,
+}
+# Customers whose "no internet" diagnosis needs no technician (so no dispatch stage).
+CUSTOMERS = ["CUST-0001", "CUST-0002", "CUST-0004", "CUST-0006", "CUST-0007", "CUST-0008"]
+KEY = "bench-access-key-0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def free_port_block(size: int) -> int:
+    """A base port whose next `size` ports are free now."""
+    for _ in range(100):
+        base = free_port()
+        if base + size < 65535 and all(_free(base + i) for i in range(size)):
+            return base
+    raise RuntimeError("no block of free ports")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def body(index: int) -> dict:
+    first, last, postal, born = IDENTITIES[CUSTOMERS[index % len(CUSTOMERS)]]
+    return {
+        "request": "My internet is down.",
+        "symptoms": ["no_internet"],
+        "callId": f"call-{secrets.token_hex(6)}",
+        "conversationId": f"c{secrets.token_hex(6)}",
+        "customer": {
+            "firstName": first,
+            "lastName": last,
+            "postalCode": postal,
+            "dateOfBirth": born,
+        },
+    }
+
+
+async def conversation(client: httpx.AsyncClient, headers: dict, index: int) -> float:
+    started = time.perf_counter()
+    response = await client.post("/api/messages", json=body(index), headers=headers)
+    while response.status_code == 202:
+        await asyncio.sleep(0.05)
+        response = await client.get(response.json()["statusUrl"], headers=headers)
+        if response.json().get("status") == "running":
+            response.status_code = 202
+    assert response.status_code == 200 and response.json().get("answer"), response.text
+    return (time.perf_counter() - started) * 1000
+
+
+async def service_times(urls: dict[str, str]) -> dict[str, float]:
+    """Each agent's answer time alone (median of 5 direct A2A calls), in ms."""
+    client = httpclient.http_client()
+    first, last, postal, born = IDENTITIES[CUSTOMERS[0]]
+    inputs = {
+        "authentication": {
+            "firstName": first,
+            "lastName": last,
+            "postalCode": postal,
+            "dateOfBirth": born,
+        },
+        "outage-check": {"customerId": CUSTOMERS[0]},
+        "modem-check": {"customerId": CUSTOMERS[0]},
+        "internet-plan": {"customerId": CUSTOMERS[0]},
+    }
+    times = {}
+    for name, data in inputs.items():
+        card = await fetch_card(client, urls[name], timeout=10, max_bytes=1 << 20)
+        samples = []
+        for _ in range(5):
+            started = time.perf_counter()
+            await send_message(client, card, data=data, timeout=10, max_bytes=1 << 20)
+            samples.append((time.perf_counter() - started) * 1000)
+        times[name] = statistics.median(samples)
+    return times
+
+
+async def sequential(urls: dict[str, str], index: int) -> float:
+    """The original host's way: one agent after another, over the same A2A client."""
+    client = httpclient.http_client()
+    first, last, postal, born = IDENTITIES[CUSTOMERS[index % len(CUSTOMERS)]]
+    started = time.perf_counter()
+    auth = await fetch_card(client, urls["authentication"], timeout=10, max_bytes=1 << 20)
+    result = await send_message(
+        client,
+        auth,
+        data={"firstName": first, "lastName": last, "postalCode": postal, "dateOfBirth": born},
+        timeout=10,
+        max_bytes=1 << 20,
+    )
+    customer = result.data["customerId"]
+    for name in ("outage-check", "modem-check", "internet-plan"):
+        card = await fetch_card(client, urls[name], timeout=10, max_bytes=1 << 20)
+        await send_message(
+            client, card, data={"customerId": customer}, timeout=10, max_bytes=1 << 20
+        )
+    return (time.perf_counter() - started) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--levels", default="10,50,200")
+    args = parser.parse_args()
+    levels = [int(level) for level in args.levels.split(",")]
+
+    azurite = start_azurite(
+        blob_port=free_port(),
+        queue_port=free_port(),
+        table_port=free_port(),
+        location=None,
+        in_memory=True,
+        script_root=ROOT,
+    )
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+
+    def run(coro, timeout: float = 900):
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout)
+
+    pubsub = PubSubService(KEY, endpoint="http://127.0.0.1")
+    pubsub_port = run(pubsub.start(port=0))
+    signing_key = secrets.token_hex(32)
+    os.environ.update(
+        {
+            "AzureWebJobsStorage": azurite.connection_string,
+            "AUTH_SIGNING_KEY": signing_key,
+            "AUTH_DEV_LOGIN_ENABLED": "true",
+            "WEBPUBSUB_CONNECTION_STRING": f"Endpoint=http://127.0.0.1:{pubsub_port};AccessKey={KEY};",
+            "AGENT_URL_ALLOWLIST": "127.0.0.1",
+            "RATE_LIMIT_VOICE_TOKEN_PER_MINUTE": "100000",
+            "VOICE_SYNC_WAIT_SECONDS": "60",
+            "AGENT_TIMEOUT_SECONDS": "30",
+        }
+    )
+    host = DevHost(ROOT, port=0, run_timers=False)
+    run(host.start())
+    # The agents are other services: their own process, as in production, not this one's CPU.
+    base_port = free_port_block(6)
+    agents = subprocess.Popen(  # noqa: S603 (this interpreter, fixed arguments)
+        [sys.executable, "-m", "agents", "--base-port", str(base_port)],
+        cwd=ROOT,
+        env={**os.environ, "AGENT_FAULTS_ENABLED": "true", "FUNCTION_APP_URL": host.base_url},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    urls = {
+        name: f"http://127.0.0.1:{base_port + offset}" for offset, name in enumerate(LATENCY_MS)
+    }
+    now = int(time.time())
+    token = jwt.encode(
+        {"iss": "voicea2a", "aud": "voicea2a-api", "sub": "bench", "iat": now, "exp": now + 3600},
+        signing_key,
+        algorithm="HS256",
+        headers={"kid": key_id(signing_key)},
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    deadline = time.monotonic() + 30
+    while len(httpx.get(f"{host.base_url}/api/agents", headers=headers).json()["agents"]) < 6:
+        assert time.monotonic() < deadline, "agents did not register"
+        time.sleep(0.2)
+    for name, latency in LATENCY_MS.items():
+        httpx.post(f"{urls[name]}/_faults", json={"latencyMs": latency}, timeout=10)
+
+    async def level(count: int) -> list[float]:
+        async with httpx.AsyncClient(
+            base_url=host.base_url, timeout=120, limits=httpx.Limits(max_connections=count)
+        ) as client:
+            return list(
+                await asyncio.gather(*(conversation(client, headers, i) for i in range(count)))
+            )
+
+    async def baseline(count: int) -> list[float]:
+        return list(await asyncio.gather(*(sequential(urls, i) for i in range(count))))
+
+    try:
+        run(level(5))  # warm-up: caches, connections, tables
+        alone = run(service_times(urls))
+        ideal = alone["authentication"] + max(
+            alone["outage-check"], alone["modem-check"], alone["internet-plan"]
+        )
+        print(
+            f"no-internet conversations; agents at {LATENCY_MS['authentication']}/"
+            f"{LATENCY_MS['outage-check']}/{LATENCY_MS['modem-check']}/"
+            f"{LATENCY_MS['internet-plan']} ms set; measured alone "
+            + ", ".join(f"{name} {ms:.0f}" for name, ms in alone.items())
+            + f" ms; ideal {ideal:.0f} ms\n"
+        )
+        print(
+            f"{'concurrency':>11} {'p50 ms':>8} {'p95 ms':>8} {'overhead p50':>13} "
+            f"{'overhead p95':>13} {'sequential p50':>15}   CPU ms per conversation: "
+            "app+devhost / agents / Azurite"
+        )
+        processes = {"app": os.getpid(), "agents": agents.pid, "azurite": azurite.process.pid}
+        for count in levels:
+            before = {name: cpu_seconds(pid) for name, pid in processes.items()}
+            times = run(level(count))
+            cpu = {
+                name: (cpu_seconds(pid) - before[name]) * 1000 / count
+                for name, pid in processes.items()
+            }
+            seq = run(baseline(count))
+            print(
+                f"{count:>11} {statistics.median(times):>8.0f} {percentile(times, 0.95):>8.0f} "
+                f"{statistics.median(times) / ideal:>13.2f} "
+                f"{percentile(times, 0.95) / ideal:>13.2f} {statistics.median(seq):>15.0f}"
+                f"   {cpu['app']:.0f} / {cpu['agents']:.0f} / {cpu['azurite']:.0f}"
+            )
+    finally:
+        agents.terminate()
+        agents.wait(30)
+        run(host.stop())
+        run(pubsub.stop())
+        run(storage.close_all())
+        run(httpclient.close_http_clients())
+        run(publisher.close_clients())
+        azurite.stop()
+
+
+if __name__ == "__main__":
+    main()
