@@ -4,7 +4,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from voicea2a import history
+from voicea2a import history, telemetry
 from voicea2a.compose import AgentOutcome, compose
 from voicea2a.planner import Plan
 
@@ -12,6 +12,7 @@ bp = df.Blueprint()
 
 
 @bp.activity_trigger(input_name="turn")
+@telemetry.activity
 def compose_answer(turn: dict[str, Any]) -> dict[str, Any]:
     """One answer from the outcomes (deterministic templates; a model may come later)."""
     outcomes = [AgentOutcome(**outcome) for outcome in turn["outcomes"]]
@@ -19,6 +20,7 @@ def compose_answer(turn: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.activity_trigger(input_name="turn")
+@telemetry.activity
 async def record_turn(turn: dict[str, Any]) -> None:
     """Append the user turn, each outcome and the answer (idempotent: deterministic row keys)."""
     await history.record_turn(

@@ -4,7 +4,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from voicea2a import history, registry
+from voicea2a import history, registry, telemetry
 from voicea2a.messages import MessageRequest
 from voicea2a.planner import plan
 
@@ -12,6 +12,7 @@ bp = df.Blueprint()
 
 
 @bp.activity_trigger(input_name="job")
+@telemetry.activity
 async def plan_delegation(job: dict[str, Any]) -> dict[str, Any]:
     """Read the registry and the conversation, then plan (the pure planner decides)."""
     agents = await registry.healthy_agents()

@@ -5,6 +5,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from voicea2a import telemetry
 from voicea2a.events import Event
 from voicea2a.publisher import publish
 
@@ -12,6 +13,7 @@ bp = df.Blueprint()
 
 
 @bp.activity_trigger(input_name="batch")
+@telemetry.activity
 async def publish_events(batch: dict[str, Any]) -> int:
     """Publish each event in order; returns how many were delivered (never raises)."""
     delivered = 0

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import re
 import socket
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -24,6 +25,9 @@ import uvicorn
 from a2a.server.request_handlers import DefaultRequestHandler
 from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes
 from a2a.server.tasks import InMemoryTaskStore
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -47,6 +51,8 @@ log = logging.getLogger(__name__)
 _TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 SHUTDOWN_GRACE_SECONDS = 5
+RECENT_REQUESTS = 200
+_PROPAGATOR = TraceContextTextMapPropagator()
 
 
 class AgentStartError(RuntimeError):
@@ -54,25 +60,48 @@ class AgentStartError(RuntimeError):
 
 
 class RequestLogMiddleware:
-    """Logs each JSON-RPC request with its W3C `traceparent` and `x-correlation-id`, if any."""
+    """Logs each JSON-RPC request with its W3C `traceparent` and `x-correlation-id`, if any
+    (also as the record's `traceparent` and `correlationId` fields), remembers them in `seen`
+    (the latest RECENT_REQUESTS), and serves the request in a server span that continues the
+    caller's trace (recorded when the process has an OpenTelemetry SDK; a no-op otherwise)."""
 
-    def __init__(self, app: Starlette, *, agent_name: str) -> None:
+    def __init__(
+        self, app: Starlette, *, agent_name: str, seen: deque[dict[str, str]] | None = None
+    ) -> None:
         self.app = app
         self.agent_name = agent_name
+        self.seen = seen if seen is not None else deque(maxlen=RECENT_REQUESTS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Log, then pass the request on."""
-        if scope["type"] == "http" and scope["path"] == RPC_PATH:
-            headers = dict(scope["headers"])
-            log.info(
-                "%s: %s %s traceparent=%s correlation=%s",
-                self.agent_name,
-                scope["method"],
-                scope["path"],
-                _header(headers, b"traceparent", _TRACEPARENT),
-                _header(headers, b"x-correlation-id", _CORRELATION_ID),
-            )
-        await self.app(scope, receive, send)
+        """Log, then pass the request on inside the span."""
+        if scope["type"] != "http" or scope["path"] != RPC_PATH:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        traceparent = _header(headers, b"traceparent", _TRACEPARENT)
+        correlation = _header(headers, b"x-correlation-id", _CORRELATION_ID)
+        self.seen.append({"traceparent": traceparent, "correlationId": correlation})
+        log.info(
+            "%s: %s %s traceparent=%s correlation=%s",
+            self.agent_name,
+            scope["method"],
+            scope["path"],
+            traceparent,
+            correlation,
+            extra={"traceparent": traceparent, "correlationId": correlation},
+        )
+        parent = (
+            _PROPAGATOR.extract({"traceparent": traceparent})
+            if _TRACEPARENT.fullmatch(traceparent)
+            else None
+        )
+        with trace.get_tracer("agents").start_as_current_span(
+            f"A2A {self.agent_name}",
+            context=parent,
+            kind=SpanKind.SERVER,
+            attributes={"a2a.agent": self.agent_name},
+        ):
+            await self.app(scope, receive, send)
 
 
 def _header(headers: dict[bytes, bytes], name: bytes, shape: re.Pattern[str]) -> str:
@@ -91,8 +120,10 @@ def build_app(
     injector: FaultInjector,
     faults_enabled: bool,
     enable_v0_3_compat: bool,
+    seen: deque[dict[str, str]] | None = None,
 ) -> tuple[Starlette, DefaultRequestHandler]:
-    """The agent's ASGI app and its request handler (to close on shutdown)."""
+    """The agent's ASGI app and its request handler (to close on shutdown); `seen` collects
+    the trace headers of the JSON-RPC requests (RequestLogMiddleware)."""
     card = build_card(agent, base_url, enable_v0_3_compat=enable_v0_3_compat)
     handler = DefaultRequestHandler(
         agent_executor=agent.create_executor(), task_store=InMemoryTaskStore(), agent_card=card
@@ -121,7 +152,7 @@ def build_app(
     if faults_enabled:
         routes.append(Route("/_faults", faults, methods=["GET", "POST"]))
     middleware = [
-        Middleware(RequestLogMiddleware, agent_name=agent.name),
+        Middleware(RequestLogMiddleware, agent_name=agent.name, seen=seen),
         Middleware(FaultMiddleware, injector=injector, rpc_path=RPC_PATH),
     ]
     return Starlette(routes=routes, middleware=middleware), handler
@@ -149,6 +180,8 @@ class RunningAgent:
     serve_task: asyncio.Task[None]
     registrar: Registrar | None = None
     tokens: TokenSource | None = None
+    # The trace headers of its latest JSON-RPC requests: {"traceparent", "correlationId"}.
+    seen: deque[dict[str, str]] = field(default_factory=lambda: deque(maxlen=RECENT_REQUESTS))
 
 
 @dataclass
@@ -253,12 +286,14 @@ async def _serve(
     url = settings.advertised_url(name, host, port)
     agent = AGENT_CLASSES[name]()
     injector = FaultInjector(settings.faults)
+    seen: deque[dict[str, str]] = deque(maxlen=RECENT_REQUESTS)
     app, handler = build_app(
         agent,
         url,
         injector=injector,
         faults_enabled=settings.faults_enabled,
         enable_v0_3_compat=enable_v0_3_compat,
+        seen=seen,
     )
     config = uvicorn.Config(
         app,
@@ -274,7 +309,7 @@ async def _serve(
             serve_task.result()
             raise AgentStartError(f"{name}: the server stopped while starting")
         await asyncio.sleep(0.01)
-    return RunningAgent(name, url, agent, injector, server, handler, serve_task)
+    return RunningAgent(name, url, agent, injector, server, handler, serve_task, seen=seen)
 
 
 def _start_registration(group: AgentGroup, settings: AgentSettings) -> None:

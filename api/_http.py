@@ -1,16 +1,18 @@
 """The azure.functions-facing HTTP helpers every HTTP function uses."""
 
-import contextvars
 import functools
 import json
 import logging
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import azure.functions as func
+from opentelemetry.trace import SpanKind
 
+from voicea2a import telemetry
 from voicea2a.audit import AuditRecord
 from voicea2a.auth import Principal, authenticate, require_role
 from voicea2a.config import ConfigError, get_settings
@@ -19,19 +21,16 @@ from voicea2a.payloads import parse_json_body
 
 CORRELATION_HEADER = "x-correlation-id"
 _SAFE_CORRELATION_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# Ids from a request body worth a log field (shape checked: a log line is no place to echo
+# arbitrary input; the route validates them properly).
+_SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,200}")
 
 logger = logging.getLogger(__name__)
 
-_correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "correlation_id", default=None
-)
-
 HttpHandler = Callable[..., Awaitable[func.HttpResponse]]
 
-
-def current_correlation_id() -> str | None:
-    """Return the correlation id of the request being handled, if any."""
-    return _correlation_id.get()
+# The correlation id lives in the one telemetry context (voicea2a/telemetry.py).
+current_correlation_id = telemetry.current_correlation_id
 
 
 def json_response(
@@ -58,15 +57,26 @@ def error_response(err: ApiError, correlation_id: str) -> func.HttpResponse:
 
 
 def read_json(req: func.HttpRequest) -> dict[str, Any]:
-    """Parse the request body as a JSON object within the configured size limit."""
-    return parse_json_body(
+    """Parse the request body as a JSON object within the configured size limit; a `callId` or
+    `conversationId` in it becomes a log field of the rest of the request."""
+    body = parse_json_body(
         req.get_body(), req.headers.get("content-type"), get_settings().max_request_body_bytes
     )
+    ids = {
+        name: body[name]
+        for name in ("conversationId", "callId")
+        if isinstance(body.get(name), str) and _SAFE_ID.fullmatch(body[name])
+    }
+    if ids:
+        telemetry.bind(**ids)  # undone when http_endpoint restores the request's context
+    return body
 
 
 async def signed_in(req: func.HttpRequest, *roles: str) -> Principal:
-    """The caller (401 without a valid bearer token; 403 without one of `roles`, if given)."""
+    """The caller (401 without a valid bearer token; 403 without one of `roles`, if given).
+    The rest of the request's log lines carry the caller's pseudonym."""
     principal = await authenticate(req.headers, get_settings().auth)
+    telemetry.bind(user=principal.user_id)  # undone when http_endpoint restores the context
     return require_role(principal, *roles) if roles else principal
 
 
@@ -132,21 +142,56 @@ def _to_error(exc: Exception, name: str, correlation_id: str) -> ApiError:
 
 
 def http_endpoint(fn: HttpHandler) -> HttpHandler:
-    """Wrap an async HTTP function: correlation id, ApiError → error body, anything else → 500."""
+    """Wrap an async HTTP function: telemetry set up (once per process), a correlation id and a
+    server span continuing the caller's `traceparent`, one log line per request, ApiError →
+    error body, anything else → 500."""
+    name = fn.__name__
 
     # functools.wraps keeps the name, signature (via __wrapped__) and annotations the
     # Functions worker indexes and binds by parameter name (req, client, ...).
     @functools.wraps(fn)
     async def wrapper(*args: Any, **kwargs: Any) -> func.HttpResponse:
-        correlation_id = _correlation_id_for(_find_request(args, kwargs))
-        token = _correlation_id.set(correlation_id)
-        try:
-            response = await fn(*args, **kwargs)
-        except Exception as exc:
-            return error_response(_to_error(exc, fn.__name__, correlation_id), correlation_id)
-        finally:
-            _correlation_id.reset(token)
+        telemetry.ensure_setup()
+        req = _find_request(args, kwargs)
+        correlation_id = _correlation_id_for(req)
+        instance_id = (req.route_params or {}).get("instanceId") if req is not None else None
+        started = time.perf_counter()
+        with (
+            telemetry.bound(correlationId=correlation_id, instanceId=instance_id),
+            telemetry.span(
+                f"http {name}",
+                kind=SpanKind.SERVER,
+                traceparent=req.headers.get("traceparent") if req is not None else None,
+                attributes={"faas.name": name, "http.request.method": _method(req)},
+            ) as span,
+        ):
+            try:
+                response = await fn(*args, **kwargs)
+            except Exception as exc:
+                response = error_response(_to_error(exc, name, correlation_id), correlation_id)
+            status = response.status_code
+            span.set_attribute("http.response.status_code", status)
+            if status >= 500:
+                telemetry.mark_failed(span, f"HTTP {status}")
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            logger.info(
+                "%s %s -> %d in %.0f ms",
+                _method(req),
+                name,
+                status,
+                elapsed_ms,
+                extra={
+                    "event": "http.request",
+                    "route": name,
+                    "status": status,
+                    "durationMs": round(elapsed_ms, 1),
+                },
+            )
         response.headers[CORRELATION_HEADER] = correlation_id
         return response
 
     return wrapper
+
+
+def _method(req: func.HttpRequest | None) -> str:
+    return (req.method or "").upper() if req is not None else ""

@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
+from opentelemetry.trace import SpanKind
+
+from voicea2a import telemetry
 from voicea2a.errors import UpstreamUnavailable
 
 if TYPE_CHECKING:
@@ -204,7 +207,8 @@ async def send_message(
     """Send one user message and wait for the answer (blocking); pass the ids to continue a task.
 
     `headers` may carry `traceparent`, `tracestate` and `x-correlation-id` to forward; any
-    other header in it is not sent.
+    other header in it is not sent. The call runs in a client span (a child of the current span,
+    else of the given `traceparent`), and that span's traceparent is what the agent receives.
     """
     if text is None and data is None:
         raise ValueError("send_message needs text, data or both")
@@ -216,28 +220,57 @@ async def send_message(
         payload = _request_v03(request_id, text, data, task_id, context_id)
         # A 0.3 server reads a missing A2A-Version header as 0.3.
         version_header = {}
-    request_headers = {
-        **forwarded_headers(headers),
-        **version_header,
-        "Content-Type": "application/json",
-        "Accept": "application/json",
+    forwarded = forwarded_headers(headers)
+    attributes = {
+        "a2a.agent": card.name,
+        "a2a.protocol_version": card.protocol_version,
+        "rpc.system": "jsonrpc",
+        "rpc.method": "SendMessage" if card.protocol_version == A2A_VERSION else "message/send",
+        "http.request.method": "POST",
+        "url.full": telemetry.redact(card.rpc_url),
+        "server.address": urlsplit(card.rpc_url).hostname or "",
     }
-    try:
-        async with asyncio.timeout(timeout):
-            status, body = await _exchange(
-                client,
-                "POST",
-                card.rpc_url,
-                headers=request_headers,
-                content=json.dumps(payload).encode(),
-                timeout=timeout,
-                max_bytes=max_bytes,
-            )
-    except TimeoutError:
-        raise A2AError(
-            A2AErrorKind.TIMEOUT, f"agent '{card.name}' did not answer within {timeout:g} s"
-        ) from None
-    return _parse_reply(card, request_id, status, body)
+    with telemetry.span(
+        f"A2A SendMessage {card.name}",
+        kind=SpanKind.CLIENT,
+        traceparent=forwarded.get("traceparent"),
+        attributes=attributes,
+    ) as span:
+        # Without an SDK the span is the parent's context, so the caller's traceparent goes on.
+        traceparent = telemetry.current_traceparent()
+        if traceparent:
+            forwarded["traceparent"] = traceparent
+        request_headers = {
+            **forwarded,
+            **version_header,
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+        try:
+            async with asyncio.timeout(timeout):
+                status, body = await _exchange(
+                    client,
+                    "POST",
+                    card.rpc_url,
+                    headers=request_headers,
+                    content=json.dumps(payload).encode(),
+                    timeout=timeout,
+                    max_bytes=max_bytes,
+                )
+            span.set_attribute("http.response.status_code", status)
+            result = _parse_reply(card, request_id, status, body)
+        except TimeoutError:
+            span.set_attribute("error.type", str(A2AErrorKind.TIMEOUT))
+            raise A2AError(
+                A2AErrorKind.TIMEOUT, f"agent '{card.name}' did not answer within {timeout:g} s"
+            ) from None
+        except A2AError as exc:
+            span.set_attribute("error.type", str(exc.kind))
+            raise
+        span.set_attribute("a2a.task.state", result.state)
+        if result.state in ERROR_STATES:
+            telemetry.mark_failed(span, f"task {result.state}")
+        return result
 
 
 def forwarded_headers(headers: Mapping[str, str] | None) -> dict[str, str]:

@@ -19,6 +19,8 @@ DEFAULT_VOICE_LIVE_API_VERSION = "2026-07-15"
 DEFAULT_VOICE_LIVE_MODEL = "gpt-realtime"
 DEFAULT_VOICE_LIVE_VOICE = "en-US-Ava:DragonHDLatestNeural"
 VOICE_AUTH_MODES = ("entra", "key")
+LOG_FORMATS = ("json", "text")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 # Where a setting's value comes from, in Azure and locally.
 APP = "app"  # an app setting, in Bicep and in local.settings.example.json
@@ -49,8 +51,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("AzureWebJobsStorage__blobServiceUri", scope=HOST),
     SettingSpec("AzureWebJobsStorage__queueServiceUri", scope=HOST),
     SettingSpec("AzureWebJobsStorage__credential", scope=HOST),
-    SettingSpec("APPLICATIONINSIGHTS_CONNECTION_STRING", scope=HOST),
-    SettingSpec("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", scope=HOST),
+    # Read by the host (its own telemetry) and by the app (OpenTelemetry: voicea2a/telemetry.py).
+    SettingSpec("APPLICATIONINSIGHTS_CONNECTION_STRING"),
+    SettingSpec("APPLICATIONINSIGHTS_AUTHENTICATION_STRING"),
+    SettingSpec("OTEL_TRACES_EXPORTER"),
+    SettingSpec("LOG_LEVEL"),
+    SettingSpec("LOG_FORMAT"),
     SettingSpec("WEBPUBSUB_CONNECTION_STRING", scope=LOCAL),
     SettingSpec("WEBPUBSUB_ENDPOINT"),
     SettingSpec("WEBPUBSUB_HUB"),
@@ -209,6 +215,20 @@ class DelegationSettings:
 
 
 @dataclass(frozen=True)
+class TelemetrySettings:
+    """Where logs, traces and metrics go (voicea2a/telemetry.py)."""
+
+    # Not a secret (it names the resource), but there is no reason to print it either.
+    connection_string: str | None = field(default=None, repr=False)
+    # APPLICATIONINSIGHTS_AUTHENTICATION_STRING says `Authorization=AAD`: export with an identity.
+    aad: bool = False
+    aad_client_id: str | None = None
+    traces_exporter: str | None = None
+    log_level: str | None = None
+    log_format: str = "json"
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the app reads from its environment, validated."""
 
@@ -230,6 +250,7 @@ class Settings:
     rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     agents: AgentRegistrySettings = field(default_factory=AgentRegistrySettings)
     delegation: DelegationSettings = field(default_factory=DelegationSettings)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
 
     @property
     def webpubsub_service_endpoint(self) -> str | None:
@@ -471,6 +492,34 @@ def _delegation(env: Mapping[str, str]) -> DelegationSettings:
     )
 
 
+def _telemetry(env: Mapping[str, str]) -> TelemetrySettings:
+    auth = _get(env, "APPLICATIONINSIGHTS_AUTHENTICATION_STRING")
+    try:
+        auth_parts = parse_connection_string(auth) if auth else {}
+    except ValueError:
+        auth_parts = {"authorization": "?"}
+    if auth_parts and auth_parts.get("authorization", "").lower() != "aad":
+        raise ConfigError(
+            "APPLICATIONINSIGHTS_AUTHENTICATION_STRING must look like "
+            "'Authorization=AAD' or 'ClientId=<client id>;Authorization=AAD'"
+        )
+    level = _get(env, "LOG_LEVEL")
+    if level is not None and level.upper() not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
+    log_format = (_get(env, "LOG_FORMAT") or "json").lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be 'json' or 'text', got {log_format!r}")
+    exporter = _get(env, "OTEL_TRACES_EXPORTER")
+    return TelemetrySettings(
+        connection_string=_get(env, "APPLICATIONINSIGHTS_CONNECTION_STRING"),
+        aad=bool(auth_parts),
+        aad_client_id=auth_parts.get("clientid") or None,
+        traces_exporter=exporter.lower() if exporter else None,
+        log_level=level.upper() if level else None,
+        log_format=log_format,
+    )
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Build and validate Settings from a mapping of environment variables."""
     endpoint = _get(env, "WEBPUBSUB_ENDPOINT")
@@ -513,6 +562,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         voice=_voice(env),
         agents=_agents(env),
         delegation=_delegation(env),
+        telemetry=_telemetry(env),
         rate_limits=RateLimitSettings(
             voice_token_per_minute=_positive_int(
                 "RATE_LIMIT_VOICE_TOKEN_PER_MINUTE",

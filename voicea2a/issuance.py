@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from voicea2a import audit, ratelimit
+from voicea2a import audit, ratelimit, telemetry
 from voicea2a.audit import AuditRecord
 from voicea2a.errors import RateLimited
 
@@ -19,3 +19,4 @@ async def admit(route: str, subject: str, limit: int, entry: AuditRecord) -> Non
 async def issued(entry: AuditRecord) -> None:
     """Audit an issued token; runs before the token is returned, so none goes unrecorded."""
     await audit.record(entry)
+    telemetry.record_token_issued(entry.kind)

@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from voicea2a import telemetry
 from voicea2a.config import Settings, get_settings, parse_connection_string
 from voicea2a.events import OPS_GROUP, Event
 from voicea2a.loopcache import PerLoop
@@ -17,7 +18,8 @@ ATTEMPTS = 2  # one retry: an outage must cost the caller little, and never fail
 
 @dataclass
 class PublishStats:
-    """Counters of this process (exported as metrics by the telemetry module)."""
+    """Counters of this process (benchmarks read them; the `events.published` and
+    `events.failed` metrics count the same, per event type)."""
 
     published: int = 0
     failed: int = 0
@@ -96,7 +98,15 @@ async def publish(event: Event) -> bool:
             failure = exc
             continue
         stats.published += 1
+        telemetry.record_event_published(event.type)
         return True
     stats.failed += 1
-    log.warning("event %s %s not published: %s", event.type, event.id, type(failure).__name__)
+    telemetry.record_event_failed(event.type)
+    log.warning(
+        "event %s %s not published: %s",
+        event.type,
+        event.id,
+        type(failure).__name__,
+        extra={"event": "events.failed", "kind": event.type},
+    )
     return False

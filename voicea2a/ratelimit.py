@@ -9,15 +9,18 @@ update with the remembered ETag); a conflict costs a re-read.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from voicea2a import telemetry
 from voicea2a.errors import RateLimited, UpstreamUnavailable
 from voicea2a.storage import REQUEST_PATH, ensure_table
 
 TABLE = "ratelimits"
+log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 200  # each failed attempt means another caller succeeded: bounded by the limit
 
 
@@ -75,6 +78,7 @@ async def hit(
                 _remember(key, _Seen(1, meta["etag"]))
                 return
             if seen.count >= limit:
+                _rejected(route, limit, window_seconds)
                 raise RateLimited(
                     f"Too many requests; try again in {retry_after} s.", retry_after=retry_after
                 )
@@ -100,6 +104,19 @@ async def hit(
             "The rate-limit store is unavailable; try again shortly."
         ) from None
     raise UpstreamUnavailable("The rate-limit store is too busy; try again shortly.")
+
+
+def _rejected(route: str, limit: int, window_seconds: int) -> None:
+    # The subject (a user id or an IP address) is not logged: the line carries the caller's
+    # pseudonym when one is known, and the audit table has the rest.
+    telemetry.record_rate_limited(route)
+    log.warning(
+        "rate limited on %s: over %d requests per %d s",
+        route,
+        limit,
+        window_seconds,
+        extra={"event": "ratelimit.rejected", "route": route},
+    )
 
 
 async def _read(table, key: tuple[str, str]) -> _Seen:  # noqa: ANN001 (an azure TableClient)
