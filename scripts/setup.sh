@@ -51,7 +51,26 @@ if [ "$(cat "$tools_stamp" 2>/dev/null)" != "$checkov_version" ]; then
   echo "$checkov_version" > "$tools_stamp"
 fi
 
-if [ ! -x node_modules/.bin/azurite ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ ! -x node_modules/.bin/azurite ] || [ ! -x node_modules/.bin/esbuild ] || \
+   [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages"
   npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# The browser client (web/): bundle web/src into web/dist with esbuild (under a second). The
+# devhost and Static Web Apps serve web/, whose index.html loads dist/app.js.
+echo "setup: building the browser client (web/dist)"
+npm run --silent build
+
+# The browser tests (tests/browser) drive Debian's chromium through Playwright (no
+# `playwright install`: nothing is downloaded but the distribution's package).
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian's chromium for the browser tests"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "setup: /usr/bin/chromium is missing and cannot be installed here (root and apt-get" >&2
+    echo "setup: are needed); tests/browser fail until it is: apt-get install -y chromium" >&2
+  fi
 fi

@@ -65,7 +65,8 @@ def browser(web_build) -> Iterator:
     if not CHROMIUM.exists():
         pytest.fail(
             f"{CHROMIUM} is missing: the browser tests need Debian's chromium package "
-            "(scripts/setup.sh installs it with apt-get as root; else: apt-get install -y chromium)",
+            "(scripts/setup.sh installs it with apt-get as root; else: "
+            "apt-get install -y chromium)",
             pytrace=False,
         )
     from playwright.sync_api import sync_playwright
@@ -97,9 +98,7 @@ class Page:
         self.requests.append((request.method, request.url, request.post_data))
 
     def count(self, method: str, path: str) -> int:
-        return sum(
-            1 for m, url, _ in self.requests if m == method and urlsplit(url).path == path
-        )
+        return sum(1 for m, url, _ in self.requests if m == method and urlsplit(url).path == path)
 
     def goto(self, path: str = "/") -> None:
         self.page.goto(self.base_url + path)
@@ -124,9 +123,9 @@ class Page:
     ) -> None:
         page = self.page
         page.fill("#ask-request", request)
-        if customer or symptoms:
-            if page.locator("#ask-details").get_attribute("open") is None:
-                page.click("#ask-details summary")
+        closed = page.locator("#ask-details").get_attribute("open") is None
+        if (customer or symptoms) and closed:
+            page.click("#ask-details summary")
         if customer:
             first, last, postal, born = IDENTITIES[customer]
             page.fill("#ask-first-name", first)

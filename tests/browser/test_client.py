@@ -132,7 +132,9 @@ def test_live_events_reconnect_with_a_fresh_token(system):
     # Events flow on the new connection: a question lights the agents up again.
     page.ask("Is there an outage?", "CUST-0001", ("no_internet",))
     page.page.locator("#timeline li.turn[data-state=answered]").wait_for()
-    page.page.locator("#agents li.agent[data-agent=contoso-outage-check-agent][data-activity=completed]").wait_for()
+    page.page.locator(
+        "#agents li.agent[data-agent=contoso-outage-check-agent][data-activity=completed]"
+    ).wait_for()
     page.assert_clean()
 
 

@@ -1,0 +1,174 @@
+"""Voice mode against a Voice Live test double: the browser opens the WebSocket itself with the
+key from GET /api/voice/token, sends session.update and microphone audio (Chromium's fake
+device), and answers each function call with its own output, matched by call_id."""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+import pytest
+
+from tests.agents.identities import IDENTITIES
+from tests.browser.voicelive_double import TOOL_NAME, VoiceLiveDouble
+from tests.conftest import remember_secret
+from voicea2a.messages import instance_id_for
+
+pytestmark = pytest.mark.azurite
+
+VOICE_KEY = remember_secret("voice-double-key-" + secrets.token_hex(16))
+
+
+def identity(customer: str) -> dict[str, str]:
+    first, last, postal, born = IDENTITIES[customer]
+    return {"firstName": first, "lastName": last, "postalCode": postal, "dateOfBirth": born}
+
+
+# Two calls whose specialists differ (besides authentication), so either can be made slow.
+MODEM_CALL = (
+    "call_modem_" + secrets.token_hex(3),
+    {
+        "request": "The lights on my modem look wrong.",
+        "customer": identity("CUST-0002"),
+        "symptoms": ["modem_lights"],
+    },
+)
+BILL_CALL = (
+    "call_bill_" + secrets.token_hex(3),
+    {
+        "request": "Is my last bill paid?",
+        "customer": identity("CUST-0010"),
+        "symptoms": ["billing_question"],
+    },
+)
+SLOW_AGENT = {"modem": "modem-check", "bill": "internet-plan"}
+
+
+@pytest.fixture
+def double(request, loop_thread):
+    options = getattr(request, "param", {})
+    double = VoiceLiveDouble(VOICE_KEY, **options)
+    loop_thread.run(double.start())
+    yield double
+    loop_thread.run(double.stop())
+
+
+@pytest.fixture
+def overrides(double) -> dict[str, str]:
+    return {
+        "VOICE_LIVE_ENDPOINT": double.endpoint,  # plain http: allowed on loopback only
+        "VOICE_LIVE_AUTH_MODE": "key",
+        "VOICE_LIVE_API_KEY": VOICE_KEY,
+        "VOICE_LIVE_API_VERSION": "2026-07-15",
+        "VOICE_LIVE_MODEL": "gpt-realtime",
+    }
+
+
+def posted_bodies(page) -> dict[str, dict]:
+    """callId -> the POST /api/messages body the page sent."""
+    bodies = {}
+    for method, url, data in page.requests:
+        if method == "POST" and url.endswith("/api/messages") and data:
+            body = json.loads(data)
+            bodies[body["callId"]] = body
+    return bodies
+
+
+def start_voice(page) -> None:
+    page.sign_in()
+    page.page.locator("#voice-controls").wait_for(state="visible")
+    page.page.click("#voice-start")
+    page.page.locator("#voice-state[data-state=listening]").wait_for()
+
+
+@pytest.mark.parametrize(
+    "double", [{"calls": [MODEM_CALL, BILL_CALL]}], indirect=True, ids=["two-calls"]
+)
+@pytest.mark.parametrize("slow", ["bill", "modem"], ids=["second-slower", "first-slower"])
+def test_two_calls_in_one_response_each_get_their_own_output(system, double, slow):
+    system.faults(SLOW_AGENT[slow], latencyMs=2000)
+    page = system.new_page()
+    start_voice(page)
+
+    connection = double.connections[0]
+    assert connection.answered.wait(60), "the double did not finish its conversation"
+    assert connection.error is None, connection.error
+    # The browser connected with the key and the configured version and model.
+    assert connection.query["api-version"] == ["2026-07-15"]
+    assert connection.query["model"] == ["gpt-realtime"]
+    assert "Authorization" not in connection.query
+    # session.update first, as GET /api/voice/session gave it; then microphone audio.
+    first = connection.events[0]
+    assert first["type"] == "session.update"
+    assert [t["name"] for t in first["session"]["tools"]] == [TOOL_NAME]
+    assert connection.audio_chunks >= 1 and connection.audio_bytes % 2 == 0
+
+    # One output per call_id, each carrying ITS call's answer, then one response.create.
+    outputs = connection.outputs()
+    assert sorted(call_id for call_id, _ in outputs) == sorted([MODEM_CALL[0], BILL_CALL[0]])
+    fast_call = MODEM_CALL[0] if slow == "bill" else BILL_CALL[0]
+    assert outputs[0][0] == fast_call  # sent as it came, not in call order
+    # The page shows both voice turns answered and what the assistant said (and, as
+    # Playwright processes its events meanwhile, records the page's requests).
+    turns = page.page.locator("#timeline li.turn[data-source=voice][data-state=answered]")
+    turns.nth(1).wait_for()
+    page.page.locator("#timeline li.voice-line[data-who=assistant]").wait_for()
+    bodies = posted_bodies(page)
+    for call_id, output in outputs:
+        body = bodies[call_id]
+        instance_id = instance_id_for("ada", body["conversationId"], call_id)
+        status = system.app.http.get(
+            f"/api/messages/{instance_id}", headers=system.headers()
+        ).json()
+        assert status["callId"] == call_id
+        assert output["status"] == "completed"
+        assert output["answer"] == status["answer"]
+    answers = dict(outputs)
+    assert answers[MODEM_CALL[0]]["answer"] != answers[BILL_CALL[0]]["answer"]
+    types = connection.types()
+    creates = [i for i, t in enumerate(types) if t == "response.create"]
+    last_output = max(
+        i for i, e in enumerate(connection.events) if e["type"] == "conversation.item.create"
+    )
+    assert len(creates) == 1 and creates[0] > last_output
+
+    assert page.count("GET", "/api/voice/token") == 1
+    page.assert_clean()
+
+
+LATE_CALL = ("call_late_" + secrets.token_hex(3), MODEM_CALL[1])
+AFTER_CALL = ("call_after_" + secrets.token_hex(3), BILL_CALL[1])
+
+
+@pytest.mark.parametrize(
+    "double",
+    [{"calls": [LATE_CALL], "drop_after_calls": True, "reconnect_calls": [AFTER_CALL]}],
+    indirect=True,
+    ids=["dropped"],
+)
+def test_a_late_answer_after_a_reconnect_is_dropped(system, double):
+    system.faults("modem-check", latencyMs=1500)
+    page = system.new_page()
+    start_voice(page)
+
+    # The double drops the socket right after the call: the browser reconnects with a new token.
+    page.page.wait_for_function(
+        "() => / listening reconnecting( \\S+)* listening$/"
+        ".test(' ' + document.getElementById('voice-state').dataset.history)"
+    )
+    assert page.count("GET", "/api/voice/token") == 2
+    assert len(double.connections) == 2 and not double.connections[1].refused
+    # The old call's answer arrives after that: shown on the page, never sent to the new socket.
+    late = page.page.locator(f"#timeline li.turn[data-call-id={LATE_CALL[0]}]")
+    late.locator(".turn-note[data-kind=late]").wait_for()
+
+    double.release.set()  # now a new call on the new connection
+    second = double.connections[1]
+    assert second.answered.wait(60), "the double did not finish its second conversation"
+    assert second.error is None, second.error
+    assert [call_id for call_id, _ in second.outputs()] == [AFTER_CALL[0]]
+    assert double.connections[0].outputs() == []
+    page.page.locator(
+        f"#timeline li.turn[data-call-id={AFTER_CALL[0]}][data-state=answered]"
+    ).wait_for()
+    page.assert_clean()

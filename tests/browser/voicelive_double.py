@@ -1,0 +1,242 @@
+"""A Voice Live test double: a loopback WebSocket server speaking the Voice Live realtime events
+at the transport level (session.created/updated, a response with function calls, audio deltas,
+transcripts, response.done), recording every client event for the test to check."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import math
+import struct
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import ServerConnection, serve
+
+TOOL_NAME = "send_to_agent_network"
+FRAME_TIMEOUT = 30
+
+
+def tone(samples: int = 2400) -> str:
+    """100 ms of a quiet 440 Hz tone, PCM16 24 kHz mono, base64 (a response.audio.delta)."""
+    pcm = b"".join(
+        struct.pack("<h", int(3000 * math.sin(2 * math.pi * 440 * i / 24000)))
+        for i in range(samples)
+    )
+    return base64.b64encode(pcm).decode()
+
+
+@dataclass
+class Connection:
+    """What one browser connection sent."""
+
+    path: str
+    query: dict[str, list[str]]
+    refused: bool = False
+    events: list[dict[str, Any]] = field(default_factory=list)  # every non-audio event
+    audio_chunks: int = 0
+    audio_bytes: int = 0
+    answered: threading.Event = field(default_factory=threading.Event)  # the reply was spoken
+    done: threading.Event = field(default_factory=threading.Event)  # the connection ended
+    error: str | None = None
+
+    def outputs(self) -> list[tuple[str, dict[str, Any]]]:
+        """(call_id, parsed output) of each function_call_output, in the order sent."""
+        return [
+            (e["item"]["call_id"], json.loads(e["item"]["output"]))
+            for e in self.events
+            if e["type"] == "conversation.item.create"
+            and e.get("item", {}).get("type") == "function_call_output"
+        ]
+
+    def types(self) -> list[str]:
+        return [e["type"] for e in self.events]
+
+
+class VoiceLiveDouble:
+    """Per connection: wait for session.update and some microphone audio, then (first
+    connection) emit `calls` in one response, or (a reconnect) wait for `release` and emit
+    `reconnect_calls`; collect the outputs until response.create, then answer it aloud."""
+
+    def __init__(
+        self,
+        api_key: str,
+        calls: list[tuple[str, dict[str, Any]]],
+        *,
+        drop_after_calls: bool = False,
+        reconnect_calls: list[tuple[str, dict[str, Any]]] | None = None,
+    ) -> None:
+        self.api_key = api_key
+        self.calls = calls
+        self.drop_after_calls = drop_after_calls
+        self.reconnect_calls = reconnect_calls or []
+        self.connections: list[Connection] = []
+        self.release = threading.Event()
+        self.connected = threading.Event()
+        self._server = None
+        self.port: int | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> int:
+        self._server = await serve(self._handle, "127.0.0.1", 0, max_size=2**22)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self.port
+
+    async def stop(self) -> None:
+        self.release.set()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        url = urlsplit(ws.request.path)
+        log = Connection(url.path, parse_qs(url.query))
+        self.connections.append(log)
+        if url.path != "/voice-live/realtime" or log.query.get("api-key") != [self.api_key]:
+            log.refused = True
+            await ws.close(1008, "unauthorized")
+            return
+        self.connected.set()
+        try:
+            await self._converse(ws, log, first=len(self.connections) == 1)
+        except Exception as error:  # recorded for the test to report
+            log.error = f"{type(error).__name__}: {error}"
+        finally:
+            log.answered.set()  # also on failure: the test reads `error` instead of waiting
+            log.done.set()
+
+    async def _converse(self, ws: ServerConnection, log: Connection, first: bool) -> None:
+        await self._send(ws, {"type": "session.created", "session": {"id": "sess_double"}})
+        update = await self._next(ws, log, {"session.update"})
+        await self._send(ws, {"type": "session.updated", "session": update["session"]})
+        await self._wait_audio(ws, log)
+        if first:
+            calls = self.calls
+        else:
+            await asyncio.to_thread(self.release.wait, FRAME_TIMEOUT)
+            calls = self.reconnect_calls
+        response_id = f"resp_{len(self.connections)}"
+        await self._emit_calls(ws, response_id, calls)
+        if first and self.drop_after_calls:
+            await ws.close(1011, "dropped by the test double")
+            return
+        expected = {call_id for call_id, _ in calls}
+        while True:
+            await self._next(ws, log, {"response.create"})
+            answered = {call_id for call_id, _ in log.outputs()}
+            if expected <= answered:
+                break
+        await self._speak(ws, "reply_" + response_id, "Here is what the specialists found.")
+        log.answered.set()
+        # Keep listening (and recording) until the browser goes away.
+        try:
+            async for message in ws:
+                self._record(log, message)
+        except Exception:  # noqa: S110 - the socket closing is the end of the conversation
+            pass
+
+    async def _emit_calls(
+        self, ws: ServerConnection, response_id: str, calls: list[tuple[str, dict]]
+    ) -> None:
+        await self._send(
+            ws,
+            {
+                "type": "response.created",
+                "response": {"id": response_id, "status": "in_progress", "output": []},
+            },
+        )
+        items = []
+        for index, (call_id, arguments) in enumerate(calls):
+            item_id = f"item_{call_id}"
+            item = {
+                "id": item_id,
+                "type": "function_call",
+                "name": TOOL_NAME,
+                "call_id": call_id,
+                "arguments": "",
+                "status": "in_progress",
+            }
+            common = {"response_id": response_id, "output_index": index}
+            await self._send(ws, {"type": "response.output_item.added", **common, "item": item})
+            await self._send(ws, {"type": "conversation.item.created", "item": item})
+            text = json.dumps(arguments)
+            for delta in (text[: len(text) // 2], text[len(text) // 2 :]):
+                await self._send(
+                    ws,
+                    {
+                        "type": "response.function_call_arguments.delta",
+                        **common,
+                        "item_id": item_id,
+                        "call_id": call_id,
+                        "delta": delta,
+                    },
+                )
+            await self._send(
+                ws,
+                {
+                    "type": "response.function_call_arguments.done",
+                    **common,
+                    "item_id": item_id,
+                    "call_id": call_id,
+                    "name": TOOL_NAME,
+                    "arguments": text,
+                },
+            )
+            done_item = {**item, "arguments": text, "status": "completed"}
+            items.append(done_item)
+            await self._send(ws, {"type": "response.output_item.done", **common, "item": done_item})
+        await self._send(
+            ws,
+            {
+                "type": "response.done",
+                "response": {"id": response_id, "status": "completed", "output": items},
+            },
+        )
+
+    async def _speak(self, ws: ServerConnection, response_id: str, text: str) -> None:
+        await self._send(ws, {"type": "response.created", "response": {"id": response_id}})
+        await self._send(
+            ws, {"type": "response.audio.delta", "response_id": response_id, "delta": tone()}
+        )
+        await self._send(
+            ws,
+            {
+                "type": "response.audio_transcript.done",
+                "response_id": response_id,
+                "transcript": text,
+            },
+        )
+        await self._send(
+            ws, {"type": "response.done", "response": {"id": response_id, "status": "completed"}}
+        )
+
+    async def _wait_audio(self, ws: ServerConnection, log: Connection) -> None:
+        while log.audio_chunks == 0:
+            self._record(log, await asyncio.wait_for(ws.recv(), FRAME_TIMEOUT))
+
+    async def _next(self, ws: ServerConnection, log: Connection, types: set[str]) -> dict:
+        """Record events until one of `types` arrives (bounded)."""
+        while True:
+            event = self._record(log, await asyncio.wait_for(ws.recv(), FRAME_TIMEOUT))
+            if event and event["type"] in types:
+                return event
+
+    @staticmethod
+    def _record(log: Connection, message: str | bytes) -> dict | None:
+        event = json.loads(message)
+        if event.get("type") == "input_audio_buffer.append":
+            log.audio_chunks += 1
+            log.audio_bytes += len(base64.b64decode(event["audio"], validate=True))
+            return None
+        log.events.append(event)
+        return event
+
+    @staticmethod
+    async def _send(ws: ServerConnection, event: dict) -> None:
+        await ws.send(json.dumps(event))
