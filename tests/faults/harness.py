@@ -1,0 +1,234 @@
+"""The whole local system for one test: the devhost (in process, on the shared loop), the six
+sample agents with their fault knobs, the local Web PubSub service and a signing key; plus the
+questions the fault suite asks of it (history, instances still running)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+from azure.data.tables import TableServiceClient
+
+from agents.server import AgentGroup, start_agents
+from agents.settings import load_settings as load_agent_settings
+from devhost.durable.engine import TERMINAL
+from devhost.pubsub import PubSubService
+from tests.agents.identities import IDENTITIES
+from tests.conftest import remember_secret
+from voicea2a.auth import key_id
+
+ROOT = Path(__file__).resolve().parents[2]
+ACCESS_KEY = "faults-suite-access-key-0123456789abcdefghijklmn"
+AGENT_COUNT = 6
+
+# The settings every system here starts with (tests add or override).
+BASE_SETTINGS = {
+    "AUTH_DEV_LOGIN_ENABLED": "true",
+    "AGENT_URL_ALLOWLIST": "127.0.0.1",
+    "RATE_LIMIT_VOICE_TOKEN_PER_MINUTE": "1000",
+    "AGENT_TIMEOUT_SECONDS": "3",
+    "AGENT_RETRY_FIRST_SECONDS": "0.2",
+    "AGENT_RETRY_MAX_SECONDS": "0.4",
+    "APPROVAL_TIMEOUT_MINUTES": "1",
+    "VOICE_SYNC_WAIT_SECONDS": "8",
+}
+
+
+def app_token(key: str, user: str = "ada", roles: tuple[str, ...] = ("user",)) -> str:
+    """A 15-minute app token (HS256, the dev sign-in's kind) signed with `key`."""
+    now = int(time.time())
+    claims = {
+        "iss": "voicea2a",
+        "aud": "voicea2a-api",
+        "sub": user,
+        "roles": list(roles),
+        "iat": now,
+        "exp": now + 900,
+    }
+    token = jwt.encode(claims, key, algorithm="HS256", headers={"kid": key_id(key)})
+    return remember_secret(token)
+
+
+@dataclass
+class LocalSystem:
+    """A started system; `app` is the RunningHost of tests/conftest.py."""
+
+    app: Any
+    agents: AgentGroup | None
+    pubsub: PubSubService | None
+    key: str
+    loop: Any
+
+    def headers(self, user: str = "ada", roles: tuple[str, ...] = ("user",)) -> dict[str, str]:
+        return {"Authorization": f"Bearer {app_token(self.key, user, roles)}"}
+
+    def body(self, customer_id: str | None, symptoms: list[str], **extra: Any) -> dict:
+        body = {
+            "request": "My internet is not working well.",
+            "symptoms": symptoms,
+            "callId": "call-" + secrets.token_hex(4),
+            **extra,
+        }
+        if customer_id:
+            first, last, postal, born = IDENTITIES[customer_id]
+            body["customer"] = {
+                "firstName": first,
+                "lastName": last,
+                "postalCode": postal,
+                "dateOfBirth": born,
+            }
+        return body
+
+    def ask(
+        self, customer_id: str | None, symptoms: list[str], user: str = "ada", **extra: Any
+    ) -> httpx.Response:
+        body = self.body(customer_id, symptoms, **extra)
+        return self.app.http.post("/api/messages", json=body, headers=self.headers(user))
+
+    def faults(self, agent: str, **faults: Any) -> None:
+        response = httpx.post(f"{self.agents.urls[agent]}/_faults", json=faults, timeout=10)
+        assert response.status_code == 200, response.text
+
+    def status(self, instance_id: str, user: str = "ada") -> httpx.Response:
+        return self.app.http.get(f"/api/messages/{instance_id}", headers=self.headers(user))
+
+    def wait_done(self, instance_id: str, user: str = "ada", timeout: float = 30) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            response = self.status(instance_id, user)
+            assert response.status_code == 200, response.text
+            if response.json()["status"] != "running":
+                return response.json()
+            time.sleep(0.1)
+        raise AssertionError(f"{instance_id} still running after {timeout} s")
+
+    def history(self, conversation_id: str, user: str = "ada") -> list[dict]:
+        response = self.app.http.get(
+            f"/api/conversations/{conversation_id}", headers=self.headers(user)
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["messages"]
+
+    def wait_history(
+        self, conversation_id: str, instance_id: str, user: str = "ada", timeout: float = 10
+    ) -> list[dict]:
+        """The turn's messages once its answer is recorded (record_turn runs after the answer
+        is composed, so it may land a moment after the status says completed)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            turn = [
+                m for m in self.history(conversation_id, user) if m["instanceId"] == instance_id
+            ]
+            if any(m["role"] == "assistant" for m in turn) or time.monotonic() > deadline:
+                return turn
+            time.sleep(0.1)
+
+    def instance_statuses(self) -> dict[str, str]:
+        """Every orchestration instance the devhost engine holds, with its runtime status."""
+
+        async def read() -> dict[str, str]:
+            return {i: inst.status for i, inst in self.app.engine.instances.items()}
+
+        return self.loop.run(read())
+
+    def stuck_instances(self, timeout: float = 15) -> dict[str, str]:
+        """Instances still not finished after `timeout` (none expected)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            running = {i: s for i, s in self.instance_statuses().items() if s not in TERMINAL}
+            if not running or time.monotonic() > deadline:
+                return running
+            time.sleep(0.1)
+
+    def wait_agents(self, count: int = AGENT_COUNT, timeout: float = 20) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while True:
+            agents = self.app.http.get("/api/agents", headers=self.headers()).json()["agents"]
+            if len(agents) >= count:
+                return agents
+            assert time.monotonic() < deadline, f"the agents did not register: {agents}"
+            time.sleep(0.1)
+
+
+def assert_turn_complete(turn: list[dict], answer: dict) -> None:
+    """One user message, one message per agent outcome, then the answer as returned."""
+    roles = [m["role"] for m in turn]
+    assert roles[0] == "user" and roles[-1] == "assistant", roles
+    assert set(roles[1:-1]) <= {"agent"}, roles
+    final = turn[-1]
+    assert final["text"] == answer["answer"]
+    assert final["partial"] == answer["partial"]
+    assert final["agents"] == answer["agents"]
+
+
+def error_of(response: httpx.Response) -> dict:
+    """The error object of a response, after checking it has the one error body."""
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    keys = set(error)
+    assert (
+        {"code", "message", "retryable"} <= keys <= {"code", "message", "retryable", "retryAfter"}
+    )
+    assert "Traceback" not in error["message"]
+    return error
+
+
+def start_system(
+    start_host: Callable[..., Any],
+    loop_thread: Any,
+    apply_env: Callable[..., Any],
+    storage_connection_string: str,
+    *,
+    settings: dict[str, str] | None = None,
+    with_agents: bool = True,
+    with_pubsub: bool = True,
+    heartbeat_seconds: float = 30,
+) -> LocalSystem:
+    """Start the system on `storage_connection_string`; stop it with `stop_system`."""
+    pubsub = None
+    values = {**BASE_SETTINGS, **(settings or {})}
+    if with_pubsub:
+        pubsub = PubSubService(ACCESS_KEY, endpoint="http://127.0.0.1")
+        port = loop_thread.run(pubsub.start(port=0))
+        values.setdefault(
+            "WEBPUBSUB_CONNECTION_STRING",
+            f"Endpoint=http://127.0.0.1:{port};AccessKey={ACCESS_KEY};",
+        )
+    key = values.setdefault(
+        "AUTH_SIGNING_KEY", remember_secret("faults-signing-key-" + secrets.token_hex(24))
+    )
+    apply_env(**values)
+    # A registry left by an earlier test would list agents that are not running.
+    TableServiceClient.from_connection_string(storage_connection_string).delete_table("agents")
+    app = start_host(ROOT, run_timers=False)
+    agents = None
+    if with_agents:
+        agent_settings = replace(
+            load_agent_settings({"AGENT_FAULTS_ENABLED": "true"}),
+            function_app_url=app.host.base_url,
+            heartbeat_seconds=heartbeat_seconds,
+        )
+        agents = loop_thread.run(start_agents(base_port=0, settings=agent_settings))
+    system = LocalSystem(app, agents, pubsub, key, loop_thread)
+    if with_agents:
+        system.wait_agents()
+    return system
+
+
+def stop_system(system: LocalSystem) -> None:
+    if system.agents is not None:
+        system.loop.run(system.agents.stop())
+    if system.pubsub is not None:
+        system.loop.run(system.pubsub.stop())
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, indent=1)[:3000]
