@@ -164,3 +164,22 @@ def test_a_supervisor_approves_a_technician_visit(system):
     assert "Approved by sam" in resolved.inner_text()
     supervisor.assert_clean()
     user.assert_clean()
+
+
+def test_the_dev_token_is_renewed_before_it_expires(system):
+    page = system.new_page()
+    page.page.clock.install()  # the page's timers and Date, moved on below
+    page.sign_in()
+    expiry = "() => JSON.parse(sessionStorage.getItem('voicea2a.devSession')).localExpiresAt"
+    first = page.page.evaluate(expiry)
+    assert page.count("POST", "/api/auth/dev-token") == 1
+
+    # A 15-minute token is renewed at about 13 minutes, as the same user and role.
+    with page.page.expect_response(
+        lambda r: r.request.method == "POST" and r.url.endswith("/api/auth/dev-token")
+    ) as renewal:
+        page.page.clock.fast_forward("13:05")
+    assert renewal.value.status == 200
+    assert renewal.value.request.post_data_json == {"user": "ada", "roles": ["user"]}
+    page.page.wait_for_function(f"() => ({expiry})() > {first}")
+    page.assert_clean()

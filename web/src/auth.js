@@ -8,6 +8,24 @@ const DEV_STORAGE_KEY = "voicea2a.devSession";
 const RENEW_BEFORE_MS = 2 * 60 * 1000; // a 15-minute dev token is renewed at ~13 minutes
 const MIN_VALID_MS = 60 * 1000; // a token with less left is renewed before use
 
+/** The token's lifetime (exp - iat) in ms; else from the API's expiresAt. */
+function lifetimeMs(token, expiresAtIso) {
+  try {
+    const part = token.split(".")[1].replaceAll("-", "+").replaceAll("_", "/");
+    const claims = JSON.parse(atob(part.padEnd(part.length + ((4 - (part.length % 4)) % 4), "=")));
+    if (Number.isFinite(claims.exp) && Number.isFinite(claims.iat) && claims.exp > claims.iat) {
+      return (claims.exp - claims.iat) * 1000;
+    }
+  } catch {
+    /* not a JWT we can read: use expiresAt */
+  }
+  return Math.max(0, Date.parse(expiresAtIso) - Date.now());
+}
+
+function expiresAt(session) {
+  return session.localExpiresAt ?? Date.parse(session.expiresAt);
+}
+
 export class Auth extends EventTarget {
   /** @param {{dev: boolean, entra: {clientId: string, authority: string, scope: string} | null}} signIn */
   constructor(signIn) {
@@ -45,7 +63,7 @@ export class Auth extends EventTarget {
       } catch {
         saved = null;
       }
-      if (saved && saved.token && Date.parse(saved.expiresAt) - Date.now() > MIN_VALID_MS) {
+      if (saved && saved.token && expiresAt(saved) - Date.now() > MIN_VALID_MS) {
         this.useDevSession(saved);
         return true;
       }
@@ -87,7 +105,15 @@ export class Auth extends EventTarget {
         retryAfter,
       );
     }
-    const session = { user: data.user, roles: data.roles, token: data.token, expiresAt: data.expiresAt };
+    const session = {
+      user: data.user,
+      roles: data.roles,
+      token: data.token,
+      expiresAt: data.expiresAt,
+      // Timed on this machine's clock from the token's own lifetime: a skewed clock cannot make
+      // the renewal late (or make it loop).
+      localExpiresAt: Date.now() + lifetimeMs(data.token, data.expiresAt),
+    };
     sessionStorage.setItem(DEV_STORAGE_KEY, JSON.stringify(session));
     this.useDevSession(session);
     this.dispatchEvent(new CustomEvent("renewed", { detail: { expiresAt: session.expiresAt } }));
@@ -102,7 +128,7 @@ export class Auth extends EventTarget {
 
   scheduleDevRenewal() {
     clearTimeout(this.renewTimer);
-    const left = Date.parse(this.dev.expiresAt) - Date.now();
+    const left = expiresAt(this.dev) - Date.now();
     const wait = Math.max(5_000, left - RENEW_BEFORE_MS);
     this.renewTimer = setTimeout(() => {
       this.renewDev().catch((error) => {
@@ -143,7 +169,7 @@ export class Auth extends EventTarget {
   /** A bearer token valid for at least another minute. */
   async getToken() {
     if (this.mode === "dev") {
-      if (Date.parse(this.dev.expiresAt) - Date.now() < MIN_VALID_MS) await this.renewDev();
+      if (expiresAt(this.dev) - Date.now() < MIN_VALID_MS) await this.renewDev();
       return this.dev.token;
     }
     if (this.mode === "entra") {
