@@ -4,6 +4,7 @@ past conversations, live events reconnecting, supervisor approvals."""
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from azure.messaging.webpubsubservice import WebPubSubServiceClient
@@ -183,3 +184,38 @@ def test_the_dev_token_is_renewed_before_it_expires(system):
     assert renewal.value.request.post_data_json == {"user": "ada", "roles": ["user"]}
     page.page.wait_for_function(f"() => ({expiry})() > {first}")
     page.assert_clean()
+
+
+ENTRA = {
+    "AUTH_CLIENT_ID": "00000000-0000-0000-0000-0000000000c1",
+    "AUTH_AUTHORITY": "https://login.microsoftonline.com/contoso.example",
+    "AUTH_API_SCOPE": "api://voicea2a/access_as_user",
+}
+
+
+@pytest.mark.parametrize("overrides", [ENTRA])
+def test_microsoft_sign_in_starts_msal_against_the_configured_authority(system):
+    page = system.new_page()
+    attempts: list[str] = []
+
+    def refuse(route) -> None:  # nothing leaves the machine: record the attempt, refuse it
+        attempts.append(route.request.url)
+        route.abort()
+
+    page.page.route("https://login.microsoftonline.com/**", refuse)
+    page.goto()
+    page.page.locator("#entra-signin-button").wait_for(state="visible")
+    assert page.page.locator("#dev-signin").is_visible()  # both methods are offered
+
+    with page.page.expect_request(lambda r: r.url.startswith(ENTRA["AUTH_AUTHORITY"])) as sent:
+        page.page.click("#entra-signin-button")
+
+    url = urlsplit(sent.value.url)
+    query = parse_qs(url.query)
+    assert url.path.startswith("/contoso.example/oauth2/v2.0/authorize"), url.path
+    assert query["client_id"] == [ENTRA["AUTH_CLIENT_ID"]]
+    assert ENTRA["AUTH_API_SCOPE"] in query["scope"][0].split()
+    assert query["redirect_uri"] == [system.base_url + "/"]
+    assert query["code_challenge_method"] == ["S256"]  # PKCE: a public client, no secret
+    assert attempts
+    assert not page.errors, page.errors
