@@ -191,6 +191,7 @@ def start_system(
     with_agents: bool = True,
     with_pubsub: bool = True,
     heartbeat_seconds: float = 30,
+    agent_settings: dict[str, Any] | None = None,
 ) -> LocalSystem:
     """Start the system on `storage_connection_string`; stop it with `stop_system`."""
     pubsub = None
@@ -211,12 +212,13 @@ def start_system(
     app = start_host(ROOT, run_timers=False)
     agents = None
     if with_agents:
-        agent_settings = replace(
+        configured = replace(
             load_agent_settings({"AGENT_FAULTS_ENABLED": "true"}),
             function_app_url=app.host.base_url,
             heartbeat_seconds=heartbeat_seconds,
+            **(agent_settings or {}),
         )
-        agents = loop_thread.run(start_agents(base_port=0, settings=agent_settings))
+        agents = loop_thread.run(start_agents(base_port=0, settings=configured))
     system = LocalSystem(app, agents, pubsub, key, loop_thread)
     if with_agents:
         system.wait_agents()
