@@ -143,7 +143,7 @@ def _to_error(exc: Exception, name: str, correlation_id: str) -> ApiError:
 
 def http_endpoint(fn: HttpHandler) -> HttpHandler:
     """Wrap an async HTTP function: telemetry set up (once per process), a correlation id and a
-    server span continuing the caller's `traceparent`, one log line per request, ApiError →
+    span continuing the caller's `traceparent`, one log line per request, ApiError →
     error body, anything else → 500."""
     name = fn.__name__
 
@@ -160,7 +160,9 @@ def http_endpoint(fn: HttpHandler) -> HttpHandler:
             telemetry.bound(correlationId=correlation_id, instanceId=instance_id),
             telemetry.span(
                 f"http {name}",
-                kind=SpanKind.SERVER,
+                # Internal, not server: the host already records the request (Host.Results); a
+                # server span would be a second row in Application Insights' requests table.
+                kind=SpanKind.INTERNAL,
                 traceparent=req.headers.get("traceparent") if req is not None else None,
                 attributes={"faas.name": name, "http.request.method": _method(req)},
             ) as span,

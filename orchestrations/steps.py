@@ -8,6 +8,7 @@ only when not replaying (`say`), with the correlation fields passed explicitly f
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 from collections.abc import Generator, Iterable
 from datetime import timedelta
@@ -25,15 +26,22 @@ log = logging.getLogger("orchestrations.delegation")
 
 def trace_fields(context: df.DurableOrchestrationContext, job: dict[str, Any]) -> dict[str, Any]:
     """What every activity input carries so its log lines and span join this delegation's:
-    the correlation fields and the HTTP request's traceparent (voicea2a.telemetry.activity)."""
+    the correlation fields and the HTTP request's traceparent (voicea2a.telemetry.activity);
+    without one, a traceparent derived from the instance id keeps the delegation one trace."""
     return {
         "correlationId": job.get("correlationId"),
-        "traceparent": job.get("traceparent"),
+        "traceparent": job.get("traceparent") or _derived_traceparent(context.instance_id),
         "conversationId": job.get("conversationId"),
         "callId": job.get("callId"),
         "instanceId": context.instance_id,
         "user": job.get("user"),
     }
+
+
+def _derived_traceparent(instance_id: str) -> str:
+    # Deterministic (replays give the same value) and never all zeros.
+    digest = hashlib.sha256(instance_id.encode()).hexdigest()
+    return f"00-{digest[:31]}1-{digest[32:47]}1-01"
 
 
 def say(

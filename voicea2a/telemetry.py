@@ -141,40 +141,48 @@ _CREDENTIAL_NAMES = (
     r"AccountKey|AccessKey|SharedAccessKey|sig|api[-_]?key|access_token|refresh_token|id_token"
     r"|client_secret|x-functions-key|password"
 )
-_REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # `Bearer <token>`, also URL-encoded (`Bearer%20…`, `Bearer+…`).
-    (re.compile(r"(?i)\b(bearer)(\s+|%20|\+)[A-Za-z0-9\-._~+/]+=*"), rf"\1\2{REDACTED}"),
-    # A JWT: three base64url segments, the first a JSON header (`eyJ…`), the signature may be empty.
-    (re.compile(r"\bey[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"), REDACTED),
-    # Any other three long base64url segments (JWE-like tokens, signed tickets).
-    (
-        re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}"),
-        REDACTED,
-    ),
-    # A SAS in a connection string runs to the next `;` (it holds `&` and `=`).
-    (re.compile(r"(?i)\b(SharedAccessSignature\s*[=:]\s*)[^;\s\"'<>]+"), rf"\1{REDACTED}"),
-    # name=value, name: value, "name": "value" for credential names (query strings, connection
-    # strings, headers, JSON).
-    (
-        re.compile(
-            rf"(?i)\b({_CREDENTIAL_NAMES})([\"']?\s*[=:]\s*[\"']?)(?!\[REDACTED\])[^;&,\s\"'<>]+"
+
+
+@functools.cache
+def _redactions() -> tuple[tuple[re.Pattern[str], str], ...]:
+    # Compiled on first use: a few milliseconds that cold start does not need to pay.
+    return (
+        # `Bearer <token>`, also URL-encoded (`Bearer%20…`, `Bearer+…`).
+        (re.compile(r"(?i)\b(bearer)(\s+|%20|\+)[A-Za-z0-9\-._~+/]+=*"), rf"\1\2{REDACTED}"),
+        # A JWT: three base64url segments, the first a JSON header (`eyJ…`); the signature may be
+        # empty.
+        (re.compile(r"\bey[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"), REDACTED),
+        # Any other three long base64url segments (JWE-like tokens, signed tickets).
+        (
+            re.compile(
+                r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}"
+            ),
+            REDACTED,
         ),
-        rf"\1\2{REDACTED}",
-    ),
-    # An Authorization header or query parameter with another scheme (Basic, SharedKey, ...).
-    (
-        re.compile(
-            r"(?i)\b(authorization[\"']?\s*[=:]\s*[\"']?(?:[A-Za-z-]+(?:\s+|%20))?)"
-            r"(?!\[REDACTED\])[^\s\"',;&<>]+"
+        # A SAS in a connection string runs to the next `;` (it holds `&` and `=`).
+        (re.compile(r"(?i)\b(SharedAccessSignature\s*[=:]\s*)[^;\s\"'<>]+"), rf"\1{REDACTED}"),
+        # name=value, name: value, "name": "value" for credential names (query strings, connection
+        # strings, headers, JSON).
+        (
+            re.compile(
+                rf"(?i)\b({_CREDENTIAL_NAMES})([\"']?\s*[=:]\s*[\"']?)(?!\[REDACTED\])[^;&,\s\"'<>]+"
+            ),
+            rf"\1\2{REDACTED}",
         ),
-        rf"\1{REDACTED}",
-    ),
-)
+        # An Authorization header or query parameter with another scheme (Basic, SharedKey, ...).
+        (
+            re.compile(
+                r"(?i)\b(authorization[\"']?\s*[=:]\s*[\"']?)(?!bearer(?:\s|%20|\+))"
+                r"((?:[A-Za-z-]+(?:\s+|%20))?)(?!\[REDACTED\])[^\s\"',;&<>]+"
+            ),
+            rf"\1\2{REDACTED}",
+        ),
+    )
 
 
 def redact(text: str) -> str:
     """`text` with anything shaped like a credential replaced by [REDACTED]."""
-    for pattern, replacement in _REDACTIONS:
+    for pattern, replacement in _redactions():
         text = pattern.sub(replacement, text)
     return text
 
@@ -240,7 +248,8 @@ class JsonFormatter(logging.Formatter):
         for name in (*FIELDS, "traceId", "spanId", *EXTRA_FIELDS):
             value = getattr(record, name, None)
             if value is not None and value != "":
-                entry[name] = value
+                # Ids can come from a request (a header, a route): they are redacted too.
+                entry[name] = redact(value) if isinstance(value, str) else value
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
@@ -260,7 +269,7 @@ class TextFormatter(logging.Formatter):
         clock = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
         line = f"{clock} {record.levelname:<7} {record.name}: {redact(record.getMessage())}"
         tags = [
-            f"{tag}={getattr(record, name)}"
+            f"{tag}={redact(str(getattr(record, name)))}"
             for name, tag in self.TAGS
             if getattr(record, name, None)
         ]

@@ -173,6 +173,8 @@ def secret_shapes() -> list[tuple[str, str, str]]:
         ("api-key-json", f'{{"api-key": "{key}", "region": "eastus2"}}', key),
         ("access-token-query", f"wss://wps.example/client/hubs/h?access_token={jwt}", jwt),
         ("access-token-plain", f"access_token={bearer}&expires=3600", bearer),
+        ("basic-auth", f"Authorization: Basic {key}", key),
+        ("storage-shared-key", f"authorization=SharedKey acct:{key}", key),
     ]
 
 
@@ -225,6 +227,21 @@ def test_an_exception_without_a_secret_is_kept_as_it_is():
         record.exc_info = sys.exc_info()
     telemetry.TelemetryFilter().filter(record)
     assert record.exc_info is not None
+
+
+def test_what_stays_readable_around_a_redaction():
+    assert (
+        telemetry.redact("Authorization: Bearer abc.def-ghi") == "Authorization: Bearer [REDACTED]"
+    )
+    assert telemetry.redact("Authorization: Basic dXNlcjpw") == "Authorization: Basic [REDACTED]"
+    assert (
+        telemetry.redact("Endpoint=http://h;AccessKey=k+/=;Version=1.0;")
+        == "Endpoint=http://h;AccessKey=[REDACTED];Version=1.0;"
+    )
+    assert (
+        telemetry.redact("https://a/t?sv=2022-11-02&sig=a%2Bb&se=x")
+        == "https://a/t?sv=2022-11-02&sig=[REDACTED]&se=x"
+    )
 
 
 @pytest.mark.parametrize(
@@ -660,3 +677,20 @@ def test_every_metric_is_on_the_one_meter(in_memory_telemetry):
 def test_the_settings_registry_knows_the_telemetry_settings():
     for name in ("OTEL_TRACES_EXPORTER", "LOG_LEVEL", "LOG_FORMAT"):
         assert name in config.SETTING_NAMES
+
+
+def test_every_activity_input_carries_the_delegations_trace():
+    from orchestrations.steps import trace_fields
+
+    context = types.SimpleNamespace(instance_id="dlg-0123")
+    job = {"user": "ada", "conversationId": "c", "callId": "k", "correlationId": "corr"}
+    fields = trace_fields(context, {**job, "traceparent": TRACEPARENT})
+    assert fields == {**job, "traceparent": TRACEPARENT, "instanceId": "dlg-0123"}
+    # No traceparent came with the request: one derived from the instance id, the same on
+    # every replay, still makes the delegation one trace.
+    derived = trace_fields(context, job)["traceparent"]
+    assert derived == trace_fields(context, job)["traceparent"]
+    assert a2a.forwarded_headers({"traceparent": derived}) == {"traceparent": derived}
+    assert (
+        derived != trace_fields(types.SimpleNamespace(instance_id="dlg-4567"), job)["traceparent"]
+    )
