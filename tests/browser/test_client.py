@@ -37,6 +37,22 @@ def test_dev_sign_in_shows_six_healthy_agents(system, role):
     page.assert_clean()
 
 
+def test_the_agent_network_follows_registry_updates(system):
+    page = system.new_page()
+    page.sign_in()
+    agents = page.page.locator("#agents li.agent")
+    agents.nth(5).wait_for()
+
+    removed = system.app.http.delete(
+        "/api/agents/contoso-modem-check-agent", headers=system.headers("sam", ("supervisor",))
+    )
+    assert removed.status_code == 204, removed.text
+
+    page.page.locator("#agents-summary", has_text="5 of 5 agents healthy.").wait_for()
+    assert page.page.locator("#agents li[data-agent=contoso-modem-check-agent]").count() == 0
+    page.assert_clean()
+
+
 def test_text_question_answer_agents_and_history_after_reload(system):
     page = system.new_page()
     page.sign_in()

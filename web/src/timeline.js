@@ -103,7 +103,6 @@ export class Timeline {
     if (result.partial) {
       turn.answer.append(el("span", { className: "partial" }, " (partial: some agents could not answer)"));
     }
-    turn.node.querySelectorAll(".turn-note[data-kind='approval']").forEach((n) => n.remove());
   }
 
   setFailed(callId, message) {

@@ -110,7 +110,8 @@ export class VoiceBridge extends EventTarget {
       session = update.data;
     } catch (error) {
       this.hooks.onError?.(error);
-      if (error.status && error.status < 500 && error.status !== 429 && error.status !== 408) {
+      const fatal = error.code === "not_configured" || (error.status >= 400 && error.status < 500);
+      if (fatal && error.status !== 429 && error.status !== 408) {
         this.wanted = false;
         this.setState("error", error);
         return;
