@@ -10,7 +10,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from api._http import current_correlation_id, http_endpoint, json_response, read_json, signed_in
-from voicea2a import history
+from voicea2a import history, telemetry
 from voicea2a.config import get_settings
 from voicea2a.errors import InternalError, NotFound, UpstreamUnavailable
 from voicea2a.events import Event
@@ -60,7 +60,7 @@ async def post_message(
             "conversationId": conversation_id,
             "callId": call_id,
             "correlationId": current_correlation_id(),
-            "traceparent": req.headers.get("traceparent"),
+            "traceparent": telemetry.current_traceparent(),
             "startedAt": datetime.now(UTC).isoformat(),
             "request": message.to_json(),
             "limits": settings.delegation.to_json(),

@@ -5,7 +5,7 @@ import logging
 import azure.durable_functions as df
 import azure.functions as func
 
-from voicea2a import registry
+from voicea2a import registry, telemetry
 from voicea2a.config import get_settings
 from voicea2a.publisher import publish
 
@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 @bp.timer_trigger(schedule="%AGENT_HEALTH_SCHEDULE%", arg_name="timer", run_on_startup=False)
 async def agent_health(timer: func.TimerRequest) -> None:
     """Probe the registry's agents concurrently; publish `registry.updated` when it changed."""
+    telemetry.ensure_setup()  # a process whose first invocation is this timer logs like the rest
     records, changed = await registry.probe_all(get_settings().agents)
     healthy = sum(record.health == registry.HEALTHY for record in records)
     log.info(

@@ -413,7 +413,8 @@ def test_replaying_a_recorded_history_gives_the_same_actions(system):
     from devhost.durable.engine import flatten
 
     body = system.ask("CUST-0005", ["slow_internet"]).json()
-    instance = system.app.engine.instances[body["instanceId"]]
+    # The answer is returned before the turn is recorded: wait for the whole orchestration.
+    instance = system.app.wait(body["instanceId"])
     history = [
         dict(event, IsPlayed=True) for event in instance.history if event["EventType"] != 1
     ]  # up to, not including, ExecutionCompleted
