@@ -39,8 +39,10 @@ def test_azure_yaml_deploys_the_function_app_and_the_static_site():
     assert re.search(r"^name: [a-z0-9-]+$", AZURE_YAML.read_text(), re.M)
     assert services() == {
         "api": {"project": ".", "language": "python", "host": "function"},
-        "web": {"project": "./web", "host": "staticwebapp"},
+        "web": {"project": "./web", "host": "staticwebapp", "hooks": ""},
     }
+    # web/index.html loads web/dist, a build output: it is built before packaging.
+    assert "run: cd .. && npm ci --no-audit --no-fund && npm run build" in AZURE_YAML.read_text()
 
 
 def parameters() -> dict[str, str]:
