@@ -28,6 +28,7 @@ from voicea2a.planner import (
 
 bp = df.Blueprint()
 APPROVAL_EVENT = "approval"
+RECORD_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=1000, max_number_of_attempts=6)
 
 
 @bp.orchestration_trigger(context_name="context")
@@ -141,8 +142,10 @@ def delegate(context: df.DurableOrchestrationContext, job: dict[str, Any]) -> Ge
         {"text": answer["answer"], "agents": answer["agents"], "partial": answer["partial"]},
     )
     events.add("task.updated", {"taskId": context.instance_id, "state": "completed"})
-    record = context.call_activity(
+    # The history must survive a storage blip: retried for a while (the answer is already out).
+    record = context.call_activity_with_retry(
         "record_turn",
+        RECORD_RETRY,
         {
             **trace_fields(context, job),
             "user": job["user"],

@@ -72,17 +72,77 @@ def table_client(name: str) -> TableClient:
 
 
 _created_tables: set[str] = set()
+# The writes that re-create their table when it has disappeared.
+_WRITES = frozenset({"create_entity", "upsert_entity", "update_entity", "submit_transaction"})
+_QUERIES = frozenset({"query_entities", "list_entities"})
 
 
 async def ensure_table(name: str) -> TableClient:
-    """Return a TableClient for `name`, creating the table once per process if it is missing."""
+    """Return a TableClient for `name`, creating the table once per process if it is missing.
+
+    Its writes re-create the table if it disappears later (a storage account restored or an
+    emulator restarted empty), instead of failing until the app restarts.
+    """
     if name not in _created_tables:
         from azure.core.exceptions import ResourceExistsError
 
         with contextlib.suppress(ResourceExistsError):
             await table_service().create_table(name, **REQUEST_PATH)
         _created_tables.add(name)
-    return table_client(name)
+    return _SelfHealingTable(name, table_client(name))  # type: ignore[return-value]
+
+
+def _table_missing(error: Exception) -> bool:
+    # error_code is a str enum (TableErrorCode) or a plain string: both compare equal.
+    return getattr(error, "error_code", None) == "TableNotFound"
+
+
+class _SelfHealingTable:
+    """A TableClient whose table may disappear: writes re-create it once, reads find no rows."""
+
+    def __init__(self, name: str, client: TableClient) -> None:
+        self._name = name
+        self._client = client
+
+    def __getattr__(self, attribute: str) -> Any:
+        method = getattr(self._client, attribute)
+        if attribute in _WRITES:
+            return self._healing_write(method)
+        if attribute in _QUERIES:
+            return self._empty_when_missing(method)
+        return method
+
+    def _healing_write(self, method: Any) -> Any:
+        async def write(*args: Any, **kwargs: Any) -> Any:
+            from azure.core.exceptions import HttpResponseError
+
+            try:
+                return await method(*args, **kwargs)
+            except HttpResponseError as exc:  # a transaction reports it as TableTransactionError
+                if not _table_missing(exc):
+                    raise
+            _created_tables.discard(self._name)
+            await ensure_table(self._name)
+            return await method(*args, **kwargs)
+
+        return write
+
+    def _empty_when_missing(self, method: Any) -> Any:
+        def query(*args: Any, **kwargs: Any) -> Any:
+            async def rows() -> Any:
+                from azure.core.exceptions import ResourceNotFoundError
+
+                try:
+                    async for row in method(*args, **kwargs):
+                        yield row
+                except ResourceNotFoundError as exc:
+                    if not _table_missing(exc):
+                        raise
+                    _created_tables.discard(self._name)
+
+            return rows()
+
+        return query
 
 
 async def close_all() -> None:
