@@ -185,6 +185,7 @@ def main() -> None:
     signing_key = secrets.token_hex(32)
     os.environ.update(
         {
+            "LOG_LEVEL": "WARNING",  # the app logs every step at INFO: keep the table readable
             "AzureWebJobsStorage": azurite.connection_string,
             "AUTH_SIGNING_KEY": signing_key,
             "AUTH_DEV_LOGIN_ENABLED": "true",

@@ -1,0 +1,37 @@
+"""Run every benchmark with small sizes (a few minutes) and print their output, in one run.
+
+    .venv/bin/python bench/run_all.py
+
+The full-size commands and the latest figures are in bench/README.md.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = [
+    ("cold start", ["bench/cold_start.py", "--runs", "5"]),
+    ("token endpoint", ["bench/token_endpoint.py", "--requests", "100"]),
+    ("events fan-out", ["bench/events_fanout.py", "--users", "50", "--events", "500"]),
+    ("delegation", ["bench/delegation.py", "--levels", "1,10,50"]),
+]
+
+
+def main() -> int:
+    """Run each benchmark in its own process; stop at the first that fails."""
+    for name, arguments in SMALL:
+        print(f"\n=== {name}: {' '.join(arguments)}", flush=True)
+        started = time.monotonic()
+        result = subprocess.run([sys.executable, *arguments], cwd=ROOT, check=False)  # noqa: S603
+        print(f"=== {name}: {time.monotonic() - started:.0f} s", flush=True)
+        if result.returncode != 0:
+            return result.returncode
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
