@@ -1,6 +1,6 @@
 """The delegation orchestration: one voice tool call, delegated to the specialists stage by stage.
 
-Deterministic code only: every I/O is an activity (activities/delegation.py). Log lines and the
+Deterministic code only: every I/O is an activity (activities/). Log lines and the
 `delegation.duration` metric are written only when not replaying.
 """
 
