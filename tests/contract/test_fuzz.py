@@ -44,7 +44,7 @@ import pytest
 import yaml
 
 from tests.conftest import remember_secret
-from tests.faults.harness import ROOT, app_token, start_system, stop_system
+from tests.system import ROOT, app_token, start_system, stop_system
 from voicea2a import registry
 from voicea2a.errors import InvalidRequest
 

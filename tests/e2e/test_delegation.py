@@ -5,32 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import jsonschema
-import jwt
 import pytest
 import websockets
-from azure.data.tables import TableServiceClient
 
-from agents.server import start_agents
-from agents.settings import load_settings as load_agent_settings
-from devhost.pubsub import PubSubService
 from tests.agents.identities import IDENTITIES
 from tests.conftest import remember_secret
-from voicea2a.auth import key_id
+from tests.system import LocalSystem, start_system, stop_system
 
 pytestmark = pytest.mark.azurite
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "docs" / "events.schema.json").read_text())
-ACCESS_KEY = "delegation-test-access-key-0123456789abcdefghij"
 
 
 class EventRecorder:
@@ -75,63 +67,11 @@ class EventRecorder:
         raise AssertionError(f"no {until} event for {call_id}: {self.events}")
 
 
-class System:
-    """The whole local system for one test."""
-
-    def __init__(self, app, agents, key: str) -> None:
-        self.app, self.agents, self.key = app, agents, key
-
-    def headers(self, user: str = "ada", roles: tuple[str, ...] = ("user",)) -> dict[str, str]:
-        now = int(time.time())
-        claims = {
-            "iss": "voicea2a",
-            "aud": "voicea2a-api",
-            "sub": user,
-            "roles": list(roles),
-            "iat": now,
-            "exp": now + 900,
-        }
-        token = jwt.encode(claims, self.key, algorithm="HS256", headers={"kid": key_id(self.key)})
-        return {"Authorization": f"Bearer {remember_secret(token)}"}
-
-    def recorder(self, user: str = "ada", roles: tuple[str, ...] = ("user",)) -> EventRecorder:
-        response = self.app.http.post("/api/events/negotiate", headers=self.headers(user, roles))
-        assert response.status_code == 200, response.text
-        return EventRecorder(remember_secret(response.json()["url"])).start()
-
-    def ask(
-        self, customer_id: str | None, symptoms: list[str], user: str = "ada", **extra
-    ) -> httpx.Response:
-        body = {
-            "request": "My internet is not working well.",
-            "symptoms": symptoms,
-            "callId": "call-" + secrets.token_hex(4),
-            **extra,
-        }
-        if customer_id:
-            first, last, postal, born = IDENTITIES[customer_id]
-            body["customer"] = {
-                "firstName": first,
-                "lastName": last,
-                "postalCode": postal,
-                "dateOfBirth": born,
-            }
-        return self.app.http.post("/api/messages", json=body, headers=self.headers(user))
-
-    def faults(self, agent: str, **faults) -> None:
-        response = httpx.post(f"{self.agents.urls[agent]}/_faults", json=faults, timeout=10)
-        assert response.status_code == 200, response.text
-
-    def wait_done(self, instance_id: str, user: str = "ada", timeout: float = 30) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            body = self.app.http.get(
-                f"/api/messages/{instance_id}", headers=self.headers(user)
-            ).json()
-            if body["status"] != "running":
-                return body
-            time.sleep(0.1)
-        raise AssertionError(f"{instance_id} still running")
+def record_events(system: LocalSystem, user: str = "ada", roles: tuple[str, ...] = ("user",)):
+    """A WebSocket client recording `user`'s live events (negotiated through the app)."""
+    response = system.app.http.post("/api/events/negotiate", headers=system.headers(user, roles))
+    assert response.status_code == 200, response.text
+    return EventRecorder(remember_secret(response.json()["url"])).start()
 
 
 @pytest.fixture
@@ -142,36 +82,11 @@ def overrides() -> dict[str, str]:
 
 @pytest.fixture
 def system(start_host, azurite, azurite_env, loop_thread, overrides):
-    pubsub = PubSubService(ACCESS_KEY, endpoint="http://127.0.0.1")
-    port = loop_thread.run(pubsub.start(port=0))
-    key = remember_secret("delegation-signing-key-" + secrets.token_hex(24))
-    azurite_env(
-        AUTH_SIGNING_KEY=key,
-        AUTH_DEV_LOGIN_ENABLED="true",
-        WEBPUBSUB_CONNECTION_STRING=f"Endpoint=http://127.0.0.1:{port};AccessKey={ACCESS_KEY};",
-        AGENT_URL_ALLOWLIST="127.0.0.1",
-        RATE_LIMIT_VOICE_TOKEN_PER_MINUTE="1000",
-        AGENT_TIMEOUT_SECONDS="3",
-        AGENT_RETRY_FIRST_SECONDS="0.2",
-        AGENT_RETRY_MAX_SECONDS="0.4",
-        **{"APPROVAL_TIMEOUT_MINUTES": "1", "VOICE_SYNC_WAIT_SECONDS": "8", **overrides},
+    running = start_system(
+        start_host, loop_thread, azurite_env, azurite.connection_string, settings=overrides
     )
-    TableServiceClient.from_connection_string(azurite.connection_string).delete_table("agents")
-    app = start_host(ROOT, run_timers=False)
-    settings = replace(
-        load_agent_settings({"AGENT_FAULTS_ENABLED": "true"}),
-        function_app_url=app.host.base_url,
-        heartbeat_seconds=30,
-    )
-    agents = loop_thread.run(start_agents(base_port=0, settings=settings))
-    system = System(app, agents, key)
-    deadline = time.monotonic() + 20
-    while len(app.http.get("/api/agents", headers=system.headers()).json()["agents"]) < 6:
-        assert time.monotonic() < deadline, "the agents did not register"
-        time.sleep(0.1)
-    yield system
-    loop_thread.run(agents.stop())
-    loop_thread.run(pubsub.stop())
+    yield running
+    stop_system(running)
 
 
 def agent_statuses(events: list[dict]) -> list[tuple[str, str]]:
@@ -193,7 +108,7 @@ def agent_statuses(events: list[dict]) -> list[tuple[str, str]]:
     ids=["outage", "slow-internet", "modem-lights", "billing", "dispatch-needed"],
 )
 def test_each_intent_end_to_end(system, customer, symptoms, extra, expect_agents, expect_text):
-    recorder = system.recorder()
+    recorder = record_events(system)
     response = system.ask(customer, symptoms, **extra)
 
     assert response.status_code == 200, response.text
@@ -236,7 +151,7 @@ def test_an_agent_down_gives_a_partial_answer(system, loop_thread):
 
 
 def test_an_agent_that_errors_twice_then_succeeds(system):
-    recorder = system.recorder()
+    recorder = record_events(system)
     system.faults("modem-check", failFirst=2)
 
     body = system.ask("CUST-0002", ["modem_lights"], ledState="red").json()
@@ -248,7 +163,7 @@ def test_an_agent_that_errors_twice_then_succeeds(system):
 
 
 def test_an_agent_slower_than_its_deadline_times_out(system):
-    recorder = system.recorder()
+    recorder = record_events(system)
     system.faults("network-performance", latencyMs=6000)
 
     body = system.ask("CUST-0003", ["slow_internet"]).json()
@@ -291,7 +206,7 @@ QUICK_REPLY = {"VOICE_SYNC_WAIT_SECONDS": "0.5"}  # answer 202 at once: a person
 @pytest.mark.parametrize("overrides", [QUICK_REPLY])
 @pytest.mark.parametrize("approve", [True, False])
 def test_dispatch_approval_approved_or_rejected(system, approve):
-    supervisor = system.recorder("sam", ("supervisor",))
+    supervisor = record_events(system, "sam", ("supervisor",))
     instance_id, _ = dispatch_needing_approval(system)
     user = system.headers()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.faults.harness import start_system, stop_system
+from tests.system import start_system, stop_system
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.faults.fake_agent import FakeAgent
-from tests.faults.harness import assert_turn_complete
+from tests.system import assert_turn_complete
 
 pytestmark = pytest.mark.azurite
 

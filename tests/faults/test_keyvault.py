@@ -14,8 +14,8 @@ import uuid
 import pytest
 
 from tests.conftest import remember_secret
-from tests.faults.harness import app_token, error_of, start_system, stop_system
 from tests.integration.test_keyvault import GRACE, TTL, FakeClock, FakeCredential, FakeKeyVault
+from tests.system import app_token, error_of, start_system, stop_system
 from voicea2a.secrets import KeyVaultSecretSource, set_key_vault_source
 
 pytestmark = pytest.mark.azurite

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from tests.faults.harness import assert_turn_complete
+from tests.system import assert_turn_complete
 
 pytestmark = pytest.mark.azurite
 

@@ -30,7 +30,7 @@ from agents.server import start_agents
 from agents.settings import load_settings as load_agent_settings
 from devhost.pubsub import PubSubService
 from tests.conftest import free_port, remember_secret
-from tests.faults.harness import (
+from tests.system import (
     ACCESS_KEY,
     BASE_SETTINGS,
     ROOT,

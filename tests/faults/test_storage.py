@@ -19,7 +19,7 @@ import pytest
 
 from devhost.azurite import AzuriteProcess, start_azurite
 from tests.conftest import ROOT, free_port
-from tests.faults.harness import assert_turn_complete, error_of, start_system, stop_system
+from tests.system import assert_turn_complete, error_of, start_system, stop_system
 
 pytestmark = pytest.mark.azurite
 

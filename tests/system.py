@@ -24,7 +24,7 @@ from tests.agents.identities import IDENTITIES
 from tests.conftest import remember_secret
 from voicea2a.auth import key_id
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 ACCESS_KEY = "faults-suite-access-key-0123456789abcdefghijklmn"
 AGENT_COUNT = 6
 
