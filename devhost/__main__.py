@@ -90,6 +90,11 @@ async def serve(args: argparse.Namespace) -> int:
     """Start everything, print where to go, and run until Ctrl-C or SIGTERM."""
     root = args.script_root.resolve()
     load_settings(root)  # the local services below read the same settings as the app
+    # Handled from the start: a Ctrl-C during start-up stops cleanly once start-up is done.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     async with contextlib.AsyncExitStack() as running:
         if not args.no_azurite:
             azurite = start_azurite(
@@ -135,10 +140,6 @@ async def serve(args: argparse.Namespace) -> int:
         log.info(
             "Open %s/ (API under %s/%s/)", host.base_url, host.base_url, host.settings.route_prefix
         )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         log.info("Stopping")
     return 0
