@@ -22,7 +22,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -36,7 +35,7 @@ from devhost.azurite import start_azurite  # noqa: E402
 from devhost.host import DevHost  # noqa: E402
 from devhost.pubsub import PubSubService  # noqa: E402
 from tests.agents.identities import IDENTITIES  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
+from tests.conftest import LoopThread, free_port  # noqa: E402
 from voicea2a import httpclient, publisher, storage  # noqa: E402
 from voicea2a.a2a import fetch_card, send_message  # noqa: E402
 from voicea2a.auth import key_id  # noqa: E402
@@ -174,11 +173,10 @@ def main() -> None:
         in_memory=True,
         script_root=ROOT,
     )
-    loop = asyncio.new_event_loop()
-    threading.Thread(target=loop.run_forever, daemon=True).start()
+    loop = LoopThread()  # the app and the devhost run here, as in the tests
 
     def run(coro, timeout: float = 900):
-        return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout)
+        return loop.run(coro, timeout)
 
     pubsub = PubSubService(KEY, endpoint="http://127.0.0.1")
     pubsub_port = run(pubsub.start(port=0))

@@ -16,7 +16,6 @@ import os
 import secrets
 import statistics
 import sys
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -31,7 +30,7 @@ import jwt  # noqa: E402
 from devhost.azurite import start_azurite  # noqa: E402
 from devhost.functions import index_app, load_app  # noqa: E402
 from devhost.host import DevHost  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
+from tests.conftest import LoopThread, free_port  # noqa: E402
 from voicea2a import ratelimit, storage  # noqa: E402
 from voicea2a.auth import key_id  # noqa: E402
 
@@ -111,11 +110,10 @@ def main() -> None:
         in_memory=True,
         script_root=ROOT,
     )
-    loop = asyncio.new_event_loop()
-    threading.Thread(target=loop.run_forever, daemon=True).start()
+    loop = LoopThread()  # the app and the devhost run here, as in the tests
 
     def run(coro):
-        return asyncio.run_coroutine_threadsafe(coro, loop).result(600)
+        return loop.run(coro, 600)
 
     proxy = CountingProxy(azurite.table_port)
     proxy_port = run(proxy.start())
