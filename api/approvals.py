@@ -1,14 +1,37 @@
-"""/api/approvals: a supervisor approves or rejects a technician dispatch."""
+"""/api/approvals: the technician dispatches waiting for a supervisor, who approves or rejects."""
 
-from typing import Any
+import json
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import azure.durable_functions as df
 import azure.functions as func
+from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
 from api._http import http_endpoint, json_response, read_json, signed_in
-from voicea2a.errors import InvalidRequest, NotFound
+from orchestrations.steps import AWAITING_APPROVAL
+from voicea2a.errors import InvalidRequest, NotFound, UpstreamUnavailable
+from voicea2a.httpclient import http_client
+
+if TYPE_CHECKING:
+    import httpx
 
 bp = df.Blueprint()
+logger = logging.getLogger(__name__)
+
+DELEGATION = "delegation"  # the orchestrator (orchestrations/delegation.py)
+MAX_APPROVALS = 100
+# The Durable HTTP API's instance query, page by page (its default page size is 100).
+PAGE_SIZE = 100
+MAX_PAGES = 50
+PAGE_TIMEOUT_SECONDS = 10.0
+CONTINUATION_HEADER = "x-ms-continuation-token"
+# What GET /api/approvals shows of a pending approval: the approval.requested event's data and
+# ids, as the ops group already receives them (never the owner's user id).
+APPROVAL_FIELDS = ("reason", "customerId", "expiresAt", "requestedAt")
+OPTIONAL_FIELDS = ("conversationId", "callId")
 
 
 def parse_decision(body: dict[str, Any]) -> tuple[bool, str]:
@@ -37,8 +60,104 @@ async def approve(
     status = await client.get_status(instance_id)
     if not status:
         raise NotFound("No such delegation.")
-    if (status.custom_status or {}).get("stage") != "awaiting-approval":
+    if (status.custom_status or {}).get("stage") != AWAITING_APPROVAL:
         raise InvalidRequest("This delegation is not waiting for an approval.")
     decision = {"approve": approved, "note": note, "by": supervisor.user_id}
     await client.raise_event(instance_id, "approval", decision)
     return json_response({"instanceId": instance_id, "approve": approved}, status=202)
+
+
+def pending_approval(status: Any, now: datetime) -> dict[str, Any] | None:
+    """The approval a delegation instance is waiting for, as listed; None when it waits for none
+    (another orchestrator, another stage, no details, or already past its deadline)."""
+    if getattr(status, "name", None) != DELEGATION:
+        return None
+    custom = status.custom_status
+    if isinstance(custom, str):  # a host may hand custom status over as JSON text
+        try:
+            custom = json.loads(custom)
+        except ValueError:
+            return None
+    if not isinstance(custom, dict) or custom.get("stage") != AWAITING_APPROVAL:
+        return None
+    approval = custom.get("approval")
+    if not isinstance(approval, dict) or not all(
+        isinstance(approval.get(name), str) for name in APPROVAL_FIELDS
+    ):
+        return None
+    try:
+        expires = _utc(approval["expiresAt"])
+        _utc(approval["requestedAt"])
+    except ValueError:
+        return None
+    if expires <= now:
+        return None  # the timer has won: it is timing out, no decision can count any more
+    item = {"instanceId": status.instance_id}
+    item.update({name: approval[name] for name in APPROVAL_FIELDS})
+    item.update(
+        {name: approval[name] for name in OPTIONAL_FIELDS if isinstance(approval.get(name), str)}
+    )
+    return item
+
+
+def pending_approvals(
+    statuses: Iterable[Any], now: datetime, limit: int = MAX_APPROVALS
+) -> list[dict[str, Any]]:
+    """The pending approvals among `statuses`, oldest request first, at most `limit`."""
+    items = [item for item in (pending_approval(s, now) for s in statuses) if item is not None]
+    items.sort(key=lambda item: (_utc(item["requestedAt"]), item["instanceId"]))
+    return items[:limit]
+
+
+def _utc(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def running_instances(
+    client: df.DurableOrchestrationClient, http: "httpx.AsyncClient | None" = None
+) -> list[DurableOrchestrationStatus]:
+    """Every Running orchestration instance (custom status, no input), following the Durable
+    HTTP API's continuation token: azure-functions-durable 1.7's `get_status_by` reads only the
+    first page, and a page may hold fewer instances than asked for even when more exist."""
+    import httpx  # on first use: the app imports no HTTP client at start-up
+
+    # The SDK exposes no paged query; its binding holds the host's RPC URL it calls itself.
+    url = f"{client._orchestration_bindings.rpc_base_url}instances/"
+    params = {"runtimeStatus": "Running", "showInput": "false", "top": str(PAGE_SIZE)}
+    http = http or http_client()
+    statuses: list[DurableOrchestrationStatus] = []
+    continuation = ""
+    for _ in range(MAX_PAGES):
+        headers = {CONTINUATION_HEADER: continuation} if continuation else {}
+        try:
+            response = await http.get(
+                url, params=params, headers=headers, timeout=PAGE_TIMEOUT_SECONDS
+            )
+            page = response.json() if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            page = None
+        if not isinstance(page, list):
+            raise UpstreamUnavailable("The pending approvals could not be read.")
+        statuses += [DurableOrchestrationStatus.from_json(item) for item in page]
+        continuation = response.headers.get(CONTINUATION_HEADER, "").strip()
+        if continuation in ("", "null"):
+            return statuses
+    logger.warning(
+        "listed %d running instances in %d pages and stopped; some approvals may be missing",
+        len(statuses),
+        MAX_PAGES,
+    )
+    return statuses
+
+
+@bp.route(route="approvals", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.durable_client_input(client_name="client")
+@http_endpoint
+async def list_approvals(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """The technician dispatches still waiting for a supervisor, oldest first."""
+    await signed_in(req, "supervisor")
+    statuses = await running_instances(client)
+    return json_response({"approvals": pending_approvals(statuses, datetime.now(UTC))})

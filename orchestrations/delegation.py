@@ -28,6 +28,8 @@ from voicea2a.planner import (
 
 bp = df.Blueprint()
 APPROVAL_EVENT = "approval"
+DEFAULT_APPROVAL_REASON = "A technician visit needs a supervisor's approval."
+MAX_REASON_CHARS = 1000  # docs/events.schema.json approvalRequested.reason
 RECORD_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=1000, max_number_of_attempts=6)
 
 
@@ -174,16 +176,23 @@ def get_approval(
 ) -> Generator[Any, Any, tuple[str, AgentOutcome]]:
     """Ask the ops group, wait for a supervisor (or the timer), then continue the agent's task."""
     minutes = job["limits"]["approvalTimeoutMinutes"]
-    expires = context.current_utc_datetime + timedelta(minutes=minutes)
-    events.add(
-        "approval.requested",
-        {
-            "reason": booking.text or "A technician visit needs a supervisor's approval.",
-            "expiresAt": expires.isoformat(),
-            "customerId": dispatch.data.get("customerId", ""),
-        },
-    )
-    progress.update("awaiting-approval", **{dispatch.agent: "input-required"})
+    now = context.current_utc_datetime
+    expires = now + timedelta(minutes=minutes)
+    request = {
+        "reason": (booking.text or DEFAULT_APPROVAL_REASON)[:MAX_REASON_CHARS],
+        "expiresAt": _iso(expires),
+        "customerId": dispatch.data.get("customerId", ""),
+    }
+    events.add("approval.requested", request)
+    # Shown in the custom status while pending, for a supervisor who was not listening for the
+    # event (GET /api/approvals): the event's data and ids, never the owner's id.
+    pending = {
+        **request,
+        "requestedAt": _iso(now),
+        "conversationId": job.get("conversationId"),
+        "callId": job.get("callId"),
+    }
+    progress.awaiting_approval(pending, **{dispatch.agent: "input-required"})
     say(
         context,
         job,
@@ -223,6 +232,11 @@ def get_approval(
         context, job, [answer_step], cards, events, progress, continuation=continuation
     )
     return outcome, final
+
+
+def _iso(moment: datetime) -> str:
+    """ISO 8601 with an offset (the orchestration clock is UTC)."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
 def outcome_json(outcome: AgentOutcome) -> dict[str, Any]:

@@ -112,23 +112,38 @@ class EventBatch:
         return [self.context.call_activity("publish_events", batch)]
 
 
+AWAITING_APPROVAL = "awaiting-approval"
+
+
 class Progress:
-    """Per-agent progress in the instance's custom status, read by the status route."""
+    """Per-agent progress in the instance's custom status, read by the status route and, while
+    a dispatch waits for a supervisor, by the pending-approvals route (api/approvals.py)."""
 
     def __init__(self, context: df.DurableOrchestrationContext) -> None:
         self.context = context
         self.stage = "planning"
         self.agents: dict[str, str] = {}
         self.answer: dict[str, Any] | None = None
+        self.approval: dict[str, Any] | None = None
 
     def update(self, stage: str | None = None, **agents: str) -> None:
         """Record a stage change and/or agent states, and publish them as custom status."""
         self.stage = stage or self.stage
+        if self.stage != AWAITING_APPROVAL:
+            self.approval = None  # resolved: no longer pending
         self.agents.update(agents)
         status: dict[str, Any] = {"stage": self.stage, "agents": dict(self.agents)}
+        if self.approval is not None:
+            status["approval"] = self.approval
         if self.answer is not None:
             status["answer"] = self.answer
         self.context.set_custom_status(status)
+
+    def awaiting_approval(self, approval: dict[str, Any], **agents: str) -> None:
+        """Enter the `awaiting-approval` stage, showing the pending approval's details until the
+        next stage change."""
+        self.approval = dict(approval)
+        self.update(AWAITING_APPROVAL, **agents)
 
     def answered(self, answer: dict[str, Any]) -> None:
         """Show the answer before the turn is recorded: the waiting call can take it from here."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -20,6 +21,20 @@ from devhost.durable.history import EventType, timestamp
 
 RPC_PREFIX = "/durabletask"
 WEBHOOK_PREFIX = "/runtime/webhooks/durabletask"
+CONTINUATION_HEADER = "x-ms-continuation-token"
+PAGE_SIZE = 100  # the host's default page size of an instance query
+# OrchestrationRuntimeStatus: what `runtimeStatus=` may name, by number or by name.
+RUNTIME_STATUSES = {
+    -1: "Unknown",
+    0: "Running",
+    1: "Completed",
+    2: "ContinuedAsNew",
+    3: "Failed",
+    4: "Canceled",
+    5: "Terminated",
+    6: "Pending",
+    7: "Suspended",
+}
 
 
 def client_binding(base_url: str, task_hub: str) -> str:
@@ -189,30 +204,45 @@ class DurableApi:
         return web.json_response(body, status=_status_code(instance))
 
     async def list_instances(self, request: web.Request) -> web.Response:
-        """Instances filtered by runtime status, creation time and id prefix."""
-        statuses = {s for s in request.query.get("runtimeStatus", "").split(",") if s}
+        """Instances filtered by runtime status, creation time and id prefix, one page at a
+        time, as the host's query does: ordered by instance id (the Instances table's partition
+        key), `top` per page (default 100), input shown unless `showInput=false`, and the next
+        page's token in the `x-ms-continuation-token` header (sent back as a request header;
+        the response always carries the header, empty after the last page)."""
+        statuses = _runtime_statuses(request.query.getall("runtimeStatus", []))
         prefix = request.query.get("instanceIdPrefix", "")
-        created_from = request.query.get("createdTimeFrom")
-        created_to = request.query.get("createdTimeTo")
+        created_from = _query_time(request.query.get("createdTimeFrom"))
+        created_to = _query_time(request.query.get("createdTimeTo"))
+        top = _page_size(request.query.get("top"))
+        try:
+            after = _decode_continuation(request.headers.get(CONTINUATION_HEADER, ""))
+        except ValueError:
+            return web.json_response(
+                {"Message": "The continuation token is not valid."}, status=400
+            )
         selected = []
-        for instance in self.engine.instances.values():
-            if statuses and instance.status not in statuses:
+        for instance in sorted(self.engine.instances.values(), key=lambda i: i.instance_id):
+            if after is not None and instance.instance_id <= after:
+                continue
+            if statuses is not None and instance.status not in statuses:
                 continue
             if prefix and not instance.instance_id.startswith(prefix):
                 continue
-            if created_from and instance.created < _parse(created_from):
+            if created_from and instance.created < created_from:
                 continue
-            if created_to and instance.created > _parse(created_to):
+            if created_to and instance.created > created_to:
                 continue
-            selected.append(
-                status_body(
-                    instance,
-                    show_input=_flag(request, "showInput"),
-                    show_history=False,
-                    show_output=False,
-                )
-            )
-        return web.json_response(selected)
+            selected.append(instance)
+            if len(selected) > top:
+                break
+        page, more = selected[:top], len(selected) > top
+        show_input = request.query.get("showInput", "true").strip().lower() != "false"
+        body = [
+            status_body(instance, show_input=show_input, show_history=False, show_output=False)
+            for instance in page
+        ]
+        continuation = _encode_continuation(page[-1].instance_id) if more else ""
+        return web.json_response(body, headers={CONTINUATION_HEADER: continuation})
 
     async def raise_event(self, request: web.Request) -> web.Response:
         """Deliver an external event (202), 404 unknown, 410 already finished."""
@@ -248,5 +278,56 @@ class DurableApi:
         return web.json_response({"instancesDeleted": 1})
 
 
-def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+def _runtime_statuses(values: list[str]) -> set[str] | None:
+    """The `runtimeStatus` filter as the host parses it (`Enum.TryParse`, case-sensitive):
+    comma-separated names or numbers; a value it cannot parse is ignored, and no value parsed
+    means no filter (None)."""
+    parsed = set()
+    for value in (v.strip() for text in values for v in text.split(",")):
+        if value in RUNTIME_STATUSES.values():
+            parsed.add(value)
+            continue
+        try:
+            number = int(value)
+        except ValueError:
+            continue
+        # An undefined number parses too, and then matches no instance.
+        parsed.add(RUNTIME_STATUSES.get(number, f"#{number}"))
+    return parsed or None
+
+
+def _page_size(text: str | None) -> int:
+    try:
+        size = int(text or "")
+    except ValueError:
+        return PAGE_SIZE
+    return size if size > 0 else PAGE_SIZE
+
+
+def _query_time(text: str | None) -> datetime | None:
+    """A creation-time bound; the host ignores one it cannot parse. Naive times are UTC."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _encode_continuation(last_instance_id: str) -> str:
+    raw = json.dumps({"after": last_instance_id}).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _decode_continuation(token: str) -> str | None:
+    """The last instance id of the previous page (None: first page); ValueError if malformed."""
+    if not token.strip():
+        return None
+    try:
+        value = json.loads(base64.urlsafe_b64decode(token.strip().encode()))
+    except (ValueError, TypeError) as exc:
+        raise ValueError("malformed continuation token") from exc
+    if not isinstance(value, dict) or not isinstance(value.get("after"), str):
+        raise ValueError("malformed continuation token")
+    return value["after"]

@@ -208,6 +208,70 @@ def test_status_history_list_and_purge(host):
     assert host.http.get(f"/api/instances/{instance.instance_id}").status_code == 404
 
 
+def list_page(host, headers: dict[str, str] | None = None, **query: str):
+    """One page of the Durable HTTP API's instance query, as the SDK's client sends it."""
+    return host.http.get("/durabletask/instances/", params=query, headers=headers or {})
+
+
+def test_instance_query_filters_shows_custom_status_and_pages(host):
+    waiting = sorted(start(host, "status_then_wait", None, f"wait-{n}") for n in range(5))
+    done, _ = finish(host, "catches", None)
+    for instance_id in waiting:
+        host.loop.run(host.engine.wait_idle(instance_id, 5))
+
+    # The SDK's get_status_by: the runtime status filter, and the custom status in the answer.
+    assert host.http.get("/api/running-instances").json() == {
+        instance_id: {"name": "status_then_wait", "customStatus": {"stage": "waiting"}}
+        for instance_id in waiting
+    }
+
+    first = list_page(host, runtimeStatus="Running")
+    assert first.status_code == 200 and first.headers["x-ms-continuation-token"] == ""
+    assert [s["instanceId"] for s in first.json()] == waiting  # ordered by instance id
+    assert {s["runtimeStatus"] for s in first.json()} == {"Running"}
+
+    seen, token, pages = [], "", 0
+    while True:
+        page = list_page(
+            host, {"x-ms-continuation-token": token} if token else None, top="2", runtimeStatus="0"
+        )
+        assert page.status_code == 200 and len(page.json()) <= 2
+        seen += [s["instanceId"] for s in page.json()]
+        pages += 1
+        token = page.headers["x-ms-continuation-token"]
+        if not token:
+            break
+    assert seen == waiting and pages == 3
+
+    # Values the host cannot parse are ignored; none parsed means no filter.
+    assert [s["instanceId"] for s in list_page(host, runtimeStatus="Bogus,Running").json()] == (
+        waiting
+    )
+    everything = [s["instanceId"] for s in list_page(host, runtimeStatus="running").json()]
+    assert sorted([*waiting, done.instance_id]) == everything
+    assert len(list_page(host, runtimeStatus="+-5").json()) == 6
+    assert list_page(host, runtimeStatus="42").json() == []  # a number parses, matching nothing
+    completed = list_page(host, runtimeStatus="Completed,Failed", instanceIdPrefix="catches")
+    assert [s["instanceId"] for s in completed.json()] == [done.instance_id]
+    assert completed.json()[0]["output"] == {"caught": "Activity function 'boom' failed: kaput "}
+    assert list_page(host, createdTimeFrom="2999-01-01T00:00:00Z").json() == []
+    assert len(list_page(host, createdTimeTo="not a date").json()) == 6
+
+    malformed = list_page(host, {"x-ms-continuation-token": "not-a-token"}, runtimeStatus="Running")
+    assert malformed.status_code == 400
+
+
+def test_instance_query_shows_input_unless_asked_not_to(host):
+    instance_id = start(host, "status_then_wait", {"user": "ada"})
+    host.loop.run(host.engine.wait_idle(instance_id, 5))
+
+    [shown] = list_page(host, runtimeStatus="Running").json()
+    [hidden] = list_page(host, runtimeStatus="Running", showInput="false").json()
+
+    assert shown["input"] == {"user": "ada"} and hidden["input"] is None
+    assert shown["customStatus"] == hidden["customStatus"] == {"stage": "waiting"}
+
+
 def test_unknown_orchestrator_is_refused(host):
     response = host.http.post("/api/orchestrators/no_such_thing", json=None)
     assert response.status_code == 500

@@ -15,9 +15,10 @@ import jsonschema
 import pytest
 import websockets
 
+from api import approvals
 from tests.agents.identities import IDENTITIES
 from tests.conftest import remember_secret
-from tests.system import LocalSystem, start_system, stop_system
+from tests.system import LocalSystem, error_of, start_system, stop_system
 
 pytestmark = pytest.mark.azurite
 
@@ -242,6 +243,61 @@ def test_dispatch_approval_times_out(system):
 
     assert done["status"] == "completed"
     assert "supervisor will call" in done["answer"].lower()
+
+
+@pytest.mark.parametrize("overrides", [QUICK_REPLY])
+def test_pending_approvals_are_listed_for_supervisors_until_decided(system, monkeypatch):
+    # One instance per page: the listing has to follow the devhost's continuation tokens.
+    monkeypatch.setattr(approvals, "PAGE_SIZE", 1)
+    supervisor = record_events(system, "sam", ("supervisor",))
+    sam = system.headers("sam", ("supervisor",))
+    first, first_status = dispatch_needing_approval(system)
+    second, _ = dispatch_needing_approval(system, "CUST-0003")  # a repeat visit
+
+    listed = system.app.http.get("/api/approvals", headers=sam)
+
+    assert listed.status_code == 200, listed.text
+    items = listed.json()["approvals"]
+    assert [item["instanceId"] for item in items] == [first, second]  # oldest first
+    for item in items:
+        [requested] = [
+            e
+            for e in supervisor.of(item["callId"], until="approval.requested")
+            if e["type"] == "approval.requested"
+        ]
+        assert requested["instanceId"] == item["instanceId"]
+        # What the ops group was told, no more (never the owner's user id).
+        assert {k: item[k] for k in ("reason", "customerId", "expiresAt")} == requested["data"]
+        assert item["conversationId"] == requested["conversationId"]
+        assert item["reason"] and item["requestedAt"] < item["expiresAt"]
+        assert set(item) == {
+            "instanceId",
+            "reason",
+            "customerId",
+            "expiresAt",
+            "requestedAt",
+            "conversationId",
+            "callId",
+        }
+    supervisor.stop()
+    assert items[0]["customerId"] == "CUST-0010" and items[1]["customerId"] == "CUST-0003"
+    assert first_status["progress"]["approval"]["expiresAt"] == items[0]["expiresAt"]
+
+    anonymous = system.app.http.get("/api/approvals")
+    assert anonymous.status_code == 401 and error_of(anonymous)["code"] == "unauthenticated"
+    user = system.app.http.get("/api/approvals", headers=system.headers())
+    assert user.status_code == 403 and error_of(user)["code"] == "forbidden"
+
+    for instance_id, approve in ((first, True), (second, False)):
+        decided = system.app.http.post(
+            f"/api/approvals/{instance_id}", json={"approve": approve}, headers=sam
+        )
+        assert decided.status_code == 202, decided.text
+        assert system.wait_done(instance_id)["status"] == "completed"
+        still = system.app.http.get("/api/approvals", headers=sam).json()["approvals"]
+        assert instance_id not in [item["instanceId"] for item in still]
+        assert "approval" not in system.status(instance_id).json()["progress"]
+    assert system.app.http.get("/api/approvals", headers=sam).json() == {"approvals": []}
 
 
 # ----- idempotency, authorization, bad input -----

@@ -1,5 +1,6 @@
-// Supervisor approvals: approval.requested events (the ops group) with the reason, approve or
-// reject with POST /api/approvals/{instanceId} {approve, note?}; approval.resolved closes them.
+// Supervisor approvals: approval.requested events (the ops group) with the reason, and those
+// already pending from GET /api/approvals (load); approve or reject with
+// POST /api/approvals/{instanceId} {approve, note?}; approval.resolved closes them.
 
 import { asApiError } from "./api.js";
 import { el, when } from "./dom.js";
@@ -21,6 +22,22 @@ export class Approvals {
 
   enable(on) {
     this.view.panel.hidden = !on;
+  }
+
+  /** Show the approvals already pending (GET /api/approvals), e.g. when the page opens late. */
+  async load() {
+    try {
+      const { data } = await this.api.request("/api/approvals");
+      for (const item of (data && data.approvals) || []) {
+        // requested() skips an instance already shown from a live event.
+        this.requested({
+          instanceId: item.instanceId,
+          data: { reason: item.reason, customerId: item.customerId, expiresAt: item.expiresAt },
+        });
+      }
+    } catch (error) {
+      this.showError(asApiError(error));
+    }
   }
 
   onEvent(event) {

@@ -229,6 +229,16 @@ async def list_instances(
     )
 
 
+@app.route(route="running-instances", methods=["GET"])
+@app.durable_client_input(client_name="client")
+async def running_instances(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    statuses = await client.get_status_by(runtime_status=[df.OrchestrationRuntimeStatus.Running])
+    body = {s.instance_id: {"name": s.name, "customStatus": s.custom_status} for s in statuses}
+    return func.HttpResponse(json.dumps(body), mimetype="application/json")
+
+
 @app.route(route="instances/{instance_id}", methods=["DELETE"])
 @app.durable_client_input(client_name="client")
 async def purge(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
