@@ -10,6 +10,7 @@ import secrets
 import pytest
 
 from tests.agents.identities import IDENTITIES
+from tests.browser.conftest import ARTIFACTS
 from tests.browser.voicelive_double import TOOL_NAME, VoiceLiveDouble
 from tests.conftest import remember_secret
 from voicea2a.messages import instance_id_for
@@ -46,8 +47,8 @@ SLOW_AGENT = {"modem": "modem-check", "bill": "internet-plan"}
 
 @pytest.fixture
 def double(request, loop_thread):
-    options = getattr(request, "param", {})
-    double = VoiceLiveDouble(VOICE_KEY, **options)
+    options = dict(getattr(request, "param", {}))
+    double = VoiceLiveDouble(options.pop("api_key", VOICE_KEY), **options)
     loop_thread.run(double.start())
     yield double
     loop_thread.run(double.stop())
@@ -133,6 +134,8 @@ def test_two_calls_in_one_response_each_get_their_own_output(system, double, slo
     assert len(creates) == 1 and creates[0] > last_output
 
     assert page.count("GET", "/api/voice/token") == 1
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.page.screenshot(path=str(ARTIFACTS / "voice-view.png"), full_page=True)
     page.assert_clean()
 
 
@@ -171,4 +174,27 @@ def test_a_late_answer_after_a_reconnect_is_dropped(system, double):
     page.page.locator(
         f"#timeline li.turn[data-call-id={AFTER_CALL[0]}][data-state=answered]"
     ).wait_for()
+    page.assert_clean()
+
+
+@pytest.mark.parametrize(
+    "double",
+    [{"calls": [], "api_key": "a-key-the-browser-was-not-given"}],
+    indirect=True,
+    ids=["refusing"],
+)
+def test_a_refused_session_is_explained_and_not_retried(system, double):
+    page = system.new_page()
+    page.sign_in()
+    page.page.click("#voice-start")
+
+    # The double closes with 1008 (policy: a credential it does not accept).
+    page.page.locator("#voice-state[data-state=error]").wait_for()
+    note = page.page.locator("#voice-note")
+    assert note.get_attribute("data-category") == "refused"
+    assert "refused" in note.inner_text()
+    assert page.page.locator("#voice-start").is_visible()
+    page.page.wait_for_timeout(2500)  # longer than the first back-off: nothing follows
+    assert len(double.connections) == 1 and double.connections[0].refused
+    assert page.count("GET", "/api/voice/token") == 1
     page.assert_clean()

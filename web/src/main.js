@@ -29,6 +29,7 @@ const STATE_TEXT = {
   connected: "connected",
   reconnecting: "reconnecting…",
   offline: "offline",
+  renewing: "renewing…",
   off: "off",
   error: "error",
 };
@@ -43,6 +44,22 @@ function showError(error) {
   banner.querySelector(".error-hint").textContent = problem.hint;
   banner.dataset.code = problem.code || "";
   banner.hidden = false;
+}
+
+const VOICE_NOTE = {
+  connecting: "Connecting to the voice service…",
+  connected: "Listening: speak now.",
+  renewing: "Renewing the voice connection…",
+  reconnecting: "Voice connection lost; reconnecting…",
+  error: "Voice is unavailable; use text.",
+  off: "",
+};
+
+/** The voice bridge's problem (microphone, signed out, network, …) next to the voice controls. */
+function showVoiceProblem({ category, message }) {
+  const note = $("voice-note");
+  note.dataset.category = category;
+  note.textContent = message;
 }
 
 function hideError() {
@@ -147,7 +164,10 @@ class App {
     this.setUpConversations();
     this.setUpEvents();
     this.setUpVoice();
-    await Promise.all([this.loadAgents(), this.loadConversations(), this.restoreConversation()]);
+    const loads = [this.loadAgents(), this.loadConversations(), this.restoreConversation()];
+    // Approvals requested before this page opened are listed; later ones arrive as events.
+    if (supervisor) loads.push(this.approvals.load());
+    await Promise.all(loads);
   }
 
   async signOut() {
@@ -454,22 +474,17 @@ class App {
           this.timeline.note(callId, null, "The voice connection was renewed before this answer came; it was not read out.", "late");
         },
         onTranscript: (who, text) => this.timeline.voiceLine(who, text),
-        onError: (error) => showError(error),
+        onProblem: (problem) => showVoiceProblem(problem),
       },
     });
     this.voice.addEventListener("state", (event) => {
-      const { state } = event.detail;
+      const { state, problem } = event.detail;
       setPill("voice-state", state === "connected" ? "listening" : state);
       const on = state !== "off" && state !== "error";
       $("voice-start").hidden = on;
       $("voice-stop").hidden = !on;
-      $("voice-note").textContent = {
-        connecting: "Connecting to the voice service…",
-        connected: "Listening: speak now.",
-        reconnecting: "Voice connection lost; reconnecting…",
-        error: "Voice is unavailable; use text.",
-        off: "",
-      }[state];
+      if (problem) showVoiceProblem(problem);
+      else showVoiceProblem({ category: "", message: VOICE_NOTE[state] });
     });
     $("voice-start").onclick = () => {
       hideError();

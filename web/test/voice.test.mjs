@@ -1,0 +1,640 @@
+// The voice bridge (web/src/voice.js) against a fake Voice Live socket, with the real
+// Delegations (web/src/delegations.js) between it and a fake HTTP API. Timers are node's mock
+// timers, so back-off and token renewal are checked without waiting.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+
+import { ApiError } from "../src/api.js";
+import { Delegations } from "../src/delegations.js";
+import {
+  TOOL_NAME,
+  VoiceBridge,
+  VoiceSocketClosed,
+  reconnectDelay,
+  serviceProblem,
+  voiceProblem,
+  voiceUrl,
+} from "../src/voice.js";
+
+const OPEN = 1;
+const CLOSED = 3;
+
+/** One fake Voice Live WebSocket: records what the bridge sends, lets the test speak for the service. */
+class FakeSocket {
+  constructor(url) {
+    this.url = url;
+    this.readyState = 0;
+    this.sent = [];
+    this.closedWith = null;
+  }
+
+  accept() {
+    this.readyState = OPEN;
+    this.onopen?.();
+  }
+
+  emit(event) {
+    this.onmessage?.({ data: JSON.stringify(event) });
+  }
+
+  drop(code, reason = "") {
+    this.readyState = CLOSED;
+    this.onclose?.({ code, reason });
+  }
+
+  send(text) {
+    assert.equal(this.readyState, OPEN, "sent on a socket that is not open");
+    this.sent.push(JSON.parse(text));
+  }
+
+  close(code, reason) {
+    this.closedWith = { code, reason };
+    this.readyState = CLOSED;
+  }
+
+  types() {
+    return this.sent.map((event) => event.type).filter((type) => type !== "input_audio_buffer.append");
+  }
+
+  /** [call_id, parsed output] of each function_call_output, in the order sent. */
+  outputs() {
+    return this.sent
+      .filter((event) => event.type === "conversation.item.create" && event.item.type === "function_call_output")
+      .map((event) => [event.item.call_id, JSON.parse(event.item.output)]);
+  }
+}
+
+/** A promise the test settles later (an HTTP answer that is still on its way). */
+function deferred() {
+  let resolve;
+  let reject;
+  const promise = new Promise((yes, no) => {
+    resolve = yes;
+    reject = no;
+  });
+  return { promise, resolve, reject };
+}
+
+/** The HTTP API: voice token and session answered at once; each POST /api/messages waits for the test. */
+class FakeApi {
+  constructor({ expiresInMs = null } = {}) {
+    this.expiresInMs = expiresInMs;
+    this.tokens = 0;
+    this.posts = new Map(); // callId -> deferred
+    this.bodies = new Map(); // callId -> the body posted
+    this.postCount = 0;
+    this.tokenError = null;
+    this.tokenGate = null; // a deferred: token requests wait for it
+  }
+
+  async request(path, options = {}) {
+    if (path === "/api/voice/token") {
+      if (this.tokenGate) await this.tokenGate.promise;
+      if (this.tokenError) throw this.tokenError;
+      this.tokens += 1;
+      return {
+        status: 200,
+        data: {
+          endpoint: "https://voice.test",
+          apiVersion: "2026-07-15",
+          model: "gpt-realtime",
+          authType: "bearer",
+          token: `token-${this.tokens}`,
+          expiresAt: this.expiresInMs === null ? null : new Date(Date.now() + this.expiresInMs).toISOString(),
+        },
+      };
+    }
+    if (path === "/api/voice/session") {
+      return { status: 200, data: { type: "session.update", session: { tools: [{ name: TOOL_NAME }] } } };
+    }
+    if (path === "/api/messages" && options.method === "POST") {
+      const post = deferred();
+      this.posts.set(options.body.callId, post);
+      this.bodies.set(options.body.callId, options.body);
+      this.postCount += 1;
+      return post.promise;
+    }
+    throw new Error(`unexpected request ${path}`);
+  }
+
+  /** Answer the POST of `callId` with 200 and an answer. */
+  answer(callId, text) {
+    this.posts.get(callId).resolve({
+      status: 200,
+      data: { status: "completed", answer: text, agents: ["contoso-outage-check-agent"], partial: false, instanceId: `i-${callId}` },
+    });
+  }
+
+  /** Answer the POST of `callId` with 202: the answer comes later as a `message` event. */
+  accept(callId) {
+    this.posts.get(callId).resolve({
+      status: 202,
+      data: { instanceId: `i-${callId}`, statusUrl: `/api/messages/i-${callId}`, interim: "Checking…" },
+    });
+  }
+}
+
+class FakeAudio {
+  constructor() {
+    this.started = 0;
+    this.flushed = 0;
+    this.played = [];
+    this.stopped = 0;
+    this.startError = null;
+  }
+
+  async start() {
+    if (this.startError) throw this.startError;
+    this.started += 1;
+  }
+
+  play(delta) {
+    this.played.push(delta);
+  }
+
+  flush() {
+    this.flushed += 1;
+  }
+
+  async stop() {
+    this.stopped += 1;
+  }
+}
+
+/** Let promise callbacks (HTTP answers, the bridge's awaits) run. */
+async function settle() {
+  for (let i = 0; i < 10; i += 1) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** A bridge connected to its first fake socket; timers mocked. */
+async function connected(t, apiOptions = {}) {
+  t.mock.timers.enable({ apis: ["setTimeout", "setInterval", "Date"], now: Date.parse("2026-11-25T12:00:00Z") });
+  const api = new FakeApi(apiOptions);
+  const events = { state: "connected" };
+  const delegations = new Delegations(api, events);
+  const audio = new FakeAudio();
+  const sockets = [];
+  const seen = { late: [], answers: [], failed: [], problems: [], states: [] };
+  const bridge = new VoiceBridge({
+    api,
+    delegations,
+    audio,
+    conversationId: () => "conv-1",
+    createSocket: (url) => {
+      const socket = new FakeSocket(url);
+      sockets.push(socket);
+      return socket;
+    },
+    hooks: {
+      onAnswer: (callId) => seen.answers.push(callId),
+      onFailed: (callId, error) => seen.failed.push([callId, error.message]),
+      onLate: (callId, result) => seen.late.push([callId, result && result.answer]),
+      onProblem: (problem) => seen.problems.push(problem.category),
+    },
+  });
+  bridge.addEventListener("state", (event) => seen.states.push(event.detail.state));
+  await bridge.start();
+  sockets[0].accept();
+  await settle();
+  assert.equal(bridge.state, "connected");
+  return { api, delegations, audio, sockets, seen, bridge };
+}
+
+/** The service asks for `calls` ([callId, args]) in one response, then finishes that response. */
+function callInOneResponse(socket, responseId, calls) {
+  socket.emit({ type: "response.created", response: { id: responseId } });
+  for (const [callId, args] of calls) {
+    socket.emit({
+      type: "response.function_call_arguments.done",
+      response_id: responseId,
+      call_id: callId,
+      name: TOOL_NAME,
+      arguments: JSON.stringify(args),
+    });
+  }
+  socket.emit({ type: "response.done", response: { id: responseId } });
+}
+
+test("the socket URL carries the token as Authorization=Bearer, or the key as api-key", () => {
+  const common = { endpoint: "https://voice.test/", apiVersion: "2026-07-15", model: "gpt-realtime" };
+  const bearer = new URL(voiceUrl({ ...common, authType: "bearer", token: "abc" }));
+  assert.equal(bearer.protocol, "wss:");
+  assert.equal(bearer.pathname, "/voice-live/realtime");
+  assert.equal(bearer.searchParams.get("Authorization"), "Bearer abc");
+  assert.equal(bearer.searchParams.get("api-key"), null);
+  const key = new URL(voiceUrl({ ...common, authType: "api-key", token: "k" }));
+  assert.equal(key.searchParams.get("api-key"), "k");
+  assert.equal(key.searchParams.get("Authorization"), null);
+});
+
+test("connecting sends the session from GET /api/voice/session first, then starts the microphone", async (t) => {
+  const { sockets, audio, api } = await connected(t);
+  assert.equal(api.tokens, 1);
+  assert.equal(new URL(sockets[0].url).searchParams.get("Authorization"), "Bearer token-1");
+  assert.deepEqual(sockets[0].types(), ["session.update"]);
+  assert.equal(audio.started, 1);
+});
+
+test("two parallel calls answered out of order each get their own output, then one response.create", async (t) => {
+  const { api, sockets, seen } = await connected(t);
+  const socket = sockets[0];
+  callInOneResponse(socket, "resp-1", [
+    ["call-a", { request: "Is there an outage?" }],
+    ["call-b", { request: "Is my bill paid?" }],
+  ]);
+  await settle();
+  assert.deepEqual([...api.posts.keys()], ["call-a", "call-b"]);
+  assert.deepEqual(socket.outputs(), []);
+
+  api.answer("call-b", "Your bill is paid.");
+  await settle();
+  // The first answer goes out as it comes; no response.create while a call is pending.
+  assert.deepEqual(socket.outputs(), [["call-b", { status: "completed", answer: "Your bill is paid.", agents: ["contoso-outage-check-agent"], partial: false }]]);
+  assert.ok(!socket.types().includes("response.create"));
+
+  api.answer("call-a", "There is an outage in your area.");
+  await settle();
+  assert.deepEqual(
+    socket.outputs().map(([callId, output]) => [callId, output.answer]),
+    [
+      ["call-b", "Your bill is paid."],
+      ["call-a", "There is an outage in your area."],
+    ],
+  );
+  assert.deepEqual(socket.types().slice(-3), ["conversation.item.create", "conversation.item.create", "response.create"]);
+  assert.deepEqual(seen.answers, ["call-b", "call-a"]);
+});
+
+test("the POST body carries the call's own call_id and the tool's known arguments only", async (t) => {
+  const { api, sockets } = await connected(t);
+  const args = { request: "Modem lights", symptoms: ["modem_lights"], ledState: "red", extra: "dropped" };
+  callInOneResponse(sockets[0], "resp-1", [["call-x", args]]);
+  await settle();
+  assert.deepEqual(api.bodies.get("call-x"), {
+    conversationId: "conv-1",
+    callId: "call-x",
+    request: "Modem lights",
+    symptoms: ["modem_lights"],
+    ledState: "red",
+  });
+});
+
+test("a 202 then the matching message event answers that call", async (t) => {
+  const { api, delegations, sockets } = await connected(t);
+  const socket = sockets[0];
+  callInOneResponse(socket, "resp-1", [["call-slow", { request: "Is there an outage?" }]]);
+  await settle();
+  api.accept("call-slow");
+  await settle();
+  assert.deepEqual(socket.outputs(), []);
+
+  // An event for another call changes nothing.
+  delegations.onEvent({ type: "message", callId: "someone-else", instanceId: "i-x", data: { text: "Not yours." } });
+  await settle();
+  assert.deepEqual(socket.outputs(), []);
+
+  delegations.onEvent({ type: "message", callId: "call-slow", instanceId: "i-call-slow", data: { text: "An outage; fixed by 6 pm.", agents: [], partial: false } });
+  await settle();
+  assert.deepEqual(socket.outputs().map(([callId, output]) => [callId, output.answer]), [["call-slow", "An outage; fixed by 6 pm."]]);
+  assert.equal(socket.types().filter((type) => type === "response.create").length, 1);
+});
+
+test("a duplicate message event and a repeated call event give one output and one response.create", async (t) => {
+  const { api, delegations, sockets } = await connected(t);
+  const socket = sockets[0];
+  const call = ["call-dup", { request: "Is there an outage?" }];
+  callInOneResponse(socket, "resp-1", [call]);
+  socket.emit({ type: "response.function_call_arguments.done", response_id: "resp-1", call_id: "call-dup", name: TOOL_NAME, arguments: "{}" });
+  await settle();
+  assert.equal(api.postCount, 1);
+  api.accept("call-dup");
+  await settle();
+
+  const event = { type: "message", callId: "call-dup", instanceId: "i-call-dup", data: { text: "First answer." } };
+  delegations.onEvent(event);
+  delegations.onEvent(event);
+  delegations.onEvent({ ...event, data: { text: "A second answer for the same call." } });
+  await settle();
+
+  assert.deepEqual(socket.outputs().map(([callId, output]) => [callId, output.answer]), [["call-dup", "First answer."]]);
+  assert.equal(socket.types().filter((type) => type === "response.create").length, 1);
+});
+
+test("an answer that arrives after a reconnect is not sent to the new socket", async (t) => {
+  const { api, sockets, seen, bridge } = await connected(t);
+  callInOneResponse(sockets[0], "resp-1", [["call-old", { request: "Is there an outage?" }]]);
+  await settle();
+
+  sockets[0].drop(1006);
+  assert.equal(bridge.state, "reconnecting");
+  assert.deepEqual(seen.problems, ["network"]);
+  t.mock.timers.tick(1000); // the first back-off is 0.5–1 s
+  await settle();
+  assert.equal(sockets.length, 2);
+  assert.equal(api.tokens, 2, "a fresh token for the new socket");
+  assert.equal(new URL(sockets[1].url).searchParams.get("Authorization"), "Bearer token-2");
+  sockets[1].accept();
+  await settle();
+  assert.equal(bridge.state, "connected");
+
+  api.answer("call-old", "There is an outage.");
+  await settle();
+  assert.deepEqual(seen.late, [["call-old", "There is an outage."]]);
+  assert.deepEqual(sockets[1].outputs(), []);
+  assert.ok(!sockets[1].types().includes("response.create"));
+  assert.deepEqual(sockets[0].outputs(), []);
+
+  // The new socket's own calls are answered as usual.
+  callInOneResponse(sockets[1], "resp-2", [["call-new", { request: "And now?" }]]);
+  await settle();
+  api.answer("call-new", "All fine now.");
+  await settle();
+  assert.deepEqual(sockets[1].outputs().map(([callId]) => callId), ["call-new"]);
+});
+
+test("a rejected call gets an error output the model can speak, then response.create", async (t) => {
+  const { api, sockets, seen } = await connected(t);
+  const socket = sockets[0];
+  callInOneResponse(socket, "resp-1", [["call-refused", { request: "Book a visit" }]]);
+  await settle();
+  api.posts.get("call-refused").reject(new ApiError(429, "rate_limited", "Too many requests.", true, 5));
+  await settle();
+  assert.deepEqual(socket.outputs(), [["call-refused", { status: "error", message: "Too many requests.", retryable: true }]]);
+  assert.equal(socket.types().at(-1), "response.create");
+  assert.deepEqual(seen.failed, [["call-refused", "Too many requests."]]);
+});
+
+test("an unknown tool or arguments that are not JSON are answered with an error, without a POST", async (t) => {
+  const { api, sockets } = await connected(t);
+  const socket = sockets[0];
+  socket.emit({ type: "response.created", response: { id: "resp-1" } });
+  socket.emit({ type: "response.function_call_arguments.done", response_id: "resp-1", call_id: "c1", name: "other_tool", arguments: "{}" });
+  socket.emit({ type: "response.function_call_arguments.done", response_id: "resp-1", call_id: "c2", name: TOOL_NAME, arguments: "{not json" });
+  socket.emit({ type: "response.done", response: { id: "resp-1" } });
+  await settle();
+  assert.equal(api.postCount, 0);
+  assert.deepEqual(socket.outputs().map(([callId, output]) => [callId, output.status]), [
+    ["c1", "error"],
+    ["c2", "error"],
+  ]);
+  assert.equal(socket.types().filter((type) => type === "response.create").length, 1);
+});
+
+test("outputs wait for their response to be done; response.create waits while another response is active", async (t) => {
+  const { api, sockets } = await connected(t);
+  const socket = sockets[0];
+  socket.emit({ type: "response.created", response: { id: "resp-1" } });
+  socket.emit({ type: "response.function_call_arguments.done", response_id: "resp-1", call_id: "c1", name: TOOL_NAME, arguments: "{}" });
+  await settle();
+  api.answer("c1", "Done early.");
+  await settle();
+  assert.deepEqual(socket.outputs(), [], "not before response.done");
+  socket.emit({ type: "response.done", response: { id: "resp-1" } });
+  socket.emit({ type: "response.created", response: { id: "resp-2" } }); // the model speaks again meanwhile
+  await settle();
+  // resp-1 was done before resp-2 began, so the output went out at its response.done.
+  assert.deepEqual(socket.outputs().map(([callId]) => callId), ["c1"]);
+  assert.equal(socket.types().filter((type) => type === "response.create").length, 1);
+
+  socket.emit({ type: "response.function_call_arguments.done", response_id: "resp-2", call_id: "c2", name: TOOL_NAME, arguments: "{}" });
+  socket.emit({ type: "response.done", response: { id: "resp-2" } });
+  socket.emit({ type: "response.created", response: { id: "resp-3" } });
+  await settle();
+  api.answer("c2", "Second.");
+  await settle();
+  assert.equal(socket.types().filter((type) => type === "response.create").length, 1, "deferred while resp-3 is active");
+  socket.emit({ type: "response.done", response: { id: "resp-3" } });
+  await settle();
+  assert.equal(socket.types().filter((type) => type === "response.create").length, 2);
+});
+
+test("speech starting stops playback at once", async (t) => {
+  const { audio, sockets } = await connected(t);
+  sockets[0].emit({ type: "response.audio.delta", delta: "AAAA" });
+  assert.deepEqual(audio.played, ["AAAA"]);
+  sockets[0].emit({ type: "input_audio_buffer.speech_started" });
+  assert.equal(audio.flushed, 1);
+});
+
+for (const [code, state, category] of [
+  [1000, "off", "ended"],
+  [1008, "error", "refused"],
+]) {
+  test(`close code ${code} does not reconnect: ${state}, ${category}`, async (t) => {
+    const { api, sockets, seen, bridge, audio } = await connected(t);
+    sockets[0].drop(code, "bye");
+    await settle();
+    t.mock.timers.tick(120_000);
+    await settle();
+    assert.equal(sockets.length, 1);
+    assert.equal(api.tokens, 1);
+    assert.equal(bridge.state, state);
+    assert.deepEqual(seen.problems, [category]);
+    assert.equal(audio.stopped, 1, "the microphone is released");
+  });
+}
+
+test("other close codes reconnect with growing back-off and a fresh token each time", async (t) => {
+  const { api, sockets, bridge } = await connected(t);
+  sockets[0].drop(1011);
+  t.mock.timers.tick(999); // attempt 0: at most 1 s
+  await settle();
+  assert.equal(sockets.length, 2);
+  sockets[1].drop(1006); // dropped before it opened: attempt 1, 1–2 s
+  await settle();
+  t.mock.timers.tick(999);
+  await settle();
+  assert.equal(sockets.length, 2, "not before half the 2 s step");
+  t.mock.timers.tick(1001);
+  await settle();
+  assert.equal(sockets.length, 3);
+  assert.equal(api.tokens, 3);
+  sockets[2].accept();
+  await settle();
+  assert.equal(bridge.state, "connected");
+  assert.equal(bridge.attempt, 0, "back-off starts over once connected");
+});
+
+test("stop() closes the socket with 1000 and does not reconnect", async (t) => {
+  const { sockets, bridge, api } = await connected(t);
+  await bridge.stop();
+  assert.deepEqual(sockets[0].closedWith, { code: 1000, reason: "stopped" });
+  sockets[0].drop(1000);
+  t.mock.timers.tick(60_000);
+  await settle();
+  assert.equal(sockets.length, 1);
+  assert.equal(api.tokens, 1);
+  assert.equal(bridge.state, "off");
+});
+
+test("a token near expiry is replaced between turns, not during one", async (t) => {
+  const { api, sockets, bridge, seen } = await connected(t, { expiresInMs: 10 * 60_000 });
+  callInOneResponse(sockets[0], "resp-1", [["call-1", { request: "Is there an outage?" }]]);
+  await settle();
+  t.mock.timers.tick(8 * 60_000); // renewal is due two minutes before expiry, but a call is pending
+  await settle();
+  assert.equal(sockets.length, 1);
+  assert.equal(api.tokens, 1);
+
+  api.answer("call-1", "No outage.");
+  await settle();
+  assert.deepEqual(sockets[0].outputs().map(([callId]) => callId), ["call-1"]);
+  assert.equal(sockets.length, 1, "the model is about to answer: still not idle");
+  sockets[0].emit({ type: "response.created", response: { id: "resp-2" } });
+  sockets[0].emit({ type: "response.done", response: { id: "resp-2" } });
+  await settle();
+  assert.equal(api.tokens, 2);
+  assert.equal(sockets.length, 2);
+  assert.deepEqual(sockets[0].closedWith, { code: 1000, reason: "renewing the credential" });
+  assert.equal(new URL(sockets[1].url).searchParams.get("Authorization"), "Bearer token-2");
+  sockets[1].accept();
+  await settle();
+  assert.equal(bridge.state, "connected");
+  assert.deepEqual(seen.states.slice(-2), ["renewing", "connected"]);
+  assert.deepEqual(seen.problems, []);
+});
+
+test("a turn that begins while the new token is fetched delays the renewal until it ends", async (t) => {
+  const { api, sockets, bridge } = await connected(t, { expiresInMs: 5 * 60_000 });
+  api.tokenGate = deferred();
+  t.mock.timers.tick(3 * 60_000);
+  await settle();
+  assert.equal(bridge.state, "renewing");
+  callInOneResponse(sockets[0], "resp-1", [["call-1", { request: "Is there an outage?" }]]);
+  api.tokenGate.resolve();
+  api.tokenGate = null;
+  await settle();
+  assert.equal(sockets.length, 1, "not while the call is pending");
+  assert.equal(bridge.state, "connected");
+
+  api.answer("call-1", "No outage.");
+  await settle();
+  assert.deepEqual(sockets[0].outputs().map(([callId]) => callId), ["call-1"]);
+  sockets[0].emit({ type: "response.created", response: { id: "resp-2" } });
+  sockets[0].emit({ type: "response.done", response: { id: "resp-2" } });
+  await settle();
+  assert.equal(sockets.length, 2);
+});
+
+test("a key (no expiry) is never renewed", async (t) => {
+  const { api, sockets } = await connected(t);
+  t.mock.timers.tick(24 * 60 * 60_000);
+  await settle();
+  assert.equal(api.tokens, 1);
+  assert.equal(sockets.length, 1);
+});
+
+test("a failed credential renewal keeps the open socket and tries again later", async (t) => {
+  const { api, sockets, bridge, seen } = await connected(t, { expiresInMs: 5 * 60_000 });
+  api.tokenError = new ApiError(0, "unreachable", "The service cannot be reached.", true);
+  t.mock.timers.tick(3 * 60_000);
+  await settle();
+  assert.equal(sockets.length, 1);
+  assert.equal(bridge.state, "connected");
+  assert.deepEqual(seen.problems, ["network"]);
+  api.tokenError = null;
+  t.mock.timers.tick(30_000);
+  await settle();
+  assert.equal(sockets.length, 2);
+});
+
+test("a failure to get the token is reported in a category; final ones stop, others retry", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "setInterval", "Date"] });
+  const cases = [
+    // error, state, category, [earliest, latest] second attempt (null: never)
+    [new ApiError(503, "not_configured", "Voice is not configured; use text mode."), "error", "not_configured", null],
+    [new ApiError(401, "unauthenticated", "Sign in first."), "error", "signed_out", null],
+    [new ApiError(429, "rate_limited", "Too many.", true, 20), "reconnecting", "rate_limited", [20_000, 20_000]],
+    [new ApiError(0, "unreachable", "The service cannot be reached.", true), "reconnecting", "network", [500, 1000]],
+  ];
+  for (const [error, state, category, retry] of cases) {
+    const api = new FakeApi();
+    let tokens = 0;
+    api.request = async (path) => {
+      if (path === "/api/voice/token") tokens += 1;
+      throw error;
+    };
+    const problems = [];
+    const bridge = new VoiceBridge({
+      api,
+      delegations: new Delegations(api, { state: "connected" }),
+      audio: new FakeAudio(),
+      conversationId: () => "conv-1",
+      createSocket: () => assert.fail("no socket without a token"),
+      hooks: { onProblem: (problem) => problems.push(problem.category) },
+    });
+    await bridge.start();
+    assert.equal(bridge.state, state, category);
+    assert.deepEqual(problems, [category]);
+    const [earliest, latest] = retry ?? [60_000, 60_000];
+    t.mock.timers.tick(earliest - 1);
+    await settle();
+    assert.equal(tokens, 1, `${category}: not retried early`);
+    t.mock.timers.tick(latest - earliest + 1);
+    await settle();
+    assert.equal(tokens, retry === null ? 1 : 2, category);
+    await bridge.stop();
+  }
+});
+
+test("a denied microphone is reported as such and voice stops", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "setInterval", "Date"] });
+  const api = new FakeApi();
+  const audio = new FakeAudio();
+  audio.startError = new DOMException("Permission denied", "NotAllowedError");
+  const sockets = [];
+  const problems = [];
+  const bridge = new VoiceBridge({
+    api,
+    delegations: new Delegations(api, { state: "connected" }),
+    audio,
+    conversationId: () => "conv-1",
+    createSocket: (url) => {
+      const socket = new FakeSocket(url);
+      sockets.push(socket);
+      return socket;
+    },
+    hooks: { onProblem: (problem) => problems.push(problem) },
+  });
+  await bridge.start();
+  sockets[0].accept();
+  await settle();
+  assert.equal(bridge.state, "error");
+  assert.equal(problems[0].category, "microphone");
+  assert.match(problems[0].message, /Allow the microphone/);
+  assert.deepEqual(sockets[0].closedWith, { code: 1000, reason: "stopped" });
+  t.mock.timers.tick(60_000);
+  await settle();
+  assert.equal(sockets.length, 1);
+});
+
+test("problems fall into the categories the page explains", () => {
+  const category = (error) => voiceProblem(error).category;
+  assert.equal(category(new DOMException("denied", "NotAllowedError")), "microphone");
+  assert.equal(category(new DOMException("none", "NotFoundError")), "microphone");
+  assert.equal(category(new ApiError(401, "unauthenticated", "x")), "signed_out");
+  assert.equal(category(new ApiError(403, "forbidden", "x")), "signed_out");
+  assert.equal(category(new ApiError(429, "rate_limited", "x", true, 3)), "rate_limited");
+  assert.equal(voiceProblem(new ApiError(429, "rate_limited", "x", true, 3)).retryAfterMs, 3000);
+  assert.equal(category(new ApiError(503, "not_configured", "x")), "not_configured");
+  assert.equal(category(new ApiError(0, "unreachable", "x", true)), "network");
+  assert.equal(category(new VoiceSocketClosed(1006)), "network");
+  assert.equal(category(new VoiceSocketClosed(1008)), "refused");
+  assert.equal(category(new VoiceSocketClosed(1000)), "ended");
+  assert.equal(category(new ApiError(502, "bad_gateway", "x", true)), "service");
+  assert.equal(voiceProblem(new ApiError(502, "bad_gateway", "x", true)).retry, true);
+  assert.equal(voiceProblem(new ApiError(400, "invalid_request", "Bad.")).retry, false);
+  assert.equal(serviceProblem({ code: "rate_limit_exceeded", message: "Slow down." }).category, "rate_limited");
+  assert.equal(serviceProblem({ code: "server_error" }).category, "service");
+});
+
+test("back-off grows exponentially to 30 s, with jitter between half and the whole step", () => {
+  assert.equal(reconnectDelay(0, () => 0), 500);
+  assert.equal(reconnectDelay(0, () => 1), 1000);
+  assert.equal(reconnectDelay(3, () => 0), 4000);
+  assert.equal(reconnectDelay(3, () => 1), 8000);
+  assert.equal(reconnectDelay(10, () => 1), 30_000);
+  assert.equal(reconnectDelay(50, () => 0), 15_000);
+  const spread = new Set(Array.from({ length: 20 }, (_, i) => reconnectDelay(2, () => i / 20)));
+  assert.equal(spread.size, 20);
+});
