@@ -1,0 +1,42 @@
+"""A supervisor who opens the page after a dispatch asked for approval still sees it (from
+GET /api/approvals, not the live event they missed) and can decide it."""
+
+from __future__ import annotations
+
+import pytest
+
+from voicea2a.compose import APPROVAL_REJECTED
+
+pytestmark = pytest.mark.azurite
+
+
+@pytest.mark.parametrize("overrides", [{"VOICE_SYNC_WAIT_SECONDS": "0.5"}])
+def test_a_supervisor_who_signs_in_late_sees_and_decides_a_pending_approval(system):
+    user = system.new_page()
+    user.sign_in("ada", "user")
+    user.ask("I need a technician to come and look at my line.", "CUST-0010", ("technician_visit",))
+    user.page.locator("#timeline .turn-note[data-kind=approval]").wait_for()
+    turn = user.page.locator("#timeline li.turn[data-instance-id]")
+    turn.wait_for()
+    instance_id = turn.get_attribute("data-instance-id")
+
+    supervisor = system.new_page()
+    supervisor.sign_in("sam", "supervisor")
+
+    request = supervisor.page.locator(
+        f"#approvals li.approval[data-state=pending][data-instance-id='{instance_id}']"
+    )
+    request.wait_for()
+    assert supervisor.count("GET", "/api/approvals") == 1
+    assert "CUST-0010" in request.inner_text()
+    assert request.locator(".approval-reason").inner_text().strip()
+
+    request.locator("button.reject").click()
+    supervisor.page.locator(
+        f"#approvals li.approval[data-state=resolved][data-instance-id='{instance_id}']"
+    ).wait_for()
+    answered = user.page.locator("#timeline li.turn[data-state=answered] .answer-text")
+    answered.wait_for()
+    assert APPROVAL_REJECTED in answered.inner_text()
+    user.assert_clean()
+    supervisor.assert_clean()
