@@ -196,6 +196,7 @@ def start_system(
     """Start the system on `storage_connection_string`; stop it with `stop_system`."""
     pubsub = None
     values = {**BASE_SETTINGS, **(settings or {})}
+    remember_secret(ACCESS_KEY)  # no log line may show it
     if with_pubsub:
         pubsub = PubSubService(ACCESS_KEY, endpoint="http://127.0.0.1")
         port = loop_thread.run(pubsub.start(port=0))

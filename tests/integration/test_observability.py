@@ -8,33 +8,24 @@ import io
 import json
 import logging
 import secrets
-import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import jwt
 import pytest
-from azure.data.tables import TableServiceClient
 
-from agents.server import AgentGroup, start_agents
-from agents.settings import load_settings as load_agent_settings
-from devhost.pubsub import PubSubService
 from tests.agents.identities import IDENTITIES
 from tests.conftest import remember_secret
+from tests.system import LocalSystem, start_system, stop_system
 from tests.unit.test_telemetry import InMemoryTelemetry, fake_jwt
 from tests.unit.test_telemetry import in_memory_telemetry as in_memory_telemetry  # noqa: F401
 from voicea2a import telemetry
 from voicea2a.audit import pseudonym
-from voicea2a.auth import key_id
 
 pytestmark = pytest.mark.azurite
 
-ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = {"time", "level", "logger", "message"}
 # The agents' names in the registry (their cards), and in the sample agents' group.
 AUTHENTICATION, AUTHENTICATION_SAMPLE = "contoso-authentication-agent", "authentication"
@@ -92,26 +83,6 @@ def json_lines() -> Iterator[JsonLines]:
     telemetry.reset()
 
 
-@dataclass
-class Network:
-    app: Any  # tests.conftest.RunningHost
-    key: str
-    agents: AgentGroup | None = None
-
-    def headers(self, user: str, **extra: str) -> dict[str, str]:
-        now = int(time.time())
-        claims = {
-            "iss": "voicea2a",
-            "aud": "voicea2a-api",
-            "sub": user,
-            "roles": ["user"],
-            "iat": now,
-            "exp": now + 900,
-        }
-        token = jwt.encode(claims, self.key, algorithm="HS256", headers={"kid": key_id(self.key)})
-        return {"Authorization": f"Bearer {remember_secret(token)}", **extra}
-
-
 @pytest.fixture
 def overrides() -> dict[str, str]:
     """Extra settings for one test (tests parametrize this fixture)."""
@@ -119,47 +90,41 @@ def overrides() -> dict[str, str]:
 
 
 @pytest.fixture
-def host(start_host, azurite, azurite_env, loop_thread, overrides, json_lines) -> Iterator:
-    """The app on a devhost with the local Web PubSub, logging JSON lines."""
-    access_key = remember_secret("observability-access-key-" + secrets.token_hex(20))
-    pubsub = PubSubService(access_key, endpoint="http://127.0.0.1")
-    port = loop_thread.run(pubsub.start(port=0))
-    key = remember_secret("observability-signing-key-" + secrets.token_hex(24))
-    azurite_env(
-        AUTH_SIGNING_KEY=key,
-        AUTH_DEV_LOGIN_ENABLED="true",
-        WEBPUBSUB_CONNECTION_STRING=f"Endpoint=http://127.0.0.1:{port};AccessKey={access_key};",
-        AGENT_URL_ALLOWLIST="127.0.0.1",
-        AGENT_TIMEOUT_SECONDS="3",
-        AGENT_RETRY_FIRST_SECONDS="0.2",
-        AGENT_RETRY_MAX_SECONDS="0.4",
-        LOG_FORMAT="json",
-        **{"RATE_LIMIT_VOICE_TOKEN_PER_MINUTE": "1000", **overrides},
-    )
-    TableServiceClient.from_connection_string(azurite.connection_string).delete_table("agents")
-    app = start_host(ROOT, run_timers=False)
-    # The first invocation sets telemetry up (LOG_FORMAT=json): every line from then on is JSON.
-    assert app.http.get("/api/health").status_code == 200
-    json_lines.mark()
-    yield Network(app, key)
-    loop_thread.run(pubsub.stop())
+def system_factory(start_host, azurite, azurite_env, loop_thread, overrides, json_lines):
+    """Starts the whole system logging JSON lines; the tests' lines start after start-up's."""
+    started: list[LocalSystem] = []
+
+    def start(with_agents: bool) -> LocalSystem:
+        system = start_system(
+            start_host,
+            loop_thread,
+            azurite_env,
+            azurite.connection_string,
+            settings={"LOG_FORMAT": "json", **overrides},
+            with_agents=with_agents,
+        )
+        started.append(system)
+        # The first invocation sets telemetry up (LOG_FORMAT=json): every line from then on
+        # is JSON.
+        assert system.app.http.get("/api/health").status_code == 200
+        json_lines.mark()
+        return system
+
+    yield start
+    for system in started:
+        stop_system(system)
 
 
 @pytest.fixture
-def network(host: Network, loop_thread) -> Iterator[Network]:
-    """`host` with the six sample agents registered (their fault knobs enabled)."""
-    settings = replace(
-        load_agent_settings({"AGENT_FAULTS_ENABLED": "true"}),
-        function_app_url=host.app.host.base_url,
-        heartbeat_seconds=30,
-    )
-    host.agents = loop_thread.run(start_agents(base_port=0, settings=settings))
-    deadline = time.monotonic() + 20
-    while len(host.app.http.get("/api/agents", headers=host.headers("ops")).json()["agents"]) < 6:
-        assert time.monotonic() < deadline, "the agents did not register"
-        time.sleep(0.1)
-    yield host
-    loop_thread.run(host.agents.stop())
+def host(system_factory) -> LocalSystem:
+    """The app on a devhost with the local Web PubSub, no agents."""
+    return system_factory(with_agents=False)
+
+
+@pytest.fixture
+def network(system_factory) -> LocalSystem:
+    """The app with the six sample agents registered (their fault knobs enabled)."""
+    return system_factory(with_agents=True)
 
 
 @pytest.mark.parametrize("overrides", [{"RATE_LIMIT_VOICE_TOKEN_PER_MINUTE": "2"}])
@@ -251,9 +216,11 @@ def test_a_delegation_is_one_trace_with_correlated_lines_and_its_metrics(
     response = http.post(
         "/api/messages",
         json=body,
-        headers=network.headers(
-            user, **{"x-correlation-id": correlation_id, "traceparent": parent}
-        ),
+        headers={
+            **network.headers(user),
+            "x-correlation-id": correlation_id,
+            "traceparent": parent,
+        },
     )
     assert response.status_code in (200, 202), response.text
     instance_id = response.json()["instanceId"]
