@@ -65,6 +65,12 @@ class LocalSystem:
     pubsub: PubSubService | None
     key: str
     loop: Any
+    settings: dict[str, str]  # the app settings it was started with
+
+    @property
+    def connection_string(self) -> str:
+        """The local Web PubSub service's connection string, as the app has it."""
+        return self.settings["WEBPUBSUB_CONNECTION_STRING"]
 
     def headers(self, user: str = "ada", roles: tuple[str, ...] = ("user",)) -> dict[str, str]:
         return {"Authorization": f"Bearer {app_token(self.key, user, roles)}"}
@@ -192,8 +198,11 @@ def start_system(
     with_pubsub: bool = True,
     heartbeat_seconds: float = 30,
     agent_settings: dict[str, Any] | None = None,
+    host_options: dict[str, Any] | None = None,
+    system_class: type[LocalSystem] = LocalSystem,
 ) -> LocalSystem:
-    """Start the system on `storage_connection_string`; stop it with `stop_system`."""
+    """Start the system on `storage_connection_string`; stop it with `stop_system`.
+    `host_options` go to start_host (e.g. web_root); `system_class` may extend LocalSystem."""
     pubsub = None
     values = {**BASE_SETTINGS, **(settings or {})}
     remember_secret(ACCESS_KEY)  # no log line may show it
@@ -210,7 +219,7 @@ def start_system(
     apply_env(**values)
     # A registry left by an earlier test would list agents that are not running.
     TableServiceClient.from_connection_string(storage_connection_string).delete_table("agents")
-    app = start_host(ROOT, run_timers=False)
+    app = start_host(ROOT, run_timers=False, **(host_options or {}))
     agents = None
     if with_agents:
         configured = replace(
@@ -220,7 +229,7 @@ def start_system(
             **(agent_settings or {}),
         )
         agents = loop_thread.run(start_agents(base_port=0, settings=configured))
-    system = LocalSystem(app, agents, pubsub, key, loop_thread)
+    system = system_class(app, agents, pubsub, key, loop_thread, values)
     if with_agents:
         system.wait_agents()
     return system

@@ -189,13 +189,10 @@ def _customer(body: Mapping[str, Any]) -> Customer | None:
     postal = _name(
         _optional_text(value, "postalCode", "customer.postalCode"), "customer.postalCode"
     )
-    if postal is not None and (
-        len(postal) > MAX_POSTAL_CODE_CHARS or not _POSTAL_CODE_RE.fullmatch(postal)
-    ):
-        raise _fail(
-            "customer.postalCode",
-            f"must be at most {MAX_POSTAL_CODE_CHARS} letters, digits, spaces or hyphens",
-        )
+    if postal is not None and len(postal) > MAX_POSTAL_CODE_CHARS:
+        raise _fail("customer.postalCode", f"must be at most {MAX_POSTAL_CODE_CHARS} characters")
+    if postal is not None and not _POSTAL_CODE_RE.fullmatch(postal):
+        raise _fail("customer.postalCode", "may hold only letters, digits, spaces and hyphens")
     customer_id = _optional_text(value, "customerId", "customer.customerId")
     if customer_id is not None and not CUSTOMER_ID_RE.fullmatch(customer_id):
         raise _fail("customer.customerId", "must look like CUST-0001")

@@ -4,32 +4,25 @@ browser's name resolution locked to loopback."""
 
 from __future__ import annotations
 
-import secrets
+import re
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-import jwt
 import pytest
 from azure.data.tables import TableServiceClient
 
-from agents.server import start_agents
-from agents.settings import load_settings as load_agent_settings
-from devhost.pubsub import PubSubService
 from tests.agents.identities import IDENTITIES
-from tests.conftest import remember_secret
-from voicea2a.auth import key_id
+from tests.system import LocalSystem, start_system, stop_system
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
-ACCESS_KEY = "browser-test-access-key-0123456789abcdefghijklmn"
 HUB = "voicea2a"
 # Nothing but loopback resolves: the page cannot reach a CDN or anything else off the machine.
 CHROMIUM_ARGS = [
@@ -81,21 +74,43 @@ def browser(web_build) -> Iterator:
 
 
 class Page:
-    """A browser tab plus what it did: every request (and its host), console errors."""
+    """A browser tab plus what it did: every request (and its host), script errors and console
+    errors. `allow_console` holds regular expressions for console errors a test causes on
+    purpose (matched in full against the message text), `allow_hosts` hosts other than
+    loopback it lets the page try."""
 
-    def __init__(self, context, base_url: str) -> None:
+    def __init__(
+        self,
+        context,
+        base_url: str,
+        allow_console: tuple[str, ...] = (),
+        allow_hosts: tuple[str, ...] = (),
+    ) -> None:
         self.context = context
         self.base_url = base_url
+        self.allow_console = [re.compile(pattern) for pattern in allow_console]
+        self.allow_hosts = {"127.0.0.1", *allow_hosts}
         self.page = context.new_page()
         self.page.set_default_timeout(TIMEOUT_MS)
         self.requests: list[tuple[str, str, str | None]] = []
         self.errors: list[str] = []
+        self.allowed: list[str] = []
         self.page.on("request", self._request)
         self.page.on("pageerror", lambda error: self.errors.append(f"pageerror: {error}"))
+        self.page.on("console", self._console)
         self.page.on("websocket", lambda ws: self.requests.append(("WS", ws.url, None)))
 
     def _request(self, request) -> None:
         self.requests.append((request.method, request.url, request.post_data))
+
+    def _console(self, message) -> None:
+        if message.type != "error":
+            return
+        if any(pattern.fullmatch(message.text) for pattern in self.allow_console):
+            self.allowed.append(message.text)
+        else:
+            where = message.location.get("url")
+            self.errors.append(f"console.error: {message.text}" + (f" ({where})" if where else ""))
 
     def count(self, method: str, path: str) -> int:
         return sum(1 for m, url, _ in self.requests if m == method and urlsplit(url).path == path)
@@ -136,55 +151,61 @@ class Page:
             page.check(f"#ask-symptoms input[value={symptom}]")
         page.click("#ask-submit")
 
+    def screenshot(self, name: str) -> Path:
+        """Save the whole page as tests/browser/artifacts/<name>.png and check it was written."""
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        path.unlink(missing_ok=True)  # a file left by an earlier run proves nothing
+        self.page.screenshot(path=str(path), full_page=True)
+        png = path.read_bytes()
+        assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000, path
+        return path
+
+    def problems(self) -> list[str]:
+        """Hosts other than loopback (or an allowed one) contacted, script and console errors."""
+        hosts = {urlsplit(url).hostname for _, url, _ in self.requests} - self.allow_hosts
+        return [f"contacted {host}" for host in sorted(hosts)] + self.errors
+
     def assert_clean(self) -> None:
-        """Only loopback was contacted, and no script error happened."""
-        hosts = {urlsplit(url).hostname for _, url, _ in self.requests}
-        assert hosts <= {"127.0.0.1"}, hosts
-        assert not self.errors, self.errors
+        """Nothing went wrong so far; the system fixture checks every page again at the end."""
+        assert not self.problems(), self.problems()
 
 
-class System:
-    """The whole local system for one browser test."""
+@dataclass
+class System(LocalSystem):
+    """The whole local system for one browser test, and the browser tabs it opened."""
 
-    def __init__(self, app, agents, pubsub, key: str, connection_string: str, browser) -> None:
-        self.app, self.agents, self.pubsub, self.key = app, agents, pubsub, key
-        self.connection_string = connection_string
-        self.browser = browser
-        self.contexts: list = []
-        self.pages: list[Page] = []
+    browser: Any = None
+    contexts: list = field(default_factory=list)
+    pages: list[Page] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
         return self.app.host.base_url
 
-    def new_page(self) -> Page:
-        context = self.browser.new_context(viewport={"width": 1400, "height": 900})
+    def new_page(
+        self,
+        viewport: tuple[int, int] = (1400, 900),
+        allow_console: tuple[str, ...] = (),
+        allow_hosts: tuple[str, ...] = (),
+    ) -> Page:
+        """A tab in a browser context of its own (its own storage: another person)."""
+        width, height = viewport
+        context = self.browser.new_context(viewport={"width": width, "height": height})
         context.grant_permissions(["microphone"], origin=self.base_url)
         self.contexts.append(context)
-        page = Page(context, self.base_url)
+        page = Page(context, self.base_url, allow_console, allow_hosts)
         self.pages.append(page)
         return page
-
-    def headers(self, user: str = "ada", roles: tuple[str, ...] = ("user",)) -> dict[str, str]:
-        now = int(time.time())
-        claims = {
-            "iss": "voicea2a",
-            "aud": "voicea2a-api",
-            "sub": user,
-            "roles": list(roles),
-            "iat": now,
-            "exp": now + 900,
-        }
-        token = jwt.encode(claims, self.key, algorithm="HS256", headers={"kid": key_id(self.key)})
-        return {"Authorization": f"Bearer {remember_secret(token)}"}
-
-    def faults(self, agent: str, **faults) -> None:
-        response = httpx.post(f"{self.agents.urls[agent]}/_faults", json=faults, timeout=10)
-        assert response.status_code == 200, response.text
 
     def close(self) -> None:
         for context in self.contexts:
             context.close()
+
+    def assert_pages_clean(self) -> None:
+        """Every page of the test, checked once its context is closed: none can be forgotten."""
+        dirty = {f"page {index}": page.problems() for index, page in enumerate(self.pages)}
+        assert not any(dirty.values()), dirty
 
 
 @pytest.fixture
@@ -194,44 +215,31 @@ def overrides() -> dict[str, str]:
 
 
 @pytest.fixture
-def system(start_host, azurite, app_env, loop_thread, overrides, browser):
+def system(start_host, azurite, app_env, loop_thread, overrides, browser) -> Iterator[System]:
     # Not azurite_env: its async fixture cannot run beside Playwright's sync loop; start_host
     # closes the per-loop clients itself.
-    pubsub = PubSubService(ACCESS_KEY, endpoint="http://127.0.0.1")
-    port = loop_thread.run(pubsub.start(port=0))
-    connection_string = f"Endpoint=http://127.0.0.1:{port};AccessKey={ACCESS_KEY};"
-    key = remember_secret("browser-signing-key-" + secrets.token_hex(24))
+    service = TableServiceClient.from_connection_string(azurite.connection_string)
+    for table in ("conversations", "messages"):  # each test's page lists its own history
+        service.delete_table(table)
     settings = {
         "AzureWebJobsStorage": azurite.connection_string,
-        "AUTH_SIGNING_KEY": key,
-        "AUTH_DEV_LOGIN_ENABLED": "true",
-        "WEBPUBSUB_CONNECTION_STRING": connection_string,
-        "AGENT_URL_ALLOWLIST": "127.0.0.1",
-        "RATE_LIMIT_VOICE_TOKEN_PER_MINUTE": "1000",
         "AGENT_TIMEOUT_SECONDS": "4",
-        "AGENT_RETRY_FIRST_SECONDS": "0.2",
-        "AGENT_RETRY_MAX_SECONDS": "0.4",
         "APPROVAL_TIMEOUT_MINUTES": "2",
-        "VOICE_SYNC_WAIT_SECONDS": "8",
         **overrides,
     }
-    app_env(**{name: value for name, value in settings.items() if value is not None})
-    service = TableServiceClient.from_connection_string(azurite.connection_string)
-    for table in ("agents", "conversations", "messages"):
-        service.delete_table(table)
-    app = start_host(ROOT, run_timers=False, web_root=WEB)
-    agent_settings = replace(
-        load_agent_settings({"AGENT_FAULTS_ENABLED": "true"}),
-        function_app_url=app.host.base_url,
-        heartbeat_seconds=30,
+    system = start_system(
+        start_host,
+        loop_thread,
+        app_env,
+        azurite.connection_string,
+        # A setting overridden with None is left out; without Web PubSub, no local service.
+        settings={name: value for name, value in settings.items() if value is not None},
+        with_pubsub=settings.get("WEBPUBSUB_CONNECTION_STRING", "") is not None,
+        host_options={"web_root": WEB},
+        system_class=System,
     )
-    agents = loop_thread.run(start_agents(base_port=0, settings=agent_settings))
-    system = System(app, agents, pubsub, key, connection_string, browser)
-    deadline = time.monotonic() + 20
-    while len(app.http.get("/api/agents", headers=system.headers()).json()["agents"]) < 6:
-        assert time.monotonic() < deadline, "the agents did not register"
-        time.sleep(0.1)
+    system.browser = browser
     yield system
     system.close()
-    loop_thread.run(agents.stop())
-    loop_thread.run(pubsub.stop())
+    stop_system(system)
+    system.assert_pages_clean()

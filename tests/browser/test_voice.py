@@ -10,7 +10,6 @@ import secrets
 import pytest
 
 from tests.agents.identities import IDENTITIES
-from tests.browser.conftest import ARTIFACTS
 from tests.browser.voicelive_double import TOOL_NAME, VoiceLiveDouble
 from tests.conftest import remember_secret
 from voicea2a.messages import instance_id_for
@@ -134,8 +133,7 @@ def test_two_calls_in_one_response_each_get_their_own_output(system, double, slo
     assert len(creates) == 1 and creates[0] > last_output
 
     assert page.count("GET", "/api/voice/token") == 1
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.page.screenshot(path=str(ARTIFACTS / "voice-view.png"), full_page=True)
+    page.screenshot("voice-view")
     page.assert_clean()
 
 

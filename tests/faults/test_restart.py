@@ -98,28 +98,27 @@ def killable(azurite_env, azurite, loop_thread, tmp_path):
     pubsub = PubSubService(ACCESS_KEY, endpoint="http://127.0.0.1")
     pubsub_port = loop_thread.run(pubsub.start(port=0))
     key = remember_secret("restart-signing-key-0123456789abcdef0123456789")
-    azurite_env(
-        **{
-            **BASE_SETTINGS,
-            "AUTH_SIGNING_KEY": key,
-            "WEBPUBSUB_CONNECTION_STRING": (
-                f"Endpoint=http://127.0.0.1:{pubsub_port};AccessKey={ACCESS_KEY};"
-            ),
-            "VOICE_SYNC_WAIT_SECONDS": "0.5",
-            "APPROVAL_TIMEOUT_MINUTES": "10",
-        }
-    )
+    settings = {
+        **BASE_SETTINGS,
+        "AUTH_SIGNING_KEY": key,
+        "WEBPUBSUB_CONNECTION_STRING": (
+            f"Endpoint=http://127.0.0.1:{pubsub_port};AccessKey={ACCESS_KEY};"
+        ),
+        "VOICE_SYNC_WAIT_SECONDS": "0.5",
+        "APPROVAL_TIMEOUT_MINUTES": "10",
+    }
+    azurite_env(**settings)
     TableServiceClient.from_connection_string(azurite.connection_string).delete_table("agents")
     devhost = DevhostProcess(free_port(), tmp_path / "devhost.log")
     devhost.start()
-    settings = replace(
+    agent_settings = replace(
         load_agent_settings({"AGENT_FAULTS_ENABLED": "true"}),
         function_app_url=devhost.base_url,
         heartbeat_seconds=2,
     )
-    agents = loop_thread.run(start_agents(base_port=0, settings=settings))
+    agents = loop_thread.run(start_agents(base_port=0, settings=agent_settings))
     host = RemoteHost(devhost.base_url)
-    system = LocalSystem(host, agents, pubsub, key, loop_thread)
+    system = LocalSystem(host, agents, pubsub, key, loop_thread, settings)
     system.wait_agents()
     yield system, devhost
     devhost.kill()

@@ -91,8 +91,14 @@ def test_round_trip_through_json():
         ({"request": "hi", "customer": {"firstName": 1}}, "'customer.firstName' must be a string"),
         ({"request": "hi", "customer": {"lastName": "x" * 101}}, "'customer.lastName'"),
         ({"request": "hi", "customer": {"firstName": "Ja\nne"}}, "'customer.firstName'"),
-        ({"request": "hi", "customer": {"postalCode": "M5H/1A1"}}, "'customer.postalCode'"),
-        ({"request": "hi", "customer": {"postalCode": "M" * 17}}, "'customer.postalCode'"),
+        (
+            {"request": "hi", "customer": {"postalCode": "M5H/1A1"}},
+            "'customer.postalCode' may hold only letters, digits, spaces and hyphens",
+        ),
+        (
+            {"request": "hi", "customer": {"postalCode": "M" * 17}},
+            "'customer.postalCode' must be at most 16 characters",
+        ),
         (
             {"request": "hi", "customer": {"dateOfBirth": "14/03/1985"}},
             "'customer.dateOfBirth' must be a date YYYY-MM-DD",

@@ -1,7 +1,9 @@
 // One delegation = one POST /api/messages (a text question or a voice tool call).
 // 200: the answer. 202: an interim sentence now, the answer later from the `message` event with
 // the same callId, or from polling the statusUrl while live events are down. Answers are always
-// matched to their call by callId.
+// matched to their call by callId. After live events reconnect (events may have been missed
+// meanwhile) every pending call is polled at once; each poll's progress (the agents' states) is
+// dispatched as a "progress" event so the page can show what it missed.
 
 import { ApiError } from "./api.js";
 
@@ -10,14 +12,16 @@ const POLL_WHEN_EVENTS_DOWN_MS = 2000;
 const POLL_WHEN_EVENTS_UP_MS = 15_000; // a safety net should one event be lost
 const EARLY_LIMIT = 200;
 
-export class Delegations {
+export class Delegations extends EventTarget {
   /**
    * @param {{request: Function}} api
    * @param {{state: string}} events the LiveEvents (its state decides when to poll)
    */
   constructor(api, events) {
+    super();
     this.api = api;
     this.events = events;
+    events.addEventListener?.("recovered", () => this.tick(true));
     this.pending = new Map(); // callId -> {resolve, reject, statusUrl, lastPoll}
     this.early = new Map(); // callId -> answer that arrived before its 202 did
     this.timer = null;
@@ -80,11 +84,12 @@ export class Delegations {
     }
   }
 
-  tick() {
-    const now = Date.now();
+  /** Poll the calls that are due (every one when `all`); never while the browser is offline. */
+  tick(all = false) {
+    if (globalThis.navigator?.onLine === false) return;
     const every = this.events.state === "connected" ? POLL_WHEN_EVENTS_UP_MS : POLL_WHEN_EVENTS_DOWN_MS;
     for (const [callId, pending] of this.pending) {
-      if (pending.polling || now - pending.lastPoll < every) continue;
+      if (pending.polling || (!all && Date.now() - pending.lastPoll < every)) continue;
       pending.polling = true;
       this.poll(callId, pending).finally(() => {
         pending.polling = false;
@@ -100,6 +105,10 @@ export class Delegations {
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) this.settle(callId, null, error);
       return; // anything else: try again at the next tick
+    }
+    if (data.progress && typeof data.progress === "object") {
+      const detail = { callId, instanceId: data.instanceId || pending.instanceId, progress: data.progress };
+      this.dispatchEvent(new CustomEvent("progress", { detail }));
     }
     if (data.status === "running") return;
     if (data.status === "completed") {

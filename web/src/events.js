@@ -1,13 +1,18 @@
-// Live events over Azure Web PubSub (@azure/web-pubsub-client): automatic reconnect with a
-// fresh token from POST /api/events/negotiate on every (re)connect, a visible connection state,
-// and repeats dropped by event id.
+// Live events over Azure Web PubSub (@azure/web-pubsub-client): a visible connection state,
+// repeats dropped by event id, and nothing lost to a network drop that can be helped. A dropped
+// socket is recovered by the SDK (the reliable protocol replays what was sent meanwhile, on the
+// same connection). When the network comes back, or the SDK gives up, a new connection starts
+// with a fresh token from POST /api/events/negotiate; the old one is kept a while to take what it
+// still holds. Events sent while neither connection could get them are gone: a "recovered" event
+// after every new connection tells the page to read again the state of what it waits for.
 
 import { WebPubSubClient } from "@azure/web-pubsub-client";
 
 const SEEN_LIMIT = 5000;
 const RESTART_MAX_MS = 30_000;
+const DRAIN_MS = 10_000; // how long a replaced connection may still deliver (stalled or replayed)
 
-/** States: disabled, connecting, connected, reconnecting, offline. */
+/** States: disabled, connecting, connected, reconnecting, offline. Events: state, event, recovered. */
 export class LiveEvents extends EventTarget {
   /** @param {{request: Function}} api */
   constructor(api) {
@@ -17,6 +22,8 @@ export class LiveEvents extends EventTarget {
     this.history = [];
     this.negotiations = 0;
     this.client = null;
+    this.draining = new Set(); // replaced clients, stopped after DRAIN_MS
+    this.connectedBefore = false;
     this.seen = new Set();
     this.stopping = false;
     this.restartTimer = null;
@@ -46,7 +53,7 @@ export class LiveEvents extends EventTarget {
     this.stopping = false;
     window.addEventListener("online", this.onOnline);
     window.addEventListener("offline", this.onOffline);
-    this.setState("connecting");
+    this.setState(this.connectedBefore ? "reconnecting" : "connecting");
     const client = new WebPubSubClient(
       {
         getClientAccessUrl: async () => {
@@ -57,33 +64,41 @@ export class LiveEvents extends EventTarget {
             return data.url;
           } catch (error) {
             this.lastError = error;
-            if (this.state !== "connecting") this.setState(navigator.onLine ? "reconnecting" : "offline", error);
             throw error;
           }
         },
       },
       {
-        autoReconnect: true,
-        reconnectRetryOptions: { mode: "Exponential", retryDelayInMs: 1000, maxRetryDelayInMs: 30_000 },
+        // Recovery of a dropped socket is the SDK's; a new connection is ours (restart), so a
+        // replaced client never reconnects behind our back.
+        autoReconnect: false,
         keepAliveIntervalInMs: 20_000,
         keepAliveTimeoutInMs: 60_000,
       },
     );
     this.client = client;
     client.on("connected", () => {
+      if (client !== this.client) return;
       this.restartAttempt = 0;
       this.setState("connected");
+      if (this.connectedBefore) this.dispatchEvent(new CustomEvent("recovered"));
+      this.connectedBefore = true;
     });
     client.on("disconnected", () => {
-      if (!this.stopping) this.setState(navigator.onLine ? "reconnecting" : "offline");
+      if (client === this.client && !this.stopping) this.setState(navigator.onLine ? "reconnecting" : "offline");
     });
     client.on("stopped", () => {
-      if (this.client !== client || this.stopping) return;
-      this.setState("offline", this.lastError);
+      if (client !== this.client || this.stopping) return;
+      this.setState(this.lastError || !navigator.onLine ? "offline" : "reconnecting", this.lastError);
       this.restart();
     });
-    client.on("server-message", (event) => this.receive(event.message));
-    client.on("group-message", (event) => this.receive(event.message));
+    const take = (event) => {
+      this.receive(event.message);
+      // A replaced client whose recovery succeeded after its drain time: its socket is open now.
+      if (client !== this.client && !this.draining.has(client)) client.stop();
+    };
+    client.on("server-message", take);
+    client.on("group-message", take);
     try {
       await client.start();
     } catch (error) {
@@ -93,17 +108,25 @@ export class LiveEvents extends EventTarget {
     }
   }
 
-  /** Start again after a full stop, with exponential back-off (the SDK gave up). */
+  /** A new connection after `delay` ms, or after an exponential back-off (1 s to 30 s). */
   restart(delay) {
     clearTimeout(this.restartTimer);
     this.restartAttempt += 1;
-    const wait = delay ?? Math.min(RESTART_MAX_MS, 1000 * 2 ** Math.min(this.restartAttempt, 5));
+    const wait = delay ?? Math.min(RESTART_MAX_MS, 1000 * 2 ** Math.min(this.restartAttempt - 1, 5));
     this.restartTimer = setTimeout(() => {
-      const old = this.client;
+      if (this.client) this.drain(this.client);
       this.client = null;
-      if (old) old.stop();
       this.start();
     }, wait);
+  }
+
+  /** Keep a replaced client a while: its socket may still hold events (stalled, or replayed). */
+  drain(client) {
+    this.draining.add(client);
+    setTimeout(() => {
+      this.draining.delete(client);
+      client.stop();
+    }, DRAIN_MS);
   }
 
   receive(message) {
@@ -116,7 +139,7 @@ export class LiveEvents extends EventTarget {
       }
     }
     if (!data || typeof data !== "object" || typeof data.type !== "string" || !data.id) return;
-    if (this.seen.has(data.id)) return; // a repeat (reconnect replay, or user + ops delivery)
+    if (this.seen.has(data.id)) return; // a repeat (replay, two connections, or user + ops delivery)
     this.seen.add(data.id);
     if (this.seen.size > SEEN_LIMIT) this.seen.delete(this.seen.values().next().value);
     this.dispatchEvent(new CustomEvent("event", { detail: data }));
@@ -130,6 +153,8 @@ export class LiveEvents extends EventTarget {
     const client = this.client;
     this.client = null;
     if (client) client.stop();
+    for (const old of this.draining) old.stop();
+    this.draining.clear();
     this.setState("offline");
   }
 }

@@ -46,6 +46,9 @@ function showError(error) {
   banner.hidden = false;
 }
 
+// An agent's state in a delegation's progress -> its agent.status (web/src/agents.js).
+const PROGRESS_STATUS = { working: "started", "input-required": "completed" };
+
 const VOICE_NOTE = {
   connecting: "Connecting to the voice service…",
   connected: "Listening: speak now.",
@@ -186,6 +189,12 @@ class App {
       if (event.detail.state === "offline" && event.detail.error) showError(event.detail.error);
     });
     this.events.addEventListener("event", (event) => this.onLiveEvent(event.detail));
+    // After a gap in live events: what the running turns' polls report stands in for the events
+    // missed (Delegations polls them on "recovered"), and pending approvals are listed again.
+    this.delegations.addEventListener("progress", (event) => this.onProgress(event.detail));
+    this.events.addEventListener("recovered", () => {
+      if (this.me.roles.includes("supervisor")) this.approvals.load();
+    });
     if (this.config.events.enabled) this.events.start();
     else this.events.disable();
   }
@@ -353,6 +362,18 @@ class App {
         return;
       }
       await new Promise((resolve) => setTimeout(resolve, 500 * (attempt + 1)));
+    }
+  }
+
+  /** A running turn's status, polled: its agents' states and whether it waits for approval. */
+  onProgress({ callId, instanceId, progress }) {
+    for (const [agent, state] of Object.entries(progress.agents || {})) {
+      const status = PROGRESS_STATUS[state] || state;
+      if (this.lit.has(callId)) this.agents.setStatus(agent, status);
+      this.timeline.agentStatus(callId, instanceId, agent, state === "working" ? "started" : state);
+    }
+    if (progress.stage === "awaiting-approval") {
+      this.timeline.note(callId, instanceId, "Waiting for a supervisor to approve the technician visit.", "approval");
     }
   }
 
