@@ -368,11 +368,14 @@ class App {
   /** A running turn's status, polled: its agents' states and whether it waits for approval. */
   onProgress({ callId, instanceId, progress }) {
     for (const [agent, state] of Object.entries(progress.agents || {})) {
+      // A poll may be older than the live events already shown: it never undoes an ending.
+      const shown = this.timeline.agentStatusOf(callId, instanceId, agent);
+      if (state === "working" && shown && shown !== "started") continue;
       const status = PROGRESS_STATUS[state] || state;
       if (this.lit.has(callId)) this.agents.setStatus(agent, status);
       this.timeline.agentStatus(callId, instanceId, agent, state === "working" ? "started" : state);
     }
-    if (progress.stage === "awaiting-approval") {
+    if (progress.stage === "awaiting-approval" && !this.timeline.hasNote(callId, instanceId, "approval")) {
       this.timeline.note(callId, instanceId, "Waiting for a supervisor to approve the technician visit.", "approval");
     }
   }

@@ -133,6 +133,16 @@ export class Timeline {
     if (text) line.querySelector(".agent-result").textContent = ` — ${text}`;
   }
 
+  /** The status the turn shows for `agent`, or null. */
+  agentStatusOf(callId, instanceId, agent) {
+    const line = this.find(callId, instanceId)?.agents.querySelector(`li[data-agent="${CSS.escape(agent)}"]`);
+    return line ? line.dataset.status : null;
+  }
+
+  hasNote(callId, instanceId, kind) {
+    return Boolean(this.find(callId, instanceId)?.node.querySelector(`.turn-note[data-kind='${kind}']`));
+  }
+
   /** A note on a turn (approval pending, answer arrived after the voice session ended...). */
   note(callId, instanceId, text, kind = "info") {
     const turn = this.find(callId, instanceId);
