@@ -139,6 +139,7 @@ export class Timeline {
     return line ? line.dataset.status : null;
   }
 
+  /** Whether the turn shows a note of this kind. */
   hasNote(callId, instanceId, kind) {
     return Boolean(this.find(callId, instanceId)?.node.querySelector(`.turn-note[data-kind='${kind}']`));
   }
