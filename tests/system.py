@@ -56,6 +56,11 @@ def app_token(key: str, user: str = "ada", roles: tuple[str, ...] = ("user",)) -
     return remember_secret(token)
 
 
+def bearer(key: str, user: str = "ada", roles: tuple[str, ...] = ("user",)) -> dict[str, str]:
+    """The Authorization header with an app token for `user` (see app_token)."""
+    return {"Authorization": f"Bearer {app_token(key, user, roles)}"}
+
+
 @dataclass
 class LocalSystem:
     """A started system; `app` is the RunningHost of tests/conftest.py."""
@@ -73,7 +78,7 @@ class LocalSystem:
         return self.settings["WEBPUBSUB_CONNECTION_STRING"]
 
     def headers(self, user: str = "ada", roles: tuple[str, ...] = ("user",)) -> dict[str, str]:
-        return {"Authorization": f"Bearer {app_token(self.key, user, roles)}"}
+        return bearer(self.key, user, roles)
 
     def body(self, customer_id: str | None, symptoms: list[str], **extra: Any) -> dict:
         body = {

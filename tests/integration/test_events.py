@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,8 +16,8 @@ import websockets
 
 from devhost.pubsub import PubSubService
 from tests.conftest import remember_secret
+from tests.system import bearer
 from voicea2a import publisher
-from voicea2a.auth import key_id
 from voicea2a.events import EVENT_TYPES, Event
 
 pytestmark = pytest.mark.azurite
@@ -56,24 +55,8 @@ async def closed_publisher():
     await publisher.close_clients()
 
 
-def bearer(app, user: str, roles: list[str]) -> dict[str, str]:
-    now = int(time.time())
-    claims = {
-        "iss": "voicea2a",
-        "aud": "voicea2a-api",
-        "sub": user,
-        "roles": roles,
-        "iat": now,
-        "exp": now + 600,
-    }
-    token = jwt.encode(
-        claims, app.signing_key, algorithm="HS256", headers={"kid": key_id(app.signing_key)}
-    )
-    return {"Authorization": f"Bearer {remember_secret(token)}"}
-
-
-def negotiate(app, user: str, roles: list[str] | None = None) -> str:
-    response = app.http.post("/api/events/negotiate", headers=bearer(app, user, roles or ["user"]))
+def negotiate(app, user: str, roles: tuple[str, ...] = ("user",)) -> str:
+    response = app.http.post("/api/events/negotiate", headers=bearer(app.signing_key, user, roles))
     assert response.status_code == 200, response.text
     return remember_secret(response.json()["url"])
 
@@ -151,7 +134,7 @@ def test_negotiate_gives_a_receive_only_token_for_the_user(app):
     assert "role" not in claims and "webpubsub.group" not in claims
     assert 29 * 60 <= claims["exp"] - claims["iat"] <= 30 * 60
 
-    supervisor_url = negotiate(app, "sam", ["supervisor"])
+    supervisor_url = negotiate(app, "sam", ("supervisor",))
     claims = jwt.decode(
         supervisor_url.split("access_token=")[1], options={"verify_signature": False}
     )
@@ -162,7 +145,7 @@ async def test_events_reach_their_audience_and_nobody_else(app, closed_publisher
     alice_1 = await Client.connect(negotiate(app, "alice"))
     alice_2 = await Client.connect(negotiate(app, "alice"))
     bob = await Client.connect(negotiate(app, "bob"))
-    sam = await Client.connect(negotiate(app, "sam", ["supervisor"]))
+    sam = await Client.connect(negotiate(app, "sam", ("supervisor",)))
 
     for kind in EVENT_TYPES:
         assert await publisher.publish(event(kind)) is True
@@ -201,7 +184,7 @@ async def test_a_negotiated_client_cannot_join_or_send_to_groups(app, closed_pub
     )
 
     assert join["success"] is False and send["success"] is False
-    sam = await Client.connect(negotiate(app, "sam", ["supervisor"]))
+    sam = await Client.connect(negotiate(app, "sam", ("supervisor",)))
     await publisher.publish(event("approval.requested", owner="carol"))
     assert [e["type"] for e in await alice.drain()] == []
     assert [e["type"] for e in await sam.drain()] == ["approval.requested"]

@@ -11,23 +11,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-import jwt
 import pytest
 
 from tests.conftest import free_port, remember_secret
+from tests.system import bearer
 from voicea2a import config, ratelimit
-from voicea2a.auth import key_id
 from voicea2a.errors import RateLimited, UpstreamUnavailable
 
 pytestmark = pytest.mark.azurite
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def token_for(key: str, user: str) -> str:
-    now = int(time.time())
-    claims = {"iss": "voicea2a", "aud": "voicea2a-api", "sub": user, "iat": now, "exp": now + 600}
-    return remember_secret(jwt.encode(claims, key, algorithm="HS256", headers={"kid": key_id(key)}))
 
 
 @pytest.fixture
@@ -101,7 +94,7 @@ def two_instances(azurite, tmp_path):
 def test_fifty_concurrent_requests_through_two_instances_allow_exactly_ten(two_instances):
     urls, key = two_instances
     user = "burst-" + secrets.token_hex(4)
-    headers = {"Authorization": f"Bearer {token_for(key, user)}"}
+    headers = bearer(key, user)
 
     def call(index: int) -> int:
         return httpx.get(
@@ -113,7 +106,7 @@ def test_fifty_concurrent_requests_through_two_instances_allow_exactly_ten(two_i
 
     assert statuses.count(200) == 10
     assert statuses.count(429) == 40
-    other = {"Authorization": f"Bearer {token_for(key, 'someone-else-' + user)}"}
+    other = bearer(key, "someone-else-" + user)
     assert httpx.get(f"{urls[1]}/api/voice/token", headers=other, timeout=30).status_code == 200
 
 

@@ -10,7 +10,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import httpx
-import jwt
 import pytest
 from aiohttp import web
 from azure.data.tables import TableServiceClient
@@ -18,8 +17,8 @@ from azure.data.tables import TableServiceClient
 from agents.server import AGENT_CLASSES, start_agents
 from agents.settings import load_settings as load_agent_settings
 from tests.conftest import free_port, remember_secret
+from tests.system import bearer
 from voicea2a import registry, storage
-from voicea2a.auth import key_id
 from voicea2a.config import AgentRegistrySettings
 from voicea2a.errors import InvalidRequest
 from voicea2a.ssrf import vet_url
@@ -27,20 +26,6 @@ from voicea2a.ssrf import vet_url
 pytestmark = pytest.mark.azurite
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def bearer(key: str, user: str, roles: list[str]) -> dict[str, str]:
-    now = int(time.time())
-    claims = {
-        "iss": "voicea2a",
-        "aud": "voicea2a-api",
-        "sub": user,
-        "roles": roles,
-        "iat": now,
-        "exp": now + 600,
-    }
-    token = jwt.encode(claims, key, algorithm="HS256", headers={"kid": key_id(key)})
-    return {"Authorization": f"Bearer {remember_secret(token)}"}
 
 
 @pytest.fixture
@@ -70,7 +55,7 @@ def app_factory(start_host, azurite_env, clean_registry):
 
 
 def agents_of(app) -> dict[str, str]:
-    response = app.http.get("/api/agents", headers=bearer(app.key, "ada", ["user"]))
+    response = app.http.get("/api/agents", headers=bearer(app.key, "ada", ("user",)))
     assert response.status_code == 200, response.text
     return {agent["name"]: agent["health"] for agent in response.json()["agents"]}
 
@@ -139,9 +124,9 @@ def test_only_agents_and_supervisors_register_and_only_supervisors_remove(app_fa
     )
     try:
         url = group.urls["internet-plan"]
-        user = bearer(app.key, "ada", ["user"])
-        agent = bearer(app.key, "agent-x", ["agent"])
-        supervisor = bearer(app.key, "sam", ["supervisor"])
+        user = bearer(app.key, "ada", ("user",))
+        agent = bearer(app.key, "agent-x", ("agent",))
+        supervisor = bearer(app.key, "sam", ("supervisor",))
         assert app.http.post("/api/agents", json={"url": url}, headers=user).status_code == 403
         registered = app.http.post("/api/agents", json={"url": url}, headers=agent)
         assert registered.status_code == 200, registered.text
@@ -198,7 +183,7 @@ def test_refused_urls_never_get_a_connection(app_factory, tripwire, url, reason)
     app = app_factory(allowlist="")  # as in Azure: nothing allow-listed
 
     response = app.http.post(
-        "/api/agents", json={"url": url}, headers=bearer(app.key, "agent-x", ["agent"])
+        "/api/agents", json={"url": url}, headers=bearer(app.key, "agent-x", ("agent",))
     )
 
     assert response.status_code == 400, response.text
