@@ -31,11 +31,10 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 import jwt  # noqa: E402
 
-from devhost.azurite import start_azurite  # noqa: E402
 from devhost.host import DevHost  # noqa: E402
 from devhost.pubsub import PubSubService  # noqa: E402
 from tests.agents.identities import IDENTITIES  # noqa: E402
-from tests.conftest import LoopThread, free_port  # noqa: E402
+from tests.conftest import LoopThread, free_port, start_in_memory_azurite  # noqa: E402
 from voicea2a import httpclient, publisher, storage  # noqa: E402
 from voicea2a.a2a import fetch_card, send_message  # noqa: E402
 from voicea2a.auth import key_id  # noqa: E402
@@ -165,14 +164,7 @@ def main() -> None:
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
 
-    azurite = start_azurite(
-        blob_port=free_port(),
-        queue_port=free_port(),
-        table_port=free_port(),
-        location=None,
-        in_memory=True,
-        script_root=ROOT,
-    )
+    azurite = start_in_memory_azurite()
     loop = LoopThread()  # the app and the devhost run here, as in the tests
 
     def run(coro, timeout: float = 900):

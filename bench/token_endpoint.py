@@ -27,10 +27,9 @@ import azure.functions as func  # noqa: E402
 import httpx  # noqa: E402
 import jwt  # noqa: E402
 
-from devhost.azurite import start_azurite  # noqa: E402
 from devhost.functions import index_app, load_app  # noqa: E402
 from devhost.host import DevHost  # noqa: E402
-from tests.conftest import LoopThread, free_port  # noqa: E402
+from tests.conftest import LoopThread, start_in_memory_azurite  # noqa: E402
 from voicea2a import ratelimit, storage  # noqa: E402
 from voicea2a.auth import key_id  # noqa: E402
 
@@ -102,14 +101,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
 
-    azurite = start_azurite(
-        blob_port=free_port(),
-        queue_port=free_port(),
-        table_port=free_port(),
-        location=None,
-        in_memory=True,
-        script_root=ROOT,
-    )
+    azurite = start_in_memory_azurite()
     loop = LoopThread()  # the app and the devhost run here, as in the tests
 
     def run(coro):

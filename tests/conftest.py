@@ -58,10 +58,9 @@ def app_env(
     return apply
 
 
-@pytest.fixture(scope="session")
-def azurite() -> Iterator[AzuriteProcess]:
-    """One in-memory Azurite for the whole test session, on free ports."""
-    process = start_azurite(
+def start_in_memory_azurite() -> AzuriteProcess:
+    """An in-memory Azurite on free ports (the tests' and the benchmarks'); stop it when done."""
+    return start_azurite(
         blob_port=free_port(),
         queue_port=free_port(),
         table_port=free_port(),
@@ -69,6 +68,12 @@ def azurite() -> Iterator[AzuriteProcess]:
         in_memory=True,
         script_root=ROOT,
     )
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[AzuriteProcess]:
+    """One in-memory Azurite for the whole test session, on free ports."""
+    process = start_in_memory_azurite()
     yield process
     process.stop()
 
