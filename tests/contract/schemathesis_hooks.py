@@ -12,6 +12,8 @@ import json
 
 import schemathesis
 
+# Status -> the error codes the app answers it with (voicea2a/errors.py; 405 comes from the host).
+# test_openapi.py checks this table against the spec and the error classes.
 CODES = {
     400: {"invalid_request"},
     401: {"unauthenticated"},

@@ -17,6 +17,7 @@ from openapi_spec_validator import validate
 
 from devhost.functions import index_app, load_app
 from devhost.settings import load_settings as load_host_settings
+from tests.contract.schemathesis_hooks import CODES as STATUS_CODES
 from voicea2a import errors, messages
 from voicea2a.auth import ROLES
 from voicea2a.voice_session import SYMPTOMS
@@ -26,20 +27,6 @@ SPEC_PATH = ROOT / "docs" / "openapi.yaml"
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 PUBLIC = {"health", "client_config", "openapi", "dev_token"}
 ERROR_REF = "#/components/schemas/Error"
-# Status -> the error codes the app answers it with (voicea2a/errors.py; 405 comes from the host).
-STATUS_CODES = {
-    400: {"invalid_request"},
-    401: {"unauthenticated"},
-    403: {"forbidden"},
-    404: {"not_found"},
-    405: {"invalid_request"},
-    413: {"invalid_request"},
-    415: {"invalid_request"},
-    429: {"rate_limited"},
-    500: {"internal"},
-    502: {"upstream_unavailable"},
-    503: {"upstream_unavailable", "not_configured"},
-}
 
 
 @pytest.fixture(scope="module")
