@@ -9,6 +9,7 @@ import pytest
 from agents.catalog import AGENT_CLASSES
 from agents.inputs import RequestInput
 from tests.agents.identities import IDENTITIES
+from tests.unit.test_planner import ALL, JANE
 from voicea2a import compose as c
 from voicea2a.compose import AgentOutcome, Answer, clip, compose
 from voicea2a.messages import Customer, MessageRequest
@@ -27,16 +28,7 @@ from voicea2a.planner import (
     with_customer,
 )
 
-ALL = {
-    AUTHENTICATION: "authentication",
-    OUTAGE: "outage-check",
-    MODEM: "modem-check",
-    PLAN: "internet-plan",
-    NETWORK: "network-performance",
-    DISPATCH: "technical-dispatch",
-}
-AGENT = ALL
-JANE = Customer("Jane", "Doe", "M5H 1A1", "1985-03-14")
+AGENT = ALL  # skill -> the agent that has it
 INTERNAL = (
     "httpx.ConnectTimeout: POST http://10.0.0.7:8102/a2a returned HTTP 503 Service Unavailable"
 )
