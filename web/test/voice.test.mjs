@@ -166,15 +166,11 @@ async function settle() {
   for (let i = 0; i < 10; i += 1) await new Promise((resolve) => setImmediate(resolve));
 }
 
-/** A bridge connected to its first fake socket; timers mocked. */
-async function connected(t, apiOptions = {}) {
-  t.mock.timers.enable({ apis: ["setTimeout", "setInterval", "Date"], now: Date.parse("2026-11-25T12:00:00Z") });
-  const api = new FakeApi(apiOptions);
-  const events = { state: "connected" };
-  const delegations = new Delegations(api, events);
-  const audio = new FakeAudio();
+/** A bridge on fake sockets (`sockets`, in the order opened) recording what it reports in `seen`; not started. */
+function fakeBridge(api, audio = new FakeAudio()) {
+  const delegations = new Delegations(api, { state: "connected" });
   const sockets = [];
-  const seen = { late: [], answers: [], failed: [], problems: [], states: [] };
+  const seen = { late: [], answers: [], failed: [], problems: [], messages: [], states: [] };
   const bridge = new VoiceBridge({
     api,
     delegations,
@@ -189,15 +185,25 @@ async function connected(t, apiOptions = {}) {
       onAnswer: (callId) => seen.answers.push(callId),
       onFailed: (callId, error) => seen.failed.push([callId, error.message]),
       onLate: (callId, result) => seen.late.push([callId, result && result.answer]),
-      onProblem: (problem) => seen.problems.push(problem.category),
+      onProblem: (problem) => {
+        seen.problems.push(problem.category);
+        seen.messages.push(problem.message);
+      },
     },
   });
   bridge.addEventListener("state", (event) => seen.states.push(event.detail.state));
-  await bridge.start();
-  sockets[0].accept();
-  await settle();
-  assert.equal(bridge.state, "connected");
   return { api, delegations, audio, sockets, seen, bridge };
+}
+
+/** A bridge connected to its first fake socket; timers mocked. */
+async function connected(t, apiOptions = {}) {
+  t.mock.timers.enable({ apis: ["setTimeout", "setInterval", "Date"], now: Date.parse("2026-11-25T12:00:00Z") });
+  const made = fakeBridge(new FakeApi(apiOptions));
+  await made.bridge.start();
+  made.sockets[0].accept();
+  await settle();
+  assert.equal(made.bridge.state, "connected");
+  return made;
 }
 
 /** The service asks for `calls` ([callId, args]) in one response, then finishes that response. */
@@ -554,18 +560,10 @@ test("a failure to get the token is reported in a category; final ones stop, oth
       if (path === "/api/voice/token") tokens += 1;
       throw error;
     };
-    const problems = [];
-    const bridge = new VoiceBridge({
-      api,
-      delegations: new Delegations(api, { state: "connected" }),
-      audio: new FakeAudio(),
-      conversationId: () => "conv-1",
-      createSocket: () => assert.fail("no socket without a token"),
-      hooks: { onProblem: (problem) => problems.push(problem.category) },
-    });
+    const { bridge, sockets, seen } = fakeBridge(api);
     await bridge.start();
     assert.equal(bridge.state, state, category);
-    assert.deepEqual(problems, [category]);
+    assert.deepEqual(seen.problems, [category]);
     const [earliest, latest] = retry ?? [60_000, 60_000];
     t.mock.timers.tick(earliest - 1);
     await settle();
@@ -573,35 +571,22 @@ test("a failure to get the token is reported in a category; final ones stop, oth
     t.mock.timers.tick(latest - earliest + 1);
     await settle();
     assert.equal(tokens, retry === null ? 1 : 2, category);
+    assert.equal(sockets.length, 0, "no socket without a token");
     await bridge.stop();
   }
 });
 
 test("a denied microphone is reported as such and voice stops", async (t) => {
   t.mock.timers.enable({ apis: ["setTimeout", "setInterval", "Date"] });
-  const api = new FakeApi();
   const audio = new FakeAudio();
   audio.startError = new DOMException("Permission denied", "NotAllowedError");
-  const sockets = [];
-  const problems = [];
-  const bridge = new VoiceBridge({
-    api,
-    delegations: new Delegations(api, { state: "connected" }),
-    audio,
-    conversationId: () => "conv-1",
-    createSocket: (url) => {
-      const socket = new FakeSocket(url);
-      sockets.push(socket);
-      return socket;
-    },
-    hooks: { onProblem: (problem) => problems.push(problem) },
-  });
+  const { bridge, sockets, seen } = fakeBridge(new FakeApi(), audio);
   await bridge.start();
   sockets[0].accept();
   await settle();
   assert.equal(bridge.state, "error");
-  assert.equal(problems[0].category, "microphone");
-  assert.match(problems[0].message, /Allow the microphone/);
+  assert.equal(seen.problems[0], "microphone");
+  assert.match(seen.messages[0], /Allow the microphone/);
   assert.deepEqual(sockets[0].closedWith, { code: 1000, reason: "stopped" });
   t.mock.timers.tick(60_000);
   await settle();
