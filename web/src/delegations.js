@@ -15,13 +15,13 @@ const EARLY_LIMIT = 200;
 export class Delegations extends EventTarget {
   /**
    * @param {{request: Function}} api
-   * @param {{state: string}} events the LiveEvents (its state decides when to poll)
+   * @param {EventTarget & {state: string}} events the LiveEvents (its state decides how often to poll; "recovered" polls at once)
    */
   constructor(api, events) {
     super();
     this.api = api;
     this.events = events;
-    events.addEventListener?.("recovered", () => this.tick(true));
+    events.addEventListener("recovered", () => this.tick(true));
     this.pending = new Map(); // callId -> {resolve, reject, statusUrl, lastPoll}
     this.early = new Map(); // callId -> answer that arrived before its 202 did
     this.timer = null;

@@ -168,7 +168,8 @@ async function settle() {
 
 /** A bridge on fake sockets (`sockets`, in the order opened) recording what it reports in `seen`; not started. */
 function fakeBridge(api, audio = new FakeAudio()) {
-  const delegations = new Delegations(api, { state: "connected" });
+  const events = Object.assign(new EventTarget(), { state: "connected" }); // LiveEvents, connected
+  const delegations = new Delegations(api, events);
   const sockets = [];
   const seen = { late: [], answers: [], failed: [], problems: [], messages: [], states: [] };
   const bridge = new VoiceBridge({
