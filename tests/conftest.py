@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,14 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def start_of_a_rate_window(needed_seconds: float = 20, window_seconds: int = 60) -> None:
+    """Wait, if need be, for a fresh rate-limit window (voicea2a/ratelimit.py: fixed windows on
+    the wall clock), so the requests a test counts all fall in one window."""
+    left = window_seconds - time.time() % window_seconds
+    if left < needed_seconds:
+        time.sleep(left + 0.05)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from tests.conftest import remember_secret
+from tests.conftest import remember_secret, start_of_a_rate_window
 from voicea2a.auth import key_id
 
 pytestmark = pytest.mark.azurite
@@ -436,6 +436,7 @@ def fresh_limits(azurite):
     for entity in table.list_entities():
         table.delete_entity(entity["PartitionKey"], entity["RowKey"])
     ratelimit.forget_seen()
+    start_of_a_rate_window()
     return 10
 
 

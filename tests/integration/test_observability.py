@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.agents.identities import IDENTITIES
-from tests.conftest import remember_secret
+from tests.conftest import remember_secret, start_of_a_rate_window
 from tests.system import LocalSystem, start_system, stop_system
 from tests.unit.test_telemetry import InMemoryTelemetry, fake_jwt
 from tests.unit.test_telemetry import in_memory_telemetry as in_memory_telemetry  # noqa: F401
@@ -139,6 +139,7 @@ def test_http_calls_log_correlated_json_lines_metrics_spans_and_no_secret(
         "/api/health", headers={"x-correlation-id": "corr-health", "traceparent": health_parent}
     )
     me = http.get("/api/auth/me", headers={**auth, "x-correlation-id": "corr-me"})
+    start_of_a_rate_window()
     negotiated = [
         http.post("/api/events/negotiate", headers={**auth, "x-correlation-id": f"corr-neg-{i}"})
         for i in range(3)

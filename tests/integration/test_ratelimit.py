@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port, remember_secret
+from tests.conftest import free_port, remember_secret, start_of_a_rate_window
 from tests.system import bearer
 from voicea2a import config, ratelimit
 from voicea2a.errors import RateLimited, UpstreamUnavailable
@@ -101,6 +101,7 @@ def test_fifty_concurrent_requests_through_two_instances_allow_exactly_ten(two_i
             f"{urls[index % 2]}/api/voice/token", headers=headers, timeout=30
         ).status_code
 
+    start_of_a_rate_window()
     with ThreadPoolExecutor(max_workers=50) as pool:
         statuses = list(pool.map(call, range(50)))
 
