@@ -13,7 +13,7 @@ bp = df.Blueprint()
 
 @bp.activity_trigger(input_name="turn")
 @telemetry.activity
-def compose_answer(turn: dict[str, Any]) -> dict[str, Any]:
+def compose_answer(turn: dict) -> dict[str, Any]:
     """One answer from the outcomes (deterministic templates; a model may come later)."""
     outcomes = [AgentOutcome(**outcome) for outcome in turn["outcomes"]]
     return compose(Plan.from_json(turn["plan"]), outcomes, turn.get("approval")).to_json()
@@ -21,7 +21,7 @@ def compose_answer(turn: dict[str, Any]) -> dict[str, Any]:
 
 @bp.activity_trigger(input_name="turn")
 @telemetry.activity
-async def record_turn(turn: dict[str, Any]) -> None:
+async def record_turn(turn: dict) -> None:
     """Append the user turn, each outcome and the answer (idempotent: deterministic row keys)."""
     await history.record_turn(
         turn["user"],

@@ -13,7 +13,7 @@ bp = df.Blueprint()
 
 @bp.activity_trigger(input_name="job")
 @telemetry.activity
-async def plan_delegation(job: dict[str, Any]) -> dict[str, Any]:
+async def plan_delegation(job: dict) -> dict[str, Any]:
     """Read the registry and the conversation, then plan (the pure planner decides)."""
     agents = await registry.healthy_agents()
     skills = {skill.id: record.name for record in agents for skill in record.card.skills}

@@ -1,7 +1,6 @@
 """Activity `publish_events`: a batch of the orchestration's events, best effort."""
 
 from datetime import datetime
-from typing import Any
 
 import azure.durable_functions as df
 
@@ -14,7 +13,7 @@ bp = df.Blueprint()
 
 @bp.activity_trigger(input_name="batch")
 @telemetry.activity
-async def publish_events(batch: dict[str, Any]) -> int:
+async def publish_events(batch: dict) -> int:
     """Publish each event in order; returns how many were delivered (never raises)."""
     delivered = 0
     for item in batch["events"]:

@@ -24,7 +24,7 @@ RETRYABLE = {
 
 @bp.activity_trigger(input_name="call")
 @telemetry.activity
-async def call_specialist(call: dict[str, Any]) -> dict[str, Any]:
+async def call_specialist(call: dict) -> dict[str, Any]:
     """Send the step's data to the agent (or continue its task) and report what came back."""
     agent, attempt = call.get("agent") or "unknown", int(call.get("attempt") or 1)
     if attempt > 1:

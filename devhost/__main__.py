@@ -130,7 +130,8 @@ async def serve(args: argparse.Namespace) -> int:
             "Functions:\n%s", "\n".join(describe_routes(host.index)) or "  (no HTTP functions)"
         )
         log.info(
-            "%d orchestrator(s), %d activity(ies), %d timer(s)",
+            "%d function(s) indexed: %d orchestrator(s), %d activity(ies), %d timer(s)",
+            len(host.index.by_name),
             len(host.index.orchestrators),
             len(host.index.activities),
             len(host.index.timers),

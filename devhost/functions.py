@@ -6,10 +6,12 @@ import asyncio
 import functools
 import importlib.util
 import inspect
+import json
+import os
 import sys
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,13 +19,16 @@ from typing import Any
 
 import azure.functions as func
 from azure.functions import meta
-from azure.functions.timer import TimerRequest
+
+from devhost import worker_rules
+from devhost.worker_rules import IndexedFunction
 
 HTTP_TRIGGER = "httpTrigger"
 TIMER_TRIGGER = "timerTrigger"
 ORCHESTRATION_TRIGGER = "orchestrationTrigger"
 ACTIVITY_TRIGGER = "activityTrigger"
 DURABLE_CLIENT = "durableClient"
+REFUSED = "the Azure Functions Python worker refuses this app"
 
 
 class AppLoadError(Exception):
@@ -32,15 +37,15 @@ class AppLoadError(Exception):
 
 @dataclass
 class FunctionInfo:
-    """One indexed function: its trigger, binding names and the callable the worker would invoke."""
+    """One indexed function: its trigger, binding names and what the worker keeps of it."""
 
     name: str
     trigger_type: str
     trigger: Any
     trigger_arg: str
     user_function: Callable[..., Any]
+    worker: IndexedFunction
     client_arg: str | None = None
-    parameters: list[str] = field(default_factory=list)
 
     @property
     def is_async(self) -> bool:
@@ -69,39 +74,50 @@ class FunctionIndex:
     route_prefix: str = "api"
 
 
-def load_app(script_root: Path) -> Any:
-    """Import `function_app.py` from the script root (put on sys.path) and return `app`."""
+def load_app(script_root: Path, environ: Mapping[str, str] = os.environ) -> Any:
+    """Import the app's script (put its folder on sys.path) and find its app as the worker does."""
     root = script_root.resolve()
-    path = root / "function_app.py"
+    try:
+        script_name = worker_rules.script_file_name(environ)
+    except worker_rules.WorkerRefusal as exc:
+        raise AppLoadError(f"{REFUSED}: {exc}") from exc
+    path = root / script_name
     if not path.is_file():
-        raise AppLoadError(f"no function_app.py in {root}")
+        raise AppLoadError(f"no {script_name} in {root}")
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
-    # Load this root's file even when another app's `function_app` was imported before (tests).
-    spec = importlib.util.spec_from_file_location("function_app", path)
+    # Load this root's file even when another app's script was imported before (tests).
+    module_name = path.stem
+    spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules["function_app"] = module
+    sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
     except Exception as exc:  # an app that fails to import must stop the host, with the cause shown
-        del sys.modules["function_app"]
+        del sys.modules[module_name]
         raise AppLoadError(f"importing {path} failed: {type(exc).__name__}: {exc}") from exc
-    app = getattr(module, "app", None)
-    if app is None or not hasattr(app, "get_functions"):
-        raise AppLoadError(f"{path} does not define a FunctionApp named 'app'")
-    return app
+    try:
+        return worker_rules.find_app(module, script_name)
+    except worker_rules.WorkerRefusal as exc:
+        raise AppLoadError(f"{REFUSED}: {exc}") from exc
 
 
 def index_app(app: Any, route_prefix: str = "api") -> FunctionIndex:
-    """Index the app with `get_functions()`, the same call the Python worker makes."""
+    """Index the app with `get_functions()` and the worker's checks; the first refusal stops it."""
     app.functions_bindings = None  # get_functions() is not idempotent without this reset
     try:
         functions = app.get_functions()
     except Exception as exc:
-        raise AppLoadError(f"indexing the app failed: {type(exc).__name__}: {exc}") from exc
+        raise AppLoadError(f"{REFUSED}: {type(exc).__name__}: {exc}") from exc
     index = FunctionIndex(route_prefix=route_prefix)
     for function in functions:
-        info = _describe(function)
+        try:
+            worker = worker_rules.index_function(function)
+        except worker_rules.WorkerRefusal as exc:
+            raise AppLoadError(
+                f"{REFUSED} (function {function.get_function_name()}): {exc}"
+            ) from exc
+        info = _describe(function, worker)
         index.by_name[info.name] = info
         if info.trigger_type == HTTP_TRIGGER:
             index.http.append(info)
@@ -116,20 +132,19 @@ def index_app(app: Any, route_prefix: str = "api") -> FunctionIndex:
     return index
 
 
-def _describe(function: Any) -> FunctionInfo:
+def _describe(function: Any, worker: IndexedFunction) -> FunctionInfo:
     trigger = function.get_trigger()
     client_arg = next(
         (b.name for b in function.get_bindings() if b.get_binding_name() == DURABLE_CLIENT), None
     )
-    user_function = function.get_user_function()
     return FunctionInfo(
         name=function.get_function_name(),
         trigger_type=trigger.get_binding_name(),
         trigger=trigger,
         trigger_arg=trigger.name,
-        user_function=user_function,
+        user_function=function.get_user_function(),
+        worker=worker,
         client_arg=client_arg,
-        parameters=list(inspect.signature(user_function).parameters),
     )
 
 
@@ -182,52 +197,93 @@ class Invoker:
             max_workers=max_workers, thread_name_prefix="devhost-worker"
         )
 
-    async def call(self, info: FunctionInfo, bindings: dict[str, Any]) -> Any:
-        """Invoke `info` with its bindings by parameter name (plus `context` when declared)."""
-        kwargs = {name: value for name, value in bindings.items() if name in info.parameters}
-        if "context" in info.parameters and "context" not in kwargs:
+    async def call(self, info: FunctionInfo, inputs: dict[str, Any]) -> meta.Datum | None:
+        """Invoke `info` as the worker does: decode each input, call, encode the return value.
+
+        `inputs` maps binding names to the host's data (`meta.Datum`); an HTTP request is
+        passed already built.
+        """
+        kwargs = {
+            name: worker_rules.decode(info.worker.inputs[name], value)
+            if isinstance(value, meta.Datum)
+            else value
+            for name, value in inputs.items()
+        }
+        if info.worker.requires_context:
             kwargs["context"] = InvocationContext(info.name, str(self.script_root))
         if info.is_async:
-            return await info.user_function(**kwargs)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self.executor, functools.partial(info.user_function, **kwargs)
-        )
+            result = await info.user_function(**kwargs)
+        else:
+            loop = asyncio.get_running_loop()
+            result = await loop.run_in_executor(
+                self.executor, functools.partial(info.user_function, **kwargs)
+            )
+        return self._encode_return(info, result)
+
+    @staticmethod
+    def _encode_return(info: FunctionInfo, result: Any) -> meta.Datum | None:
+        if info.worker.return_type is None:
+            if result is not None:
+                raise RuntimeError(
+                    f"function {info.name!r} without a $return binding returned a non-None value"
+                )
+            return None
+        return worker_rules.encode(info.worker.return_type, result)
 
     async def call_http(
         self, info: FunctionInfo, request: func.HttpRequest, client_json: str | None
-    ) -> Any:
+    ) -> HttpResult:
         """Invoke an HTTP-triggered function; its durable client gets the binding JSON."""
-        bindings: dict[str, Any] = {info.trigger_arg: request}
+        inputs: dict[str, Any] = {info.trigger_arg: request}
         if info.client_arg:
-            bindings[info.client_arg] = client_json
-        return await self.call(info, bindings)
+            inputs[info.client_arg] = meta.Datum(client_json, "string")
+        return HttpResult.from_datum(await self.call(info, inputs))
 
     async def call_timer(
         self, info: FunctionInfo, client_json: str | None, past_due: bool = False
     ) -> None:
-        """Invoke a timer-triggered (or other non-HTTP) function."""
-        bindings: dict[str, Any] = {info.trigger_arg: TimerRequest(past_due=past_due)}
+        """Invoke a timer-triggered function with the timer info the host sends."""
+        timer = {"Schedule": {"AdjustForDST": True}, "ScheduleStatus": None, "IsPastDue": past_due}
+        inputs: dict[str, Any] = {info.trigger_arg: meta.Datum(json.dumps(timer), "json")}
         if info.client_arg:
-            bindings[info.client_arg] = client_json
-        await self.call(info, bindings)
+            inputs[info.client_arg] = meta.Datum(client_json, "string")
+        await self.call(info, inputs)
 
     async def call_activity(self, info: FunctionInfo, input_json: str | None) -> str:
-        """Invoke an activity, decoding its input and encoding its result as the worker does."""
-        converter = meta.get_binding_registry().get(ACTIVITY_TRIGGER)
-        value = converter.decode(
-            meta.Datum(input_json if input_json is not None else "null", "json"),
-            trigger_metadata={},
-        )
-        result = await self.call(info, {info.trigger_arg: value})
-        return converter.encode(result, expected_type=None).value
+        """Invoke an activity: its input arrives as JSON text, its result leaves as JSON text."""
+        datum = meta.Datum(input_json if input_json is not None else "null", "json")
+        result = await self.call(info, {info.trigger_arg: datum})
+        return result.value if result is not None else "null"
 
     def call_orchestrator(self, info: FunctionInfo, context_json: str) -> str:
         """Run one orchestrator episode (synchronously; the engine runs it on its own thread)."""
-        converter = meta.get_binding_registry().get(ORCHESTRATION_TRIGGER)
-        context = converter.decode(meta.Datum(context_json, "string"), trigger_metadata={})
-        return info.user_function(context)
+        context = worker_rules.decode(
+            info.worker.inputs[info.trigger_arg], meta.Datum(context_json, "string")
+        )
+        return self._encode_return(info, info.user_function(context)).value
 
     def close(self) -> None:
         """Stop the worker threads."""
         self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+@dataclass
+class HttpResult:
+    """What the host turns into the HTTP response: the worker's `http` (or `string`) data."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    @classmethod
+    def from_datum(cls, datum: meta.Datum | None) -> HttpResult:
+        """Read the data the worker returns for an HTTP function's result."""
+        if datum is None:
+            raise TypeError("the HTTP function returned no response")
+        if datum.type == "string":
+            return cls(200, [("Content-Type", "text/plain; charset=utf-8")], datum.value.encode())
+        response = datum.value
+        headers = [(name, header.value) for name, header in response["headers"].items()]
+        for cookie in response.get("cookies") or []:
+            headers.extend(("Set-Cookie", morsel.OutputString()) for morsel in cookie.values())
+        return cls(int(response["status_code"].value), headers, response["body"].value)

@@ -11,13 +11,10 @@ from urllib.parse import urlsplit
 import azure.functions as func
 from aiohttp import web
 
-from devhost.functions import FunctionIndex, FunctionInfo, Invoker
+from devhost.functions import FunctionIndex, FunctionInfo, HttpResult, Invoker
 from devhost.routing import MethodNotAllowed, RouteNotFound, Router
 
 log = logging.getLogger("devhost")
-
-ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-CORS_ALLOWED_HEADERS = "Authorization, Content-Type, X-Correlation-Id"
 
 
 def error_response(
@@ -56,21 +53,12 @@ def to_http_request(
     )
 
 
-def to_web_response(result: object) -> web.StreamResponse:
-    """Return the function's `func.HttpResponse` faithfully: status, headers and body."""
-    if isinstance(result, func.HttpResponse):
-        response = web.Response(status=result.status_code, body=result.get_body())
-        for name, value in result.headers.items():
-            response.headers[name] = value
-        if result.mimetype and "Content-Type" not in result.headers:
-            charset = f"; charset={result.charset}" if result.charset else ""
-            response.headers["Content-Type"] = f"{result.mimetype}{charset}"
-        return response
-    if isinstance(result, str):
-        return web.Response(text=result)
-    if result is None:
-        return web.Response(status=204)
-    raise TypeError(f"an HTTP function returned {type(result).__name__}, not func.HttpResponse")
+def to_web_response(result: HttpResult) -> web.StreamResponse:
+    """The response the host builds from the worker's data: status, headers and body as sent."""
+    response = web.Response(status=result.status, body=result.body)
+    for name, value in result.headers:
+        response.headers.add(name, value)
+    return response
 
 
 class CorsPolicy:
@@ -132,7 +120,7 @@ class FunctionsHandler:
             and origin
             and "Access-Control-Request-Method" in request.headers
         ):
-            return self._preflight(origin)
+            return self._preflight(request, origin)
         try:
             target, route_params = self.router.resolve(request.method, path)
         except RouteNotFound:
@@ -163,17 +151,17 @@ class FunctionsHandler:
             response.headers[name] = value
         return response
 
-    def _preflight(self, origin: str) -> web.Response:
+    def _preflight(self, request: web.Request, origin: str) -> web.Response:
         headers = self.cors.headers(origin)
         if not headers:
             return web.Response(status=403)
-        headers.update(
-            {
-                "Access-Control-Allow-Methods": ", ".join(ALL_METHODS),
-                "Access-Control-Allow-Headers": CORS_ALLOWED_HEADERS,
-                "Access-Control-Max-Age": "600",
-            }
-        )
+        # The host's CORS policy allows any method and any header to an allowed origin
+        # (AllowAnyMethod, AllowAnyHeader): it grants what the preflight asks for.
+        headers["Access-Control-Allow-Methods"] = request.headers["Access-Control-Request-Method"]
+        asked_headers = request.headers.get("Access-Control-Request-Headers")
+        if asked_headers:
+            headers["Access-Control-Allow-Headers"] = asked_headers
+        headers["Access-Control-Max-Age"] = "600"
         return web.Response(status=204, headers=headers)
 
 

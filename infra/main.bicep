@@ -12,8 +12,45 @@ targetScope = 'subscription'
 @description('Name of the azd environment; part of every resource name, and the azd-env-name tag.')
 param environmentName string
 
+// Regions with Flex Consumption, as Azure-Samples/durable-functions-quickstart-python-azd lists
+// them (less eastus2euap, an early-access region ordinary subscriptions cannot deploy to): azd
+// then offers only these, instead of failing at the plan after creating half the resources.
+// `az functionapp list-flexconsumption-locations` gives the current list.
 @minLength(1)
 @description('Region of everything but the static site (a region with Flex Consumption).')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
 @metadata({ azd: { type: 'location' } })
 param location string
 
@@ -42,8 +79,11 @@ param functionMaximumInstanceCount int = 100
 ])
 param functionInstanceMemoryMB int = 2048
 
+// Voice callers feel cold starts: the first request after an idle spell waits for an instance
+// to start and import the app. Each always-ready instance removes that wait for one instance's
+// worth of traffic, and is billed all month whether used or not (docs/operations.md: the cost).
 @minValue(0)
-@description('Always-ready HTTP instances: 0 scales to zero (cheapest; a cold start on the first request).')
+@description('Always-ready instances in each of the HTTP and Durable scale groups: 0 scales to zero (cheapest; a cold start after idle).')
 param functionAlwaysReadyInstances int = 0
 
 @description('Durable Functions task hub name: letters and digits, 3 to 45 characters.')
@@ -124,8 +164,12 @@ param webClientId string = ''
 @description('Comma-separated A2A agent base URLs registered at start-up (A2A_AGENT_URLS).')
 param a2aAgentUrls string = ''
 
-@description('NCRONTAB schedule of the agent health probe (six fields, seconds first).')
-param agentHealthSchedule string = '*/30 * * * * *'
+@description('NCRONTAB schedule of the agent health probe in Azure (six fields, seconds first); empty: every minute.')
+param agentHealthSchedule string = ''
+
+// Operations (infra/app/alerts.bicep)
+@description('E-mail address that alert notifications go to; empty: no action group, and the alert rules fire without actions.')
+param alertEmailAddress string = ''
 
 // ---------------------------------------------------------------------------------------------
 // Names
@@ -145,6 +189,17 @@ var voiceIdParts = split(createVoiceAccount ? '////////' : voiceLiveResourceId, 
 var voiceSubscriptionId = createVoiceAccount ? subscription().subscriptionId : voiceIdParts[2]
 var voiceResourceGroupName = createVoiceAccount ? rg.name : voiceIdParts[4]
 var voiceAccountName = createVoiceAccount ? 'ais-${resourceToken}' : voiceIdParts[8]
+
+// The agent probe runs every minute in Azure (every 30 s locally, local.settings.example.json).
+// Not every 30 s: Flex Consumption can scale an idle app in after about 30 s without work
+// (Azure/azure-functions-host#10706), so a 30 s timer keeps an instance running all day, and it
+// bills twice the runs. Not every 5 minutes either: an agent is marked unhealthy (left out of
+// plans) at its third failed probe in a row, and dropped from the registry after
+// AGENT_EXPIRY_MINUTES (10) without contact; probes 5 minutes apart would drop a dead agent
+// before ever marking it, and plan it (callers waiting out its timeout) for those 10 minutes.
+// Every minute marks it within 3 minutes and leaves the 5-minute alert time to fire.
+var defaultAgentHealthSchedule = '0 * * * * *'
+var agentHealthScheduleInAzure = empty(agentHealthSchedule) ? defaultAgentHealthSchedule : agentHealthSchedule
 
 // azd's generated key has 15 characters; HS256 wants at least 32: pad a short one with random filler.
 var signingKeyValue = (length(authSigningKey) >= 32) ? authSigningKey : '${authSigningKey}${authSigningKeyFiller}'
@@ -277,7 +332,7 @@ module functions 'app/functions.bicep' = {
     instanceMemoryMB: functionInstanceMemoryMB
     alwaysReadyInstances: functionAlwaysReadyInstances
     taskHubName: taskHubName
-    agentHealthSchedule: agentHealthSchedule
+    agentHealthSchedule: agentHealthScheduleInAzure
     a2aAgentUrls: a2aAgentUrls
     authOidcIssuer: authOidcIssuer
     authOidcAudience: authOidcAudience
@@ -298,6 +353,18 @@ module rbac 'app/rbac.bicep' = {
     keyVaultName: keyVault.outputs.name
     webPubSubName: webPubSub.outputs.name
     applicationInsightsName: monitoring.outputs.applicationInsightsName
+  }
+}
+
+module alerts 'app/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    namePrefix: 'alert-${resourceToken}'
+    location: location
+    tags: tags
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    alertEmailAddress: alertEmailAddress
   }
 }
 

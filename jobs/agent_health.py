@@ -18,6 +18,18 @@ async def agent_health(timer: func.TimerRequest) -> None:
     """Probe the registry's agents concurrently; publish `registry.updated` when it changed."""
     telemetry.ensure_setup()  # a process whose first invocation is this timer logs like the rest
     records, changed = await registry.probe_all(get_settings().agents)
+    for record in records:
+        # One line per agent and probe, healthy ones too: the "agent unhealthy" alert
+        # (infra/app/alerts.bicep) measures an unhealthy streak as the lines since the last
+        # healthy one.
+        log.log(
+            logging.INFO if record.health == registry.HEALTHY else logging.WARNING,
+            "agent %s is %s (%d failed probes in a row)",
+            record.name,
+            record.health,
+            record.failures,
+            extra={"event": "agent.health", "agent": record.name, "status": record.health},
+        )
     healthy = sum(record.health == registry.HEALTHY for record in records)
     log.info(
         "agent health: %d of %d healthy%s", healthy, len(records), " (changed)" if changed else ""

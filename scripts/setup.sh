@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up a fresh clone: the Python 3.11 virtual environment (.venv), the infra checks' tools
-# (.venv-tools: checkov) and the npm tools (Azurite).
+# (.venv-tools: checkov), the real Functions worker as a test oracle (.venv-worker) and the npm
+# tools (Azurite).
 # Idempotent: a second run only checks that everything is in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,6 +51,9 @@ if [ "$(cat "$tools_stamp" 2>/dev/null)" != "$checkov_version" ]; then
     "checkov==$checkov_version" 2>&1 | { grep -v "is ignored" || true; }
   echo "$checkov_version" > "$tools_stamp"
 fi
+
+# The devhost conformance tests' oracle: the real Azure Functions Python worker, in .venv-worker.
+bash scripts/real-worker.sh "$python_bin"
 
 if [ ! -x node_modules/.bin/azurite ] || [ ! -x node_modules/.bin/esbuild ] || \
    [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -49,14 +49,14 @@ param maximumInstanceCount int = 100
 ])
 param instanceMemoryMB int = 2048
 
-@description('Always-ready instances for the HTTP functions (0: scale to zero; each one is billed while idle).')
+@description('Always-ready instances in each of the `http` and `durable` scale groups (0: scale to zero; each one is billed while idle).')
 @minValue(0)
 param alwaysReadyInstances int = 0
 
 @description('Durable Functions task hub (TASKHUB_NAME): letters and digits, 3 to 45 characters.')
 param taskHubName string
 
-@description('NCRONTAB schedule of the agent health probe (AGENT_HEALTH_SCHEDULE).')
+@description('NCRONTAB schedule of the agent health probe (AGENT_HEALTH_SCHEDULE); main.bicep picks the Azure default.')
 param agentHealthSchedule string
 
 @description('Comma-separated A2A agent URLs registered at start-up (A2A_AGENT_URLS); empty: none.')
@@ -240,9 +240,17 @@ resource api 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
-        alwaysReady: alwaysReadyInstances > 0 ? [
+        // Flex Consumption scales HTTP functions and Durable functions (orchestrators,
+        // activities) in separate groups, and a voice turn crosses both: POST /api/messages runs
+        // in `http`, the delegation it starts in `durable`. Warming only `http` would leave the
+        // orchestration to a cold start, so both groups get the same count.
+        alwaysReady: (alwaysReadyInstances > 0) ? [
           {
             name: 'http'
+            instanceCount: alwaysReadyInstances
+          }
+          {
+            name: 'durable'
             instanceCount: alwaysReadyInstances
           }
         ] : []

@@ -88,3 +88,24 @@ def test_environment_values_round_trip_through_outputs():
     for name in ("AZURE_RESOURCE_GROUP", "AUTH_OIDC_ISSUER", "AUTH_OIDC_AUDIENCE"):
         assert name in outputs
         assert any(value == f"${{{name}}}" for value in given.values()), name
+
+
+def test_operations_parameters_come_from_the_azd_environment():
+    given = parameters()
+    assert given["functionAlwaysReadyInstances"] == "${FUNCTION_ALWAYS_READY_INSTANCES}"
+    assert given["agentHealthSchedule"] == "${AGENT_HEALTH_SCHEDULE}"
+    assert given["alertEmailAddress"] == "${ALERT_EMAIL_ADDRESS}"
+
+
+def test_an_unset_variable_never_blanks_a_string_default():
+    # azd substitutes an unset variable as '' and passes that '' over a non-empty string default
+    # (it leaves the parameter out only when its default is '' too, or when an int or bool does
+    # not parse): such a parameter needs `${NAME=default}`, or an empty default resolved in Bicep.
+    params = main().params
+    for name, value in parameters().items():
+        param = params[name]
+        default = param.get("default")
+        if param["type"] == "string" and isinstance(default, str) and default:
+            assert not re.fullmatch(r"\$\{[A-Z0-9_]+\}", value), (
+                f"{name}: {value} would replace the default {default!r} with '' when unset"
+            )

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from tests.infra.bicep import accessor_path, get, main, module_call, template
+import json
+
+from tests.infra.bicep import (
+    ROOT,
+    accessor_path,
+    function_call,
+    get,
+    main,
+    module_call,
+    references,
+    template,
+)
+from voicea2a import config
 
 
 def site():
@@ -164,3 +176,95 @@ def test_outputs_give_the_browser_the_api_and_sign_in_settings():
     assert get(template("app/functions.bicep").outputs, "uri") == (
         "https://${api.properties.defaultHostName}"
     )
+
+
+# Regions with Flex Consumption as Azure-Samples/durable-functions-quickstart-python-azd lists them
+# (infra/main.bicep), less its early-access eastus2euap.
+FLEX_CONSUMPTION_REGIONS = {
+    "australiaeast", "australiasoutheast", "brazilsouth", "canadacentral", "centralindia",
+    "centralus", "eastasia", "eastus", "eastus2", "francecentral", "germanywestcentral",
+    "italynorth", "japaneast", "koreacentral", "northcentralus", "northeurope", "norwayeast",
+    "southafricanorth", "southcentralus", "southeastasia", "southindia", "spaincentral",
+    "swedencentral", "uaenorth", "uksouth", "ukwest", "westcentralus", "westeurope", "westus",
+    "westus2", "westus3",
+}  # fmt: skip
+
+
+def decorator(param: dict, kind: str):
+    found = [d["argument"] for d in param["decorators"] if d["type"] == kind]
+    assert len(found) == 1, f"{len(found)} @{kind} decorators"
+    return found[0]
+
+
+def test_location_is_limited_to_regions_with_flex_consumption():
+    location = main().params["location"]
+    allowed = decorator(location, "allowed")
+    assert len(allowed) == len(set(allowed))
+    assert set(allowed) == FLEX_CONSUMPTION_REGIONS
+    # azd still offers it as a region picker, filtered to the allowed list.
+    assert decorator(location, "metadata") == {"azd": {"type": "location"}}
+    # Everything the Function App plan lives in follows that one parameter.
+    for symbol in ("functions", "storage", "monitoring"):
+        module, _ = module_call(symbol)
+        assert module.get("params.location") == "location", symbol
+
+
+def test_always_ready_instances_warm_both_scale_groups_a_voice_turn_crosses():
+    scale = site().get("properties.functionAppConfig.scaleAndConcurrency")
+    choice = scale["alwaysReady"]["operator"]
+    assert choice["type"] == "conditional"
+    assert references(choice["operands"]["condition"]) == {"alwaysReadyInstances"}
+    assert choice["operands"]["false_value"] == []
+    groups = {entry["name"]: entry["instanceCount"] for entry in choice["operands"]["true_value"]}
+    # POST /api/messages scales in `http`, the delegation orchestration and activities in
+    # `durable`: warming one group alone leaves a cold start in the other.
+    assert groups == {"http": "alwaysReadyInstances", "durable": "alwaysReadyInstances"}
+    functions = template("app/functions.bicep")
+    assert functions.params["alwaysReadyInstances"]["default"] == 0
+    assert decorator(functions.params["alwaysReadyInstances"], "min_value") == 0
+    module, _ = module_call("functions")
+    assert module.get("params.alwaysReadyInstances") == "functionAlwaysReadyInstances"
+    assert decorator(main().params["functionAlwaysReadyInstances"], "min_value") == 0
+
+
+def ncrontab_interval_seconds(schedule: str) -> int:
+    """Seconds between runs of a six-field NCRONTAB schedule that repeats every N seconds or
+    every N minutes (the only shapes the health probe uses)."""
+    second, minute, *rest = schedule.split()
+    assert len(rest) == 4 and set(rest) == {"*"}, schedule
+    if minute == "*" and second.startswith("*/"):
+        return int(second[2:])
+    assert second.isdigit(), schedule
+    if minute == "*":
+        return 60
+    assert minute.startswith("*/"), schedule
+    return int(minute[2:]) * 60
+
+
+def test_agent_probe_in_azure_is_slower_than_locally_yet_marks_dead_agents_before_expiry():
+    root = main()
+    # The parameter stays empty unless set (azd maps AGENT_HEALTH_SCHEDULE, empty when unset);
+    # empty means main.bicep's Azure default, which the Function App then gets.
+    assert root.params["agentHealthSchedule"]["default"] == ""
+    choice = root.variables["agentHealthScheduleInAzure"]["operator"]["operands"]
+    assert function_call(choice["condition"], "empty") == {"item_to_test": "agentHealthSchedule"}
+    assert choice["true_value"] == "defaultAgentHealthSchedule"
+    assert choice["false_value"] == "agentHealthSchedule"
+    module, _ = module_call("functions")
+    assert module.get("params.agentHealthSchedule") == "agentHealthScheduleInAzure"
+    assert settings()["AGENT_HEALTH_SCHEDULE"] == "agentHealthSchedule"
+
+    azure = ncrontab_interval_seconds(root.variables["defaultAgentHealthSchedule"])
+    example = json.loads((ROOT / "local.settings.example.json").read_text())["Values"]
+    local = ncrontab_interval_seconds(example["AGENT_HEALTH_SCHEDULE"])
+    assert local == 30  # the local default stays
+    # Slower than Flex Consumption's ~30 s idle scale-in, so the timer does not keep an
+    # instance running all day.
+    assert azure > 30
+    # Fast enough that a dead agent is marked unhealthy (left out of plans), and stays so for
+    # the alert's minutes plus one probe, before the registry drops it as expired.
+    registry = config.AgentRegistrySettings()
+    assert "AGENT_EXPIRY_MINUTES" not in settings()  # Azure runs the code's default
+    alert_minutes = template("app/alerts.bicep").params["agentUnhealthyMinutes"]["default"]
+    marked_after = registry.failures_before_unhealthy * azure
+    assert marked_after + alert_minutes * 60 + azure <= registry.expiry_minutes * 60

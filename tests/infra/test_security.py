@@ -195,5 +195,11 @@ def test_cors_allows_only_the_static_site_and_the_extra_origins():
     assert [accessor_path(item) for item in first] == [["staticWeb", "outputs", "uri"]]
     assert extra == "corsAllowedOrigins"
     assert main().params["corsAllowedOrigins"]["default"] == []
-    for path in bicep_files():
-        assert "'*'" not in path.read_text(), f"{path.name}: a wildcard"
+    # The origin is exactly the site's: scheme and default host name, no path, no wildcard.
+    web = template("app/staticweb.bicep")
+    assert web.outputs["uri"] == "https://${web.properties.defaultHostname}"
+    for name in ("main.bicep", "app/functions.bicep", "app/staticweb.bicep"):
+        assert "'*'" not in template(name).text, f"{name}: a wildcard"
+    # No cycle: the site's origin flows into the Function App, never the other way.
+    staticweb_module, _ = module_call("staticWeb")
+    assert not references(staticweb_module.get("params")) & {"functions", "staticWebBackend"}

@@ -129,7 +129,8 @@ def test_the_values_azure_gets_load():
         "AzureWebJobsStorage__queueServiceUri": "https://st.queue.core.windows.net/",
         "APPLICATIONINSIGHTS_CONNECTION_STRING": "InstrumentationKey=00000000-0000-0000-0000-03",
         "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "ClientId=0000-01;Authorization=AAD",
-        "AGENT_HEALTH_SCHEDULE": main.params["agentHealthSchedule"]["default"],
+        # main.bicep passes its Azure default when the parameter is left empty (its default).
+        "AGENT_HEALTH_SCHEDULE": main.variables["defaultAgentHealthSchedule"],
     }
     env = {"WEBSITE_INSTANCE_ID": "instance"}  # set by Azure: dev sign-in must then stay off
     for name, value in bicep_settings().items():
