@@ -14,8 +14,6 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from agents.server import AgentGroup, AgentStartError, start_agents
-from agents.settings import load_settings as load_agent_settings
 from devhost.azurite import AzuriteError, start_azurite
 from devhost.functions import AppLoadError
 from devhost.host import DevHost
@@ -80,10 +78,26 @@ def local_pubsub(environ: Mapping[str, str]) -> PubSubService | None:
     return service if host in ("localhost", "127.0.0.1") else None
 
 
-async def start_sample_agents(function_app_url: str) -> AgentGroup:
-    """The six Contoso agents on 8101-8106, registering themselves with this app."""
+class SampleAgentsError(Exception):
+    """The sample agents could not start."""
+
+
+async def start_sample_agents(function_app_url: str) -> contextlib.AsyncExitStack:
+    """The six Contoso agents on 8101-8106, registering themselves with this app; close to stop."""
+    # Imported here: with --no-agents the host needs none of the agents' packages (a2a-sdk), as
+    # when it runs an unpacked deployment package with only requirements.txt installed.
+    from agents.server import AgentStartError, start_agents
+    from agents.settings import load_settings as load_agent_settings
+
     settings = replace(load_agent_settings(), function_app_url=function_app_url)
-    return await start_agents(settings=settings)
+    try:
+        agents = await start_agents(settings=settings)
+    except AgentStartError as exc:
+        raise SampleAgentsError(str(exc)) from exc
+    log.info("Agents: %s", ", ".join(f"{n} {u}" for n, u in agents.urls.items()))
+    stack = contextlib.AsyncExitStack()
+    stack.push_async_callback(agents.stop)
+    return stack
 
 
 async def serve(args: argparse.Namespace) -> int:
@@ -123,9 +137,7 @@ async def serve(args: argparse.Namespace) -> int:
         running.push_async_callback(host.stop)
         await host.start()
         if not args.no_agents:
-            agents = await start_sample_agents(host.base_url)
-            running.push_async_callback(agents.stop)
-            log.info("Agents: %s", ", ".join(f"{n} {u}" for n, u in agents.urls.items()))
+            running.push_async_callback((await start_sample_agents(host.base_url)).aclose)
         log.info(
             "Functions:\n%s", "\n".join(describe_routes(host.index)) or "  (no HTTP functions)"
         )
@@ -159,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return asyncio.run(serve(args))
-    except (AppLoadError, AgentStartError, AzuriteError, SettingsError) as exc:
+    except (AppLoadError, SampleAgentsError, AzuriteError, SettingsError) as exc:
         print(f"devhost: {exc}", file=sys.stderr)
         return 2
 

@@ -92,7 +92,7 @@ def test_environment_values_round_trip_through_outputs():
 
 def test_operations_parameters_come_from_the_azd_environment():
     given = parameters()
-    assert given["functionAlwaysReadyInstances"] == "${FUNCTION_ALWAYS_READY_INSTANCES}"
+    assert given["functionAlwaysReadyInstances"] == "${FUNCTION_ALWAYS_READY_INSTANCES=0}"
     assert given["agentHealthSchedule"] == "${AGENT_HEALTH_SCHEDULE}"
     assert given["alertEmailAddress"] == "${ALERT_EMAIL_ADDRESS}"
 
@@ -109,3 +109,14 @@ def test_an_unset_variable_never_blanks_a_string_default():
             assert not re.fullmatch(r"\$\{[A-Z0-9_]+\}", value), (
                 f"{name}: {value} would replace the default {default!r} with '' when unset"
             )
+
+
+def test_the_site_learns_its_api_from_the_deployment_and_forgets_it_after():
+    import yaml
+
+    hooks = yaml.safe_load(AZURE_YAML.read_text())["services"]["web"]["hooks"]
+    # Written after provisioning (a prepackage hook may run before the output exists).
+    assert hooks["predeploy"]["posix"]["run"] == "node ../scripts/write-web-config.mjs"
+    assert hooks["postdeploy"]["posix"]["run"] == "rm -f config.json"
+    assert all(hook["posix"]["continueOnError"] is False for hook in hooks.values())
+    assert "API_BASE_URL" in main().outputs  # what write-web-config.mjs reads

@@ -46,12 +46,27 @@ function retryAfterHeader(response) {
 }
 
 /**
+ * The URL of an API path on the API base. Paths are root-relative ("/api/agents", and the status
+ * URLs the API returns); a protocol-relative "//host/..." is refused, since it would send the
+ * bearer token to whatever host it names when the API is on this origin.
+ * @param {string} base "" for this origin, else the API's origin (and path prefix), no trailing "/"
+ * @param {string} path
+ */
+export function apiUrl(base, path) {
+  if (typeof path !== "string" || !path.startsWith("/") || path.startsWith("//")) {
+    throw new TypeError(`not an API path: ${path}`);
+  }
+  return base + path;
+}
+
+/**
  * @param {{getToken: () => Promise<string>, onUnauthorized?: () => Promise<boolean>}} auth
  *   getToken returns a valid bearer token; onUnauthorized renews it after a 401 (true: retry).
+ * @param {string} base where the API is: "" for this origin (see web/src/apibase.js)
  */
-export function createApi(auth) {
+export function createApi(auth, base = "") {
   /**
-   * @param {string} path same-origin path, e.g. /api/agents
+   * @param {string} path API path, e.g. /api/agents
    * @param {{method?: string, body?: unknown, anonymous?: boolean, signal?: AbortSignal}} options
    * @returns {Promise<{status: number, data: any}>}
    */
@@ -63,11 +78,13 @@ export function createApi(auth) {
       if (!anonymous) headers.Authorization = `Bearer ${await auth.getToken()}`;
       let response;
       try {
-        response = await fetch(path, {
+        response = await fetch(apiUrl(base, path), {
           method,
           headers,
           body: body === undefined ? undefined : JSON.stringify(body),
           cache: "no-store",
+          // The bearer token is the only credential, also on another origin: no cookies, so the
+          // Function App's CORS needs no Allow-Credentials.
           credentials: "same-origin",
           signal,
         });

@@ -2,7 +2,7 @@
 // Tokens are renewed before they expire: dev tokens (15 minutes) two minutes early, Entra
 // tokens by MSAL's acquireTokenSilent (its cache renews them ahead of expiry).
 
-import { ApiError } from "./api.js";
+import { ApiError, apiUrl } from "./api.js";
 
 const DEV_STORAGE_KEY = "voicea2a.devSession";
 const RENEW_BEFORE_MS = 2 * 60 * 1000; // a 15-minute dev token is renewed at ~13 minutes
@@ -27,10 +27,14 @@ function expiresAt(session) {
 }
 
 export class Auth extends EventTarget {
-  /** @param {{dev: boolean, entra: {clientId: string, authority: string, scope: string} | null}} signIn */
-  constructor(signIn) {
+  /**
+   * @param {{dev: boolean, entra: {clientId: string, authority: string, scope: string} | null}} signIn
+   * @param {string} apiBase where the API is ("" for this origin; web/src/apibase.js)
+   */
+  constructor(signIn, apiBase = "") {
     super();
     this.signIn = signIn;
+    this.apiBase = apiBase;
     this.mode = null; // "dev" | "entra" once signed in
     this.dev = null; // {user, roles, token, expiresAt}
     this.msal = null;
@@ -84,7 +88,7 @@ export class Auth extends EventTarget {
   async devSignIn(user, roles) {
     let response;
     try {
-      response = await fetch("/api/auth/dev-token", {
+      response = await fetch(apiUrl(this.apiBase, "/api/auth/dev-token"), {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "application/json" },
         body: JSON.stringify({ user, roles }),

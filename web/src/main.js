@@ -1,9 +1,10 @@
 // The browser client: sign-in, the agent network, the conversation (text and voice), past
-// conversations, live events and supervisor approvals. Plain ES modules, no framework; the
-// settings come from GET /api/config.
+// conversations, live events and supervisor approvals. Plain ES modules, no framework; where the
+// API is comes from config.json (web/src/apibase.js), the settings from GET /api/config.
 
 import { AgentNetwork } from "./agents.js";
-import { ApiError, asApiError, createApi } from "./api.js";
+import { ApiError, apiUrl, asApiError, createApi } from "./api.js";
+import { loadApiBase } from "./apibase.js";
 import { Approvals } from "./approvals.js";
 import { AudioIO } from "./audio.js";
 import { Auth } from "./auth.js";
@@ -79,13 +80,16 @@ function setPill(id, state) {
 // ----- the application -----
 
 class App {
-  constructor(config) {
+  constructor(config, apiBase) {
     this.config = config;
-    this.auth = new Auth(config.signIn);
-    this.api = createApi({
-      getToken: () => this.auth.getToken(),
-      onUnauthorized: () => this.auth.onUnauthorized(),
-    });
+    this.auth = new Auth(config.signIn, apiBase);
+    this.api = createApi(
+      {
+        getToken: () => this.auth.getToken(),
+        onUnauthorized: () => this.auth.onUnauthorized(),
+      },
+      apiBase,
+    );
     this.me = null;
     this.events = new LiveEvents(this.api);
     this.delegations = new Delegations(this.api, this.events);
@@ -528,17 +532,29 @@ async function main() {
     await broadcastResponseToMainFrame();
     return;
   }
+  let apiBase;
   let config;
   try {
-    const response = await fetch("/api/config", { headers: { Accept: "application/json" } });
+    apiBase = await loadApiBase();
+  } catch (error) {
+    $("loading").hidden = true;
+    showError(error);
+    return;
+  }
+  try {
+    const response = await fetch(apiUrl(apiBase, "/api/config"), { headers: { Accept: "application/json" } });
     if (!response.ok) throw new ApiError(response.status, `http_${response.status}`, "The client settings could not be loaded.", true);
     config = await response.json();
   } catch (error) {
     $("loading").hidden = true;
-    showError(error instanceof ApiError ? error : new ApiError(0, "unreachable", "The service cannot be reached.", true));
+    // A browser reports a CORS refusal exactly like an unreachable host: name both.
+    const unreachable = apiBase
+      ? `The service at ${apiBase} cannot be reached, or it does not accept requests from this site (CORS).`
+      : "The service cannot be reached.";
+    showError(error instanceof ApiError ? error : new ApiError(0, "unreachable", unreachable, true));
     return;
   }
-  await new App(config).boot();
+  await new App(config, apiBase).boot();
 }
 
 main();

@@ -1,0 +1,183 @@
+"""The deployment package, checked as deployed: built by scripts/package.sh as Core Tools and azd
+build it, indexed by the real Python worker, and run by the devhost from an unpacked copy in a
+fresh virtual environment holding only requirements.txt (plus the host's own packages)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import zipfile
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agents.settings import load_settings as load_agent_settings
+from scripts.package import is_ignored, parse_ignore
+from tests.agents.identities import IDENTITIES
+from tests.conftest import free_port
+from tests.oracle import real_worker_verdict
+from tests.system import ACCESS_KEY, bearer
+
+REPO = Path(__file__).resolve().parents[2]
+# The devhost stands in for the Functions host, which brings its own runtime: these are its
+# packages (pinned in requirements-dev.txt), installed beside the app's requirements.txt.
+HOST_PACKAGES = ("aiohttp", "croniter")
+SIGNING_KEY = "package-test-signing-key-0123456789abcdefghijklmnop"
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """scripts/package.sh's zip."""
+    out = tmp_path_factory.mktemp("package") / "functionapp.zip"
+    subprocess.run(["bash", "scripts/package.sh", "--out", str(out)], cwd=REPO, check=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def unpacked(package: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The package unpacked where nothing of the repository is near it."""
+    root = tmp_path_factory.mktemp("wwwroot")
+    with zipfile.ZipFile(package) as archive:
+        archive.extractall(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def runtime_python(unpacked: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv with the package's requirements.txt and the host's packages only."""
+    venv = tmp_path_factory.mktemp("venv")
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pins = [
+        line
+        for line in (REPO / "requirements-dev.txt").read_text().splitlines()
+        if line.split("==")[0] in HOST_PACKAGES
+    ]
+    assert len(pins) == len(HOST_PACKAGES), pins
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+        + ["--disable-pip-version-check", "-r", str(unpacked / "requirements.txt"), *pins],
+        check=True,
+        capture_output=True,
+    )
+    return venv / "bin" / "python"
+
+
+def settings_values() -> dict[str, str]:
+    return json.loads((REPO / "local.settings.example.json").read_text())["Values"]
+
+
+def test_the_zip_holds_what_the_app_runs_and_nothing_else(package: Path) -> None:
+    names = zipfile.ZipFile(package).namelist()
+    for needed in ("function_app.py", "host.json", "requirements.txt", "docs/openapi.yaml"):
+        assert needed in names
+    for folder in ("api/", "orchestrations/", "activities/", "jobs/", "voicea2a/"):
+        assert any(name.startswith(folder) for name in names), folder
+    for name in names:
+        top = name.split("/", 1)[0]
+        assert top not in {"tests", "bench", "web", "node_modules", "devhost", "agents", "infra"}
+        assert not top.startswith((".venv", ".git")), name
+        assert "__pycache__" not in name and not name.endswith(".pyc"), name
+    assert [name for name in names if name.startswith("docs/")] == ["docs/openapi.yaml"]
+    assert "local.settings.json" not in names and "local.settings.example.json" not in names
+
+
+def test_funcignore_follows_gitignore_rules() -> None:
+    patterns = parse_ignore("docs/*\n!docs/openapi.yaml\n__pycache__/\n*.pyc\n/top.txt\nweb/\n")
+    assert is_ignored("docs/events.schema.json", False, patterns)
+    assert not is_ignored("docs/openapi.yaml", False, patterns)
+    assert is_ignored("voicea2a/__pycache__", True, patterns)
+    assert not is_ignored("voicea2a/__pycache__", False, patterns)  # a file of that name stays
+    assert is_ignored("api/x.pyc", False, patterns)
+    assert is_ignored("top.txt", False, patterns)
+    assert not is_ignored("api/top.txt", False, patterns)  # anchored at the root
+    assert is_ignored("web", True, patterns)
+
+
+def test_the_real_worker_indexes_the_unpacked_package(unpacked: Path) -> None:
+    verdict = real_worker_verdict(unpacked, settings_values())
+    assert verdict.accepted, verdict.message
+    assert verdict.message.startswith("24 functions:")
+
+
+def test_the_devhost_runs_the_unpacked_package_with_only_its_requirements(
+    unpacked: Path, runtime_python: Path, azurite, loop_thread, tmp_path: Path
+) -> None:
+    # Only the devhost itself is importable from the repository: the app comes from the package.
+    host_path = tmp_path / "host"
+    host_path.mkdir()
+    (host_path / "devhost").symlink_to(REPO / "devhost")
+    pubsub_port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))},
+        **settings_values(),
+        "PYTHONPATH": str(host_path),
+        "AzureWebJobsStorage": azurite.connection_string,
+        "WEBPUBSUB_CONNECTION_STRING": f"Endpoint=http://127.0.0.1:{pubsub_port};"
+        f"AccessKey={ACCESS_KEY};Version=1.0;",
+        "AUTH_SIGNING_KEY": SIGNING_KEY,
+        "AGENT_URL_ALLOWLIST": "127.0.0.1",
+    }
+    process = subprocess.Popen(
+        [str(runtime_python), "-m", "devhost", "--script-root", str(unpacked), "--port", "0"]
+        + ["--no-azurite", "--no-agents", "--no-timers"],
+        cwd=unpacked,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    agents = None
+    try:
+        base_url = None
+        for line in process.stdout:
+            output.append(line)
+            if "Open http://" in line:
+                base_url = line.split("Open ", 1)[1].split("/ ", 1)[0]
+                break
+        assert base_url, "".join(output)
+        assert "24 function(s) indexed" in "".join(output)
+        http = httpx.Client(base_url=base_url, timeout=30)
+
+        assert http.get("/api/health").json()["status"] in ("ok", "degraded")
+        spec = http.get("/api/openapi.yaml")
+        assert spec.status_code == 200 and spec.text.startswith("openapi:")
+
+        from agents.server import start_agents
+
+        configured = replace(load_agent_settings({}), function_app_url=base_url)
+        agents = loop_thread.run(start_agents(base_port=0, settings=configured))
+        headers = bearer(SIGNING_KEY, roles=("user", "supervisor"))
+        deadline = time.monotonic() + 30
+        while len(http.get("/api/agents", headers=headers).json()["agents"]) < 6:
+            assert time.monotonic() < deadline, "the sample agents did not register"
+            time.sleep(0.2)
+        answer = http.post(
+            "/api/messages",
+            headers=headers,
+            json={
+                "conversationId": "package-test",
+                "callId": "call-package",
+                "request": "Is there an outage near me?",
+                "customer": dict(
+                    zip(
+                        ("firstName", "lastName", "postalCode", "dateOfBirth"),
+                        IDENTITIES["CUST-0001"],
+                        strict=True,
+                    )
+                ),
+                "symptoms": ["no_internet"],
+            },
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["answer"]
+    finally:
+        if agents is not None:
+            loop_thread.run(agents.stop())
+        process.terminate()
+        process.wait(timeout=30)
