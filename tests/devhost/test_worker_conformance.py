@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devhost.functions import FunctionIndex, index_app, load_app
 from tests.oracle import Verdict, real_worker_verdict
 
 REPO = Path(__file__).resolve().parents[2]
@@ -372,3 +374,18 @@ def test_the_devhost_agrees_with_the_real_worker(case: Case, outcomes: dict[str,
     assert outcome.responses["ping"].text == "pong"
     if "run" in outcome.responses:
         assert outcome.responses["run"].json() == {"type": "dict", "value": {"a": 1}}
+
+
+def trigger_summary(index: FunctionIndex) -> str:
+    """The devhost's index in the words of tests/oracle's verdict: `N functions: k type, ...`."""
+    kinds = Counter(info.trigger_type for info in index.by_name.values())
+    counts = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+    return f"{len(index.by_name)} functions: {counts}"
+
+
+def test_the_real_worker_indexes_our_app_as_the_devhost_lists_it(app_env) -> None:
+    values = json.loads((REPO / "local.settings.example.json").read_text())["Values"]
+    app_env(**values)
+    verdict = real_worker_verdict(REPO, values)
+    assert verdict.accepted, verdict.message
+    assert verdict.message == trigger_summary(index_app(load_app(REPO)))
