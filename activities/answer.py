@@ -31,8 +31,15 @@ async def record_turn(turn: dict) -> None:
         turn["request"],
         turn["outcomes"],
         turn["answer"],
+        turn.get("verifiedCustomerId"),
     )
-    if turn.get("verifiedCustomerId"):
+    if turn.get("identityChecked"):
+        # Verified or not, this check replaces the earlier one: a failed check verifies nobody.
+        # As of the turn's start: a rerun of this turn never undoes a later turn's check.
         await history.set_verified_customer(
-            turn["user"], turn["conversationId"], turn["verifiedCustomerId"]
+            turn["user"],
+            turn["conversationId"],
+            turn.get("verifiedCustomerId"),
+            turn["startedAt"],
+            turn.get("verifiedIdentity") or "",
         )

@@ -1,4 +1,4 @@
-"""Activity `plan_delegation`: the healthy agents and the verified customer, planned."""
+"""Activity `plan_delegation`: the routable agents and the verified customer, planned."""
 
 from typing import Any
 
@@ -6,7 +6,7 @@ import azure.durable_functions as df
 
 from voicea2a import history, registry, telemetry
 from voicea2a.messages import MessageRequest
-from voicea2a.planner import plan
+from voicea2a.planner import identity_fingerprint, plan
 
 bp = df.Blueprint()
 
@@ -15,13 +15,16 @@ bp = df.Blueprint()
 @telemetry.activity
 async def plan_delegation(job: dict) -> dict[str, Any]:
     """Read the registry and the conversation, then plan (the pure planner decides)."""
-    agents = await registry.healthy_agents()
-    skills = {skill.id: record.name for record in agents for skill in record.card.skills}
-    verified = await history.verified_customer_id(job["user"], job["conversationId"])
+    agents = await registry.routable_agents()
+    skills = registry.skill_routes(agents)
+    verified = await history.verified_customer(job["user"], job["conversationId"])
     request = MessageRequest.from_json(job["request"])
+    customer = request.customer
     return {
         "plan": plan(request, verified, skills).to_json(),
         # The cards travel with the plan: no registry read per specialist call.
         "cards": {record.name: dict(record.card.raw) for record in agents},
-        "verifiedCustomerId": verified,
+        "verifiedCustomerId": verified.customer_id if verified else None,
+        # Stored with the customer if this turn verifies its identity (history.py).
+        "identity": identity_fingerprint(customer) if customer and customer.has_identity() else "",
     }

@@ -1,18 +1,28 @@
-"""Activity `call_specialist`: one A2A call; agent failures are results, not exceptions."""
+"""Activity `call_specialist`: one A2A call; agent failures are results, not exceptions.
 
+The call carries the credential the agent's card asks for (voicea2a/agentauth.py), and a
+`messageId` derived from the delegation step, so a retried or re-run activity sends the same
+message and the agent acts on it once (agents/replay.py): a retried booking never books twice.
+"""
+
+import hashlib
+import json
 import logging
 import time
 from typing import Any
 
 import azure.durable_functions as df
 
-from voicea2a import telemetry
+from voicea2a import registry, telemetry
 from voicea2a.a2a import A2AError, A2AErrorKind, parse_card, send_message
+from voicea2a.agentauth import agent_credentials
+from voicea2a.audit import pseudonym
 from voicea2a.httpclient import http_client
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
 # An agent that answered badly will answer badly again; one that could not be reached may not.
+# A refused credential (401/403) or one we cannot produce is not retried either.
 RETRYABLE = {
     A2AErrorKind.TIMEOUT,
     A2AErrorKind.CONNECTION,
@@ -44,12 +54,17 @@ async def call_specialist(call: dict) -> dict[str, Any]:
             timeout=call["timeoutSeconds"],
             max_bytes=call["maxBytes"],
             headers=headers,
+            credentials=agent_credentials(),
+            message_id=step_message_id(call),
+            metadata={"onBehalfOf": pseudonym(call["user"])} if call.get("user") else None,
         )
     except A2AError as exc:
+        if exc.kind is A2AErrorKind.AUTH_REFUSED:
+            await registry.record_credential_refused(agent, exc.http_status or 401)
         elapsed_ms = _finished(agent, str(exc.kind), started, attempt)
         return {
             "state": "failed",
-            "error": exc.message,
+            "error": exc.reason,
             "kind": str(exc.kind),
             "retryable": exc.kind in RETRYABLE,
             "durationMs": elapsed_ms,
@@ -64,6 +79,16 @@ async def call_specialist(call: dict) -> dict[str, Any]:
         "retryable": False,
         "durationMs": _finished(agent, result.state, started, attempt),
     }
+
+
+def step_message_id(call: dict) -> str | None:
+    """The same id for every attempt and re-run of one delegation step (instance, agent, the
+    task it continues, what it sends); None outside a delegation (a new id per call)."""
+    if not call.get("instanceId"):
+        return None
+    step = [call["instanceId"], call.get("agent"), call.get("taskId"), call.get("data")]
+    digest = hashlib.sha256(json.dumps(step, sort_keys=True, default=str).encode()).hexdigest()
+    return f"step-{digest[:32]}"
 
 
 def _finished(agent: str, outcome: str, started: float, attempt: int) -> float:

@@ -1,17 +1,15 @@
-"""Authentication agent: verifies a caller's identity; locks a name out after repeated failures.
+"""Authentication agent: verifies a caller's identity, within limits per caller and customer.
 
 A request names first name, last name, postal code and date of birth. Credentials are stored
 only as salted scrypt hashes (credentials.json) and compared with `hmac.compare_digest`.
-Failures are counted per claimed name (whether or not such a customer exists, so the answer
-never reveals who is a customer): `MAX_FAILURES` failures within `LOCKOUT_WINDOW_SECONDS`
-lock that name out until the oldest of them leaves the window. A success clears the count.
+Attempts are limited per caller, per caller and customer, and per customer (agents/limits.py):
+a lock-out caused by one caller does not lock the customer out for the others.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections import defaultdict, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -28,9 +26,7 @@ from agents.inputs import (
     postal_code,
     postal_code_in_text,
 )
-
-MAX_FAILURES = 3
-LOCKOUT_WINDOW_SECONDS = 15 * 60
+from agents.limits import LOCKOUT_WINDOW_SECONDS, MAX_FAILURES, VerificationLimits
 
 FIELDS = (
     InputField("firstName", "first name", "Jane", name_word, first_name_in_text),
@@ -40,45 +36,6 @@ FIELDS = (
 )
 
 
-class FailureTracker:
-    """Failed attempts per key in a sliding window, on an injectable monotonic clock."""
-
-    def __init__(
-        self,
-        max_failures: int = MAX_FAILURES,
-        window_seconds: float = LOCKOUT_WINDOW_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.max_failures = max_failures
-        self.window_seconds = window_seconds
-        self._clock = clock
-        self._failures: defaultdict[str, deque[float]] = defaultdict(deque)
-
-    def _recent(self, key: str) -> deque[float]:
-        failures = self._failures[key]
-        cutoff = self._clock() - self.window_seconds
-        while failures and failures[0] <= cutoff:
-            failures.popleft()
-        return failures
-
-    def locked_for(self, key: str) -> float:
-        """Seconds until `key` may try again; 0 when it is not locked out."""
-        failures = self._recent(key)
-        if len(failures) < self.max_failures:
-            return 0.0
-        return failures[-self.max_failures] + self.window_seconds - self._clock()
-
-    def record_failure(self, key: str) -> int:
-        """Count a failure; return how many attempts remain before a lock-out."""
-        failures = self._recent(key)
-        failures.append(self._clock())
-        return max(0, self.max_failures - len(failures))
-
-    def clear(self, key: str) -> None:
-        """Forget the failures of `key` (after a success)."""
-        self._failures.pop(key, None)
-
-
 class AuthenticationAgent(SpecialistAgent):
     """Verifies name, postal code and date of birth against salted hashes."""
 
@@ -86,8 +43,9 @@ class AuthenticationAgent(SpecialistAgent):
     title = "Contoso Authentication Agent"
     description = (
         "Verifies a Contoso customer's identity from first name, last name, postal code and "
-        "date of birth, and returns the customer id and region. Locks a name out after "
-        f"{MAX_FAILURES} failed attempts within {LOCKOUT_WINDOW_SECONDS // 60} minutes."
+        "date of birth, and returns the customer id and region. After "
+        f"{MAX_FAILURES} failed attempts within {LOCKOUT_WINDOW_SECONDS // 60} minutes a caller "
+        "is locked out for that name; callers are also limited in attempts per minute."
     )
     port_offset = 0
     fields = FIELDS
@@ -116,24 +74,28 @@ class AuthenticationAgent(SpecialistAgent):
             record["customer_id"]: (bytes.fromhex(record["salt"]), bytes.fromhex(record["hash"]))
             for record in stored["credentials"]
         }
-        self.failures = FailureTracker(clock=clock)
+        self.limits = VerificationLimits(clock=clock)
 
-    def answer(self, values: dict[str, Any]) -> Reply:
-        """Verify the identity, honouring and updating the lock-out state."""
+    def answer(self, values: dict[str, Any], caller: str) -> Reply:
+        """Verify the identity within the caller's and the customer's limits."""
         key = f"{values['firstName'].lower()} {values['lastName'].lower()}"
-        wait = self.failures.locked_for(key)
-        if wait > 0:
-            minutes = math.ceil(wait / 60)
+        refusal = self.limits.check(caller, key)
+        if refusal is not None:
+            minutes = math.ceil(refusal.retry_after_seconds / 60)
             return Reply(
                 text=(
-                    "Too many failed attempts. For your security, verification is locked for "
+                    "Too many attempts. For your security, verification is locked for "
                     f"about {minutes} minute(s); please try again later or call customer service."
                 ),
-                data={"status": "LOCKED_OUT", "retryAfterSeconds": math.ceil(wait)},
+                data={
+                    "status": "LOCKED_OUT",
+                    "retryAfterSeconds": refusal.retry_after_seconds,
+                    "scope": refusal.scope,
+                },
             )
         customer = self._verify(values)
         if customer is None:
-            remaining = self.failures.record_failure(key)
+            remaining = self.limits.failed(caller, key)
             if remaining == 0:
                 text = (
                     "Those details do not match our records, and that was the last attempt: "
@@ -145,7 +107,7 @@ class AuthenticationAgent(SpecialistAgent):
                     f"({remaining} attempt(s) left)."
                 )
             return Reply(text=text, data={"status": "FAILED", "attemptsRemaining": remaining})
-        self.failures.clear(key)
+        self.limits.succeeded(caller, key)
         return Reply(
             text=(
                 f"Thank you, {customer['first_name']}: you are verified as customer "

@@ -52,11 +52,11 @@ class SpecialistAgent(ABC):
         missing = [spec for spec in self.fields if spec.required and spec.name not in values]
         if missing:
             return missing_fields_reply(self.purpose, missing)
-        return self.answer(values)
+        return self.answer(values, request.caller)
 
     @abstractmethod
-    def answer(self, values: dict[str, Any]) -> Reply:
-        """Answer a request whose required fields are all present (normalized)."""
+    def answer(self, values: dict[str, Any], caller: str) -> Reply:
+        """Answer a request whose required fields are all present (normalized), from `caller`."""
 
     def create_executor(self) -> AgentExecutor:
         """The a2a-sdk executor serving this agent: one Message per request."""

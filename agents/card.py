@@ -5,14 +5,19 @@ from __future__ import annotations
 from a2a.types import AgentCapabilities, AgentCard, AgentInterface, AgentSkill
 
 from agents.base import AGENTS_VERSION, MEDIA_TYPES, SpecialistAgent
+from agents.security import InboundAuth, card_security
 
 RPC_PATH = "/a2a"
 
 
-def build_card(agent: SpecialistAgent, base_url: str, *, enable_v0_3_compat: bool) -> AgentCard:
-    """The card: JSON-RPC at `<base_url>/a2a` (1.0, plus 0.3 when compatibility is on)."""
+def build_card(
+    agent: SpecialistAgent, base_url: str, *, enable_v0_3_compat: bool, auth: InboundAuth
+) -> AgentCard:
+    """The card: JSON-RPC at `<base_url>/a2a` (1.0, plus 0.3 when compatibility is on), and the
+    credentials a call needs (agents/security.py)."""
     versions = ["1.0", "0.3"] if enable_v0_3_compat else ["1.0"]
     skill = agent.skill
+    schemes, requirements = card_security(auth)
     return AgentCard(
         name=agent.title,
         description=agent.description,
@@ -26,6 +31,8 @@ def build_card(agent: SpecialistAgent, base_url: str, *, enable_v0_3_compat: boo
         capabilities=AgentCapabilities(streaming=False, push_notifications=False),
         default_input_modes=list(MEDIA_TYPES),
         default_output_modes=list(MEDIA_TYPES),
+        security_schemes=schemes,
+        security_requirements=requirements,
         skills=[
             AgentSkill(
                 id=skill.id,

@@ -49,10 +49,12 @@ _LED_PATTERNS = (
 
 @dataclass(frozen=True)
 class RequestInput:
-    """What a user message carried: merged `data` objects and the joined text."""
+    """What a user message carried: merged `data` objects and the joined text; and who sent it
+    (the verified caller, agents/executors.py: only the authentication agent's limits use it)."""
 
     data: dict[str, Any]
     text: str
+    caller: str = ""
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ class InternetPlanAgent(SpecialistAgent):
         self._plans = {plan["plan_id"]: plan for plan in data["plans"]}
         self._subscriptions = index_by_customer(data["subscriptions"])
 
-    def answer(self, values: dict[str, Any]) -> Reply:
+    def answer(self, values: dict[str, Any], caller: str) -> Reply:
         """Work out overage and bill status for the current cycle."""
         subscription = self._subscriptions.get(values["customerId"])
         if subscription is None:

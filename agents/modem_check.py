@@ -80,7 +80,7 @@ class ModemCheckAgent(SpecialistAgent):
         self._latest = data["latest_firmware"]
         self._led_guide = data["led_guide"]
 
-    def answer(self, values: dict[str, Any]) -> Reply:
+    def answer(self, values: dict[str, Any], caller: str) -> Reply:
         """Run the checks and pick the verdict."""
         modem = self._modems.get(values["customerId"])
         if modem is None:

@@ -66,7 +66,7 @@ class NetworkPerformanceAgent(SpecialistAgent):
     def __init__(self) -> None:
         self._telemetry = index_by_customer(load_data("telemetry.json")["telemetry"])
 
-    def answer(self, values: dict[str, Any]) -> Reply:
+    def answer(self, values: dict[str, Any], caller: str) -> Reply:
         """Grade the latest measurement."""
         sample = self._telemetry.get(values["customerId"])
         if sample is None:

@@ -47,7 +47,7 @@ class OutageCheckAgent(SpecialistAgent):
         self._local = [o for o in outages["local_outages"] if o["status"] == "active"]
         self._regional = [o for o in outages["regional_outages"] if o["status"] == "active"]
 
-    def answer(self, values: dict[str, Any]) -> Reply:
+    def answer(self, values: dict[str, Any], caller: str) -> Reply:
         """Report the local outage, else the regional one, else that there is none."""
         customer = self._customers.get(values["customerId"])
         if customer is None:

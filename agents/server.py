@@ -4,7 +4,8 @@
 agents` wraps it. Each agent serves:
 
 - `GET /.well-known/agent-card.json`: the A2A 1.0 card;
-- `POST /a2a`: A2A JSON-RPC (1.0; plus 0.3 `message/send` when `enable_v0_3_compat`);
+- `POST /a2a`: A2A JSON-RPC (1.0; plus 0.3 `message/send` when `enable_v0_3_compat`), for
+  callers with a credential (agents/security.py), each message acted on once (agents/replay.py);
 - `GET /health`: `{"status": "ok", "agent": <name>}`;
 - `GET/POST /_faults`: fault knobs, only when `AGENT_FAULTS_ENABLED=true` (404 otherwise).
 """
@@ -22,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import uvicorn
-from a2a.server.request_handlers import DefaultRequestHandler
 from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes
 from a2a.server.tasks import InMemoryTaskStore
 from opentelemetry import trace
@@ -39,6 +39,8 @@ from agents.card import RPC_PATH, build_card
 from agents.catalog import AGENT_CLASSES, AGENT_NAMES, DEFAULT_BASE_PORT
 from agents.faults import FaultConfig, FaultConfigError, FaultInjector, FaultMiddleware
 from agents.registration import DevTokenSource, EntraTokenSource, Registrar, TokenSource
+from agents.replay import ReplayingRequestHandler
+from agents.security import AuthMiddleware, InboundAuth, Verifier
 from agents.settings import AgentSettings, load_settings
 
 if TYPE_CHECKING:
@@ -120,12 +122,15 @@ def build_app(
     injector: FaultInjector,
     faults_enabled: bool,
     enable_v0_3_compat: bool,
+    auth: InboundAuth,
     seen: deque[dict[str, str]] | None = None,
-) -> tuple[Starlette, DefaultRequestHandler]:
+) -> tuple[Starlette, ReplayingRequestHandler]:
     """The agent's ASGI app and its request handler (to close on shutdown); `seen` collects
     the trace headers of the JSON-RPC requests (RequestLogMiddleware)."""
-    card = build_card(agent, base_url, enable_v0_3_compat=enable_v0_3_compat)
-    handler = DefaultRequestHandler(
+    card = build_card(agent, base_url, enable_v0_3_compat=enable_v0_3_compat, auth=auth)
+    # The task store keeps tasks per caller (the a2a-sdk's ServerCallContext user, set by
+    # AuthMiddleware): only the caller that started a task can see or continue it.
+    handler = ReplayingRequestHandler(
         agent_executor=agent.create_executor(), task_store=InMemoryTaskStore(), agent_card=card
     )
 
@@ -153,6 +158,7 @@ def build_app(
         routes.append(Route("/_faults", faults, methods=["GET", "POST"]))
     middleware = [
         Middleware(RequestLogMiddleware, agent_name=agent.name, seen=seen),
+        Middleware(AuthMiddleware, verifier=Verifier(auth, agent.title), rpc_path=RPC_PATH),
         Middleware(FaultMiddleware, injector=injector, rpc_path=RPC_PATH),
     ]
     return Starlette(routes=routes, middleware=middleware), handler
@@ -176,7 +182,7 @@ class RunningAgent:
     agent: SpecialistAgent
     faults: FaultInjector
     server: uvicorn.Server
-    handler: DefaultRequestHandler
+    handler: ReplayingRequestHandler
     serve_task: asyncio.Task[None]
     registrar: Registrar | None = None
     tokens: TokenSource | None = None
@@ -240,6 +246,11 @@ async def start_agents(
             sock.close()
         await group.stop()
         raise
+    if not settings.inbound.configured:
+        log.warning(
+            "no caller credential is configured (AUTH_SIGNING_KEY, AGENT_ENTRA_*, AGENT_API_KEY): "
+            "the agents refuse every A2A request"
+        )
     if settings.registration_enabled:
         _start_registration(group, settings)
     for running in group.agents.values():
@@ -293,6 +304,7 @@ async def _serve(
         injector=injector,
         faults_enabled=settings.faults_enabled,
         enable_v0_3_compat=enable_v0_3_compat,
+        auth=settings.inbound,
         seen=seen,
     )
     config = uvicorn.Config(

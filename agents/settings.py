@@ -11,6 +11,17 @@
 |                                          |                       | route; entra: managed id.    |
 | AGENT_REGISTRATION_SCOPE                 | (none)                | token scope; needed by entra |
 | AGENT_PUBLIC_BASE_URL                    | http://<host>:<port>  | advertised URL template (1)  |
+| AUTH_SIGNING_KEY                         | (none)                | the app's HS256 key: accept  |
+|                                          |                       | its tokens (3)               |
+| AUTH_APP_ISSUER                          | voicea2a              | the app's `iss`; default of: |
+| AGENT_TOKEN_ISSUER                       | AUTH_APP_ISSUER       | their `iss`                  |
+| AGENT_TOKEN_AUDIENCE                     | a2a-agents            | their `aud`                  |
+| AGENT_ENTRA_ISSUER                       | (none)                | accept Entra tokens from it  |
+| AGENT_ENTRA_AUDIENCE                     | (none)                | for this audience (app id    |
+|                                          |                       | URI), keys from:             |
+| AGENT_ENTRA_JWKS_URL                     | (none)                | the issuer's JWKS (https)    |
+| AGENT_ENTRA_ROLE                         | (none)                | app role Entra tokens need   |
+| AGENT_API_KEY                            | (none)                | accept this X-API-Key        |
 | AGENT_FAULTS_ENABLED                     | false                 | serve GET/POST /_faults      |
 | AGENT_FAULT_LATENCY_MS                   | 0                     | fault knobs in force from    |
 | AGENT_FAULT_FAILURE_RATE                 | 0                     | the start (2)                |
@@ -22,6 +33,8 @@
 (1) The base URL on the cards and in registrations; `{name}` and `{port}` are replaced, e.g.
     `https://{name}.contoso.example`. A wildcard --host advertises 127.0.0.1.
 (2) Test-only; all off unless set. See agents/faults.py for what each does.
+(3) Every A2A call needs one of the credentials configured here (agents/security.py; the card
+    lists them); with none, every call is refused. The three AGENT_ENTRA_* go together.
 
 An empty value means "not set".
 """
@@ -35,6 +48,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from agents.faults import FaultConfig, FaultConfigError
+from agents.security import InboundAuth
 
 AUTH_MODES = ("dev", "entra")
 DEFAULT_FUNCTION_APP_URL = "http://127.0.0.1:7071"
@@ -48,6 +62,15 @@ SETTING_NAMES = (
     "AGENT_AUTH_MODE",
     "AGENT_REGISTRATION_SCOPE",
     "AGENT_PUBLIC_BASE_URL",
+    "AUTH_SIGNING_KEY",
+    "AUTH_APP_ISSUER",
+    "AGENT_TOKEN_ISSUER",
+    "AGENT_TOKEN_AUDIENCE",
+    "AGENT_ENTRA_ISSUER",
+    "AGENT_ENTRA_AUDIENCE",
+    "AGENT_ENTRA_JWKS_URL",
+    "AGENT_ENTRA_ROLE",
+    "AGENT_API_KEY",
     "AGENT_FAULTS_ENABLED",
     "AGENT_FAULT_LATENCY_MS",
     "AGENT_FAULT_FAILURE_RATE",
@@ -57,6 +80,7 @@ SETTING_NAMES = (
     "AGENT_FAULT_SEED",
 )
 
+_ENTRA_SETTINGS = ("AGENT_ENTRA_ISSUER", "AGENT_ENTRA_AUDIENCE", "AGENT_ENTRA_JWKS_URL")
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
 
@@ -77,6 +101,7 @@ class AgentSettings:
     auth_mode: str = "dev"
     registration_scope: str | None = None
     public_base_url: str | None = None
+    inbound: InboundAuth = field(default_factory=InboundAuth)
     faults_enabled: bool = False
     faults: FaultConfig = field(default_factory=FaultConfig)
 
@@ -103,6 +128,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> AgentSettings:
         auth_mode=(_get(env, "AGENT_AUTH_MODE") or "dev").lower(),
         registration_scope=_get(env, "AGENT_REGISTRATION_SCOPE"),
         public_base_url=_public_base_url(env),
+        inbound=_inbound(env),
         faults_enabled=_bool(env, "AGENT_FAULTS_ENABLED", False),
         faults=_faults(env),
     )
@@ -187,6 +213,30 @@ def _public_base_url(env: Mapping[str, str]) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise AgentConfigError(f"{name} must be an http(s) URL")
     return template
+
+
+def _inbound(env: Mapping[str, str]) -> InboundAuth:
+    entra = {name: _get(env, name) for name in _ENTRA_SETTINGS}
+    if any(entra.values()) and not all(entra.values()):
+        raise AgentConfigError(f"{', '.join(_ENTRA_SETTINGS)} must be set together")
+    jwks_url = entra["AGENT_ENTRA_JWKS_URL"]
+    if jwks_url is not None and urlsplit(jwks_url).scheme != "https":
+        raise AgentConfigError("AGENT_ENTRA_JWKS_URL must be an https URL")
+    return InboundAuth(
+        signing_key=_get(env, "AUTH_SIGNING_KEY"),
+        # The devhost runs the agents on the app's settings file: its issuer is theirs.
+        app_issuer=(
+            _get(env, "AGENT_TOKEN_ISSUER")
+            or _get(env, "AUTH_APP_ISSUER")
+            or InboundAuth.app_issuer
+        ),
+        app_audience=_get(env, "AGENT_TOKEN_AUDIENCE") or InboundAuth.app_audience,
+        entra_issuer=entra["AGENT_ENTRA_ISSUER"],
+        entra_audience=entra["AGENT_ENTRA_AUDIENCE"],
+        entra_jwks_url=jwks_url,
+        entra_role=_get(env, "AGENT_ENTRA_ROLE"),
+        api_key=_get(env, "AGENT_API_KEY"),
+    )
 
 
 def _faults(env: Mapping[str, str]) -> FaultConfig:

@@ -173,7 +173,7 @@ class TechnicalDispatchAgent(SpecialistAgent):
         self._closes = dt.time.fromisoformat(hours["end"])
         self._weekdays = {WEEKDAY_NAMES.index(day) for day in hours["weekdays"]}
 
-    def answer(self, values: dict[str, Any]) -> Reply:
+    def answer(self, values: dict[str, Any], caller: str) -> Reply:
         """Pick a slot; book it, or hold it and ask for approval."""
         customer = self._customers.get(values["customerId"])
         if customer is None:
@@ -309,7 +309,7 @@ class DispatchExecutor(AgentExecutor):
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
         """Start a task (book or ask for approval), or continue one with the decision."""
-        request = message_input(context.message)
+        request = message_input(context)
         task = context.current_task
         proposal = pending_proposal(task) if task is not None else None
         if task is None:

@@ -6,7 +6,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 import azure.functions as func
@@ -40,12 +40,22 @@ def json_response(
     all_headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
     all_headers.update(headers or {})
     return func.HttpResponse(
-        body=json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+        body=_utf8(json.dumps(body, separators=(",", ":"), ensure_ascii=False)),
         status_code=status,
         headers=all_headers,
         mimetype="application/json",
         charset="utf-8",
     )
+
+
+def _utf8(text: str) -> bytes:
+    """`text` as UTF-8. A lone surrogate (in a row stored before the edge refused them, or by
+    another writer) is shown as U+FFFD: it must never make a response, and so a user's history,
+    unwritable."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode("utf-8")
 
 
 def error_response(err: ApiError, correlation_id: str) -> func.HttpResponse:
@@ -56,11 +66,16 @@ def error_response(err: ApiError, correlation_id: str) -> func.HttpResponse:
     return json_response(error_body(err), status=err.status, headers=headers)
 
 
-def read_json(req: func.HttpRequest) -> dict[str, Any]:
-    """Parse the request body as a JSON object within the configured size limit; a `callId` or
-    `conversationId` in it becomes a log field of the rest of the request."""
+def read_json(req: func.HttpRequest, free_text: Collection[str] = ()) -> dict[str, Any]:
+    """Parse the request body as a JSON object within the configured size limit, every string
+    in it text (no lone surrogate or control character; tabs and line breaks only in the
+    `free_text` fields); a `callId` or `conversationId` in it becomes a log field of the rest of
+    the request."""
     body = parse_json_body(
-        req.get_body(), req.headers.get("content-type"), get_settings().max_request_body_bytes
+        req.get_body(),
+        req.headers.get("content-type"),
+        get_settings().max_request_body_bytes,
+        free_text,
     )
     ids = {
         name: body[name]

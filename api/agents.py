@@ -1,4 +1,4 @@
-"""/api/agents: agents register themselves; users list them; supervisors remove them."""
+"""/api/agents: agents register themselves; supervisors admit and remove them; users list them."""
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -11,35 +11,69 @@ from voicea2a.publisher import publish
 
 bp = df.Blueprint()
 
+SUPERVISOR = "supervisor"
+MAX_PRIORITY = 1000
+
 
 @bp.route(route="agents", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @http_endpoint
 async def register_agent(req: func.HttpRequest) -> func.HttpResponse:
-    """`{url}`: the app fetches and validates the card itself (behind the SSRF guard)."""
-    await signed_in(req, "agent", "supervisor")
+    """`{url}`: the app fetches and validates the card itself (behind the SSRF guard); pending
+    until a supervisor admits it, unless a supervisor or an allow-listed identity registers it."""
+    principal = await signed_in(req, "agent", SUPERVISOR)
     body = read_json(req)
     unknown = sorted(set(body) - {"url"})
     if unknown:
         raise InvalidRequest(f"Unknown field(s): {', '.join(unknown)}.")
-    record, changed = await registry.register(body.get("url"), get_settings().agents)
+    settings = get_settings().agents
+    by = registry.registrant(principal.user_id, principal.has_role(SUPERVISOR), settings)
+    record, changed = await registry.register(body.get("url"), settings, by)
     if changed:
         await publish(registry.registry_event(await registry.list_agents()))
-    return json_response(record.public())
+    return json_response({**record.public(), "admission": record.admission})
 
 
 @bp.route(route="agents", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @http_endpoint
 async def list_agents(req: func.HttpRequest) -> func.HttpResponse:
-    """The agent network: names, descriptions, skills and health."""
-    await signed_in(req)
-    return json_response({"agents": [r.public() for r in await registry.list_agents()]})
+    """The agent network: admitted agents for everyone; supervisors also see pending ones."""
+    principal = await signed_in(req)
+    records = await registry.list_agents()
+    if principal.has_role(SUPERVISOR):
+        return json_response({"agents": [r.for_supervisor() for r in records]})
+    admitted = [r.public() for r in records if r.admission == registry.ADMITTED]
+    return json_response({"agents": admitted})
+
+
+@bp.route(route="agents/{name}/admit", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@http_endpoint
+async def admit_agent(req: func.HttpRequest) -> func.HttpResponse:
+    """Admit an agent; `{priority?}` decides which agent gets a skill two of them offer."""
+    await signed_in(req, SUPERVISOR)
+    name = registry.route_name(req.route_params["name"])
+    body = read_json(req) if req.get_body() else {}
+    unknown = sorted(set(body) - {"priority"})
+    if unknown:
+        raise InvalidRequest(f"Unknown field(s): {', '.join(unknown)}.")
+    priority = body.get("priority")
+    if priority is not None and (
+        isinstance(priority, bool)
+        or not isinstance(priority, int)
+        or not -MAX_PRIORITY <= priority <= MAX_PRIORITY
+    ):
+        raise InvalidRequest(
+            f"Field 'priority' must be an integer from {-MAX_PRIORITY} to {MAX_PRIORITY}."
+        )
+    record = await registry.admit(name, priority)
+    await publish(registry.registry_event(await registry.list_agents()))
+    return json_response(record.for_supervisor())
 
 
 @bp.route(route="agents/{name}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
 @http_endpoint
 async def remove_agent(req: func.HttpRequest) -> func.HttpResponse:
-    """Remove an agent from the network (it returns if it registers again)."""
-    await signed_in(req, "supervisor")
-    await registry.remove(req.route_params["name"])
+    """Remove an agent (it returns if it registers again: pending unless allow-listed)."""
+    await signed_in(req, SUPERVISOR)
+    await registry.remove(registry.route_name(req.route_params["name"]))
     await publish(registry.registry_event(await registry.list_agents()))
     return func.HttpResponse(status_code=204)

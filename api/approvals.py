@@ -14,6 +14,7 @@ from api._http import http_endpoint, json_response, read_json, signed_in
 from orchestrations.steps import AWAITING_APPROVAL
 from voicea2a.errors import InvalidRequest, NotFound, UpstreamUnavailable
 from voicea2a.httpclient import http_client
+from voicea2a.messages import is_instance_id, url_segment
 
 if TYPE_CHECKING:
     import httpx
@@ -55,15 +56,17 @@ async def approve(
 ) -> func.HttpResponse:
     """Deliver the decision to a delegation waiting for one."""
     supervisor = await signed_in(req, "supervisor")
-    approved, note = parse_decision(read_json(req))
+    approved, note = parse_decision(read_json(req, free_text=("note",)))
     instance_id = req.route_params["instanceId"]
-    status = await client.get_status(instance_id)
+    if not is_instance_id(instance_id):
+        raise NotFound("No such delegation.")
+    status = await client.get_status(url_segment(instance_id))
     if not status:
         raise NotFound("No such delegation.")
     if (status.custom_status or {}).get("stage") != AWAITING_APPROVAL:
         raise InvalidRequest("This delegation is not waiting for an approval.")
     decision = {"approve": approved, "note": note, "by": supervisor.user_id}
-    await client.raise_event(instance_id, "approval", decision)
+    await client.raise_event(url_segment(instance_id), "approval", decision)
     return json_response({"instanceId": instance_id, "approve": approved}, status=202)
 
 

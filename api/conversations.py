@@ -5,17 +5,17 @@ import azure.functions as func
 
 from api._http import http_endpoint, json_response, signed_in
 from voicea2a import history
-from voicea2a.errors import InvalidRequest, NotFound
+from voicea2a.errors import NotFound
+from voicea2a.history import MAX_LIMIT
+from voicea2a.messages import CONVERSATION_ID_RE
+from voicea2a.payloads import parse_count
 
 bp = df.Blueprint()
 
 
 def page_size(req: func.HttpRequest, default: int) -> int:
     """The `limit` query parameter: 1-100."""
-    raw = req.params.get("limit", str(default))
-    if not raw.isdigit() or not 1 <= int(raw) <= 100:
-        raise InvalidRequest("Field 'limit' must be a whole number from 1 to 100.")
-    return int(raw)
+    return parse_count(req.params.get("limit"), "limit", default, 1, MAX_LIMIT)
 
 
 @bp.route(route="conversations", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -35,6 +35,8 @@ async def get_conversation(req: func.HttpRequest) -> func.HttpResponse:
     """One of the caller's conversations with its messages in order (404 for anyone else)."""
     principal = await signed_in(req)
     conversation_id = req.route_params["id"]
+    if not CONVERSATION_ID_RE.fullmatch(conversation_id):
+        raise NotFound("No such conversation.")  # no conversation has such an id
     conversation = await history.get_conversation(principal.user_id, conversation_id)
     if conversation is None:
         raise NotFound("No such conversation.")

@@ -14,7 +14,12 @@ from voicea2a import history, telemetry
 from voicea2a.config import get_settings
 from voicea2a.errors import InternalError, NotFound, UpstreamUnavailable
 from voicea2a.events import Event
-from voicea2a.messages import instance_id_for, parse_message_request
+from voicea2a.messages import (
+    instance_id_for,
+    is_instance_id,
+    parse_message_request,
+    url_segment,
+)
 from voicea2a.publisher import publish
 
 bp = df.Blueprint()
@@ -40,7 +45,7 @@ async def post_message(
     """Start (once) the delegation for this call and wait briefly for its answer."""
     principal = await signed_in(req)
     settings = get_settings()
-    message = parse_message_request(read_json(req))
+    message = parse_message_request(read_json(req, free_text=("request",)))
     conversation_id = message.conversation_id or uuid.uuid4().hex
     call_id = message.call_id or uuid.uuid4().hex
     instance_id = instance_id_for(principal.user_id, conversation_id, call_id)
@@ -54,7 +59,7 @@ async def post_message(
                 conversation_id=conversation_id,
             )
         )
-    if not await client.get_status(instance_id):
+    if not await client.get_status(url_segment(instance_id)):
         job = {
             "user": principal.user_id,
             "conversationId": conversation_id,
@@ -66,10 +71,10 @@ async def post_message(
             "limits": settings.delegation.to_json(),
         }
         try:
-            await client.start_new("delegation", instance_id, job)
+            await client.start_new("delegation", url_segment(instance_id), job)
         except Exception:
             # A concurrent identical post may have started it first: that is the same turn.
-            if not await client.get_status(instance_id):
+            if not await client.get_status(url_segment(instance_id)):
                 raise UpstreamUnavailable("The delegation could not be started.") from None
 
     answer = await wait_for(client, instance_id, settings.delegation.sync_wait_seconds)
@@ -81,7 +86,7 @@ async def post_message(
             **ids,
             "status": "running",
             "interim": INTERIM,
-            "statusUrl": f"/api/messages/{instance_id}",
+            "statusUrl": f"/api/messages/{url_segment(instance_id)}",
         },
         status=202,
     )
@@ -96,7 +101,7 @@ async def wait_for(
     deadline = loop.time() + seconds
     interval = FIRST_POLL_SECONDS
     while True:
-        status = await client.get_status(instance_id)
+        status = await client.get_status(url_segment(instance_id))
         if status:
             state = status.runtime_status.value
             if state == "Completed":
@@ -122,7 +127,9 @@ async def get_message(
     """Progress per agent, and the answer when done; only the owner may look (else 404)."""
     principal = await signed_in(req)
     instance_id = req.route_params["instanceId"]
-    status = await client.get_status(instance_id, show_input=True)
+    if not is_instance_id(instance_id):
+        raise NotFound("No such message.")
+    status = await client.get_status(url_segment(instance_id), show_input=True)
     if not status or instance_input(status).get("user") != principal.user_id:
         raise NotFound("No such message.")
     state = status.runtime_status.value

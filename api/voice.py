@@ -52,14 +52,16 @@ async def voice_session(req: func.HttpRequest) -> func.HttpResponse:
 
 
 async def live_skills() -> list[SkillSummary]:
-    """The healthy agents' skills for the tool description; none if the registry is down."""
+    """The routable agents' skills for the tool description; none if the registry is down."""
     try:
-        records = await registry.healthy_agents()
+        records = await registry.routable_agents()
     except UpstreamUnavailable:
         log.warning("voice session built without the agent list: the registry is unavailable")
         return []
+    routes = registry.skill_routes(records)
     return [
         SkillSummary(agent=record.name, skill=skill.id, description=skill.description)
         for record in records
         for skill in record.card.skills
+        if routes[skill.id] == record.name
     ]

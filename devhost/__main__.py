@@ -15,8 +15,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from devhost.azurite import AzuriteError, start_azurite
+from devhost.durable.faults import ACTIVITY_FAULTS_SETTING
 from devhost.functions import AppLoadError
 from devhost.host import DevHost
+from devhost.keys import HOST_KEY_SETTING
 from devhost.pubsub import PubSubService
 from devhost.server import describe_routes
 from devhost.settings import SettingsError, load_settings
@@ -153,6 +155,18 @@ async def serve(args: argparse.Namespace) -> int:
         log.info(
             "Open %s/ (API under %s/%s/)", host.base_url, host.base_url, host.settings.route_prefix
         )
+        # The one line that shows the key: /admin and /runtime/webhooks refuse callers without it.
+        log.info(
+            "Host key (x-functions-key header or code= for /admin/ and /runtime/webhooks/; %s): %s",
+            f"from {HOST_KEY_SETTING}" if host.host_key.from_setting else "random for this run",
+            host.host_key.value,
+        )
+        if host.engine.activity_faults:
+            log.warning(
+                "Activity fault modes on (%s): %s",
+                ACTIVITY_FAULTS_SETTING,
+                ", ".join(sorted(host.engine.activity_faults)),
+            )
         await stop.wait()
         log.info("Stopping")
     return 0

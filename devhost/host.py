@@ -9,9 +9,11 @@ from pathlib import Path
 
 from aiohttp import web
 
-from devhost.durable.api import DurableApi, client_binding
+from devhost.durable.api import RPC_PREFIX, WEBHOOK_PREFIX, DurableApi, client_binding
 from devhost.durable.engine import DurableEngine
+from devhost.durable.faults import activity_faults
 from devhost.functions import FunctionIndex, Invoker, index_app, load_app
+from devhost.keys import HostKey
 from devhost.server import CorsPolicy, FunctionsHandler, access_log, admin_handler, static_handler
 from devhost.settings import HostSettings, load_settings
 from devhost.timers import TimerRunner
@@ -21,6 +23,7 @@ log = logging.getLogger("devhost")
 # The Functions host refuses request bodies over 100 MB; the app enforces its own, smaller limit.
 HOST_MAX_BODY_BYTES = 100 * 1024 * 1024
 HOST_MAX_HEADER_BYTES = 32 * 1024
+RPC_BIND = "127.0.0.1"
 
 
 class DevHost:
@@ -48,7 +51,10 @@ class DevHost:
         self.settings: HostSettings | None = None
         self.index: FunctionIndex | None = None
         self.engine: DurableEngine | None = None
+        self.host_key: HostKey | None = None
+        self.rpc_port: int | None = None
         self._runner: web.AppRunner | None = None
+        self._rpc_runner: web.AppRunner | None = None
         self._timers: TimerRunner | None = None
         self.invoker: Invoker | None = None
 
@@ -59,23 +65,39 @@ class DevHost:
 
     def client_binding(self) -> str:
         """The `durableClient` binding JSON handed to functions."""
-        return client_binding(self.base_url, self.settings.task_hub)
+        return client_binding(
+            self.base_url,
+            f"http://{RPC_BIND}:{self.rpc_port}",
+            self.settings.task_hub,
+            self.host_key.value,
+        )
 
     async def start(self) -> None:
-        """Load settings, import and index the app (raises AppLoadError), then start serving."""
+        """Load settings, import and index the app (raises AppLoadError or SettingsError), then
+        start serving."""
         self.settings = load_settings(self.script_root, self.environ)
+        self.host_key = HostKey.from_environ(self.environ)
+        faults = activity_faults(self.environ)
         self.index = index_app(load_app(self.script_root), self.settings.route_prefix)
         self.invoker = Invoker(self.script_root)
         self.engine = DurableEngine(
-            self.index, self.invoker, event_double_encoding=self.event_double_encoding
+            self.index,
+            self.invoker,
+            event_double_encoding=self.event_double_encoding,
+            activity_faults=faults,
         )
         if self.run_timers:
             self._timers = TimerRunner(
                 self.index.timers, self.invoker, self.client_binding, self.environ
             )
 
-        app = web.Application(middlewares=[access_log], client_max_size=HOST_MAX_BODY_BYTES)
-        DurableApi(self.engine, self.settings.task_hub).add_routes(app)
+        durable_api = DurableApi(self.engine, self.client_binding)
+        await self._start_rpc_listener(durable_api)
+        app = web.Application(
+            middlewares=[access_log, self.host_key.middleware()],
+            client_max_size=HOST_MAX_BODY_BYTES,
+        )
+        durable_api.add_routes(app, WEBHOOK_PREFIX)
         app.router.add_post(
             "/admin/functions/{name}", admin_handler(self.index, self.invoker, self.client_binding)
         )
@@ -107,6 +129,18 @@ class DevHost:
         if self._timers:
             self._timers.start()
 
+    async def _start_rpc_listener(self, durable_api: DurableApi) -> None:
+        """The extension's local RPC endpoint (`rpcBaseUrl`), which the SDK's client calls: on
+        loopback only and without a key, as in Azure (LocalHttpListener on 127.0.0.1, 17071 or a
+        random port); a free port here, so several hosts can run side by side."""
+        app = web.Application(middlewares=[access_log], client_max_size=HOST_MAX_BODY_BYTES)
+        durable_api.add_routes(app, RPC_PREFIX)
+        self._rpc_runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._rpc_runner.setup()
+        site = web.TCPSite(self._rpc_runner, RPC_BIND, 0)
+        await site.start()
+        self.rpc_port = site._server.sockets[0].getsockname()[1]
+
     async def stop(self) -> None:
         """Stop timers, orchestrations and the server."""
         if self._timers:
@@ -115,5 +149,7 @@ class DevHost:
             await self.engine.close()
         if self._runner:
             await self._runner.cleanup()
+        if self._rpc_runner:
+            await self._rpc_runner.cleanup()
         if self.invoker:
             self.invoker.close()

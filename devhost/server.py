@@ -113,7 +113,9 @@ class FunctionsHandler:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Route, build the HttpRequest, invoke the function and return its response."""
-        path = self.route_path(request.path) or "/"
+        # Routes match the path as sent (the router decodes each value): like ASP.NET Core, an
+        # encoded slash (%2F) stays inside one segment instead of splitting it.
+        path = self.route_path(request.raw_path.split("?", 1)[0]) or "/"
         origin = request.headers.get("Origin")
         if (
             request.method == "OPTIONS"

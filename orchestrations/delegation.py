@@ -101,7 +101,8 @@ def delegate(context: df.DurableOrchestrationContext, job: dict[str, Any]) -> Ge
     events.add("task.updated", {"taskId": context.instance_id, "state": "working"})
 
     outcomes: list[AgentOutcome] = []
-    customer = prepared.get("verifiedCustomerId")
+    # A turn that verifies an identity is about that customer alone, whoever was verified before.
+    customer = None if plan.authenticates else prepared.get("verifiedCustomerId")
     for stage in plan.stages:
         steps = [with_customer(step, customer) if customer else step for step in stage]
         steps = [step for step in steps if step.skill == AUTHENTICATION or customer]
@@ -158,6 +159,8 @@ def delegate(context: df.DurableOrchestrationContext, job: dict[str, Any]) -> Ge
             "outcomes": [outcome_json(o) for o in outcomes],
             "answer": answer,
             "verifiedCustomerId": customer,
+            "identityChecked": plan.authenticates,
+            "verifiedIdentity": prepared.get("identity", "") if plan.authenticates else "",
         },
     )
     yield from settle(context, [record, *events.flush()])

@@ -130,12 +130,18 @@ def loop_thread() -> Iterator[LoopThread]:
 
 
 class RunningHost:
-    """A started devhost plus an HTTP client pointed at it."""
+    """A started devhost plus an HTTP client pointed at it. The client sends the host key, as a
+    test harness calling Azure's /admin and Durable webhook APIs would (the app's own routes
+    ignore it); `anonymous` sends none."""
 
     def __init__(self, host: DevHost, loop: LoopThread) -> None:
         self.host = host
         self.loop = loop
-        self.http = httpx.Client(base_url=host.base_url, timeout=30)
+        self.key = remember_secret(host.host_key.value)
+        self.http = httpx.Client(
+            base_url=host.base_url, timeout=30, headers={"x-functions-key": self.key}
+        )
+        self.anonymous = httpx.Client(base_url=host.base_url, timeout=30)
 
     @property
     def engine(self):
@@ -168,6 +174,7 @@ def start_host(loop_thread: LoopThread) -> Iterator[Callable[..., RunningHost]]:
     yield start
     for running in started:
         running.http.close()
+        running.anonymous.close()
         loop_thread.run(running.host.stop())
     loop_thread.run(_close_loop_clients())
     os.environ.clear()

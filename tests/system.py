@@ -16,6 +16,7 @@ import httpx
 import jwt
 from azure.data.tables import TableServiceClient
 
+from agents.catalog import AGENT_NAMES
 from agents.server import AgentGroup, start_agents
 from agents.settings import load_settings as load_agent_settings
 from devhost.durable.engine import TERMINAL
@@ -32,6 +33,8 @@ AGENT_COUNT = 6
 BASE_SETTINGS = {
     "AUTH_DEV_LOGIN_ENABLED": "true",
     "AGENT_URL_ALLOWLIST": "127.0.0.1",
+    # The sample agents register as agent-<name> (agents/registration.py): admitted at once.
+    "AGENT_ADMISSION_ALLOWLIST": ",".join(f"agent-{name}" for name in AGENT_NAMES),
     "RATE_LIMIT_VOICE_TOKEN_PER_MINUTE": "1000",
     "AGENT_TIMEOUT_SECONDS": "3",
     "AGENT_RETRY_FIRST_SECONDS": "0.2",
@@ -228,7 +231,8 @@ def start_system(
     agents = None
     if with_agents:
         configured = replace(
-            load_agent_settings({"AGENT_FAULTS_ENABLED": "true"}),
+            # The agents accept the app's tokens: signed with its key (agents/security.py).
+            load_agent_settings({"AGENT_FAULTS_ENABLED": "true", "AUTH_SIGNING_KEY": key}),
             function_app_url=app.host.base_url,
             heartbeat_seconds=heartbeat_seconds,
             **(agent_settings or {}),

@@ -3,7 +3,9 @@
 Every call takes the caller's `httpx.AsyncClient` (the app passes `http_client()`), a total
 `timeout` in seconds and a `max_bytes` cap on the response body, which is streamed and abandoned
 as soon as it grows past the cap. Every failure is an `A2AError` (an `UpstreamUnavailable`)
-whose `kind` says what went wrong; messages quote at most a short excerpt of a response body.
+whose `kind` says what went wrong; messages quote at most a short excerpt of a response body,
+never a credential we sent. A message carries the credential its card asks for (a
+`CredentialSource`: voicea2a/agentauth.py); the card itself is fetched without one.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 from urllib.parse import urlsplit
 
 from opentelemetry.trace import SpanKind
@@ -72,16 +74,24 @@ class A2AErrorKind(enum.StrEnum):
     MALFORMED = "malformed"
     TOO_LARGE = "too_large"
     INVALID_CARD = "invalid_card"
+    # The agent answered 401 or 403: it does not accept our credential.
+    AUTH_REFUSED = "auth_refused"
+    # We cannot produce the credential the card asks for.
+    AUTH_UNAVAILABLE = "auth_unavailable"
 
 
 class A2AError(UpstreamUnavailable):
-    """A call to an agent failed; `kind` says how (503 when unreachable, else 502)."""
+    """A call to an agent failed; `kind` says how (503 when unreachable, else 502).
+
+    `message` is ours alone; `detail` holds what the agent sent (an excerpt), for our logs only:
+    whoever asked us to call the agent never sees it (the target could be an internal page)."""
 
     def __init__(
         self,
         kind: A2AErrorKind,
         message: str,
         *,
+        detail: str = "",
         http_status: int | None = None,
         rpc_code: int | None = None,
         rpc_message: str | None = None,
@@ -89,9 +99,15 @@ class A2AError(UpstreamUnavailable):
         unreachable = kind in (A2AErrorKind.TIMEOUT, A2AErrorKind.CONNECTION)
         super().__init__(message, status=503 if unreachable else 502)
         self.kind = kind
+        self.detail = detail
         self.http_status = http_status
         self.rpc_code = rpc_code
         self.rpc_message = rpc_message
+
+    @property
+    def reason(self) -> str:
+        """The message with what the agent sent: for logs and the orchestration's history."""
+        return f"{self.message}: {self.detail}" if self.detail else self.message
 
 
 @dataclass(frozen=True)
@@ -116,6 +132,14 @@ class AgentCardInfo:
     rpc_url: str
     protocol_version: str
     raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+
+class CredentialSource(Protocol):
+    """Where the credential for a call comes from (voicea2a/agentauth.py)."""
+
+    async def headers(self, card: AgentCardInfo) -> dict[str, str]:
+        """The headers that authenticate a call to the agent of `card` (A2AError if none can)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -158,7 +182,8 @@ async def fetch_card(
                 if status != 200:
                     raise A2AError(
                         A2AErrorKind.HTTP_STATUS,
-                        f"agent card at {url} returned HTTP {status}: {_excerpt(body)}",
+                        f"agent card at {url} returned HTTP {status}",
+                        detail=_excerpt(body),
                         http_status=status,
                     )
                 return parse_card(
@@ -203,21 +228,29 @@ async def send_message(
     timeout: float,
     max_bytes: int,
     headers: Mapping[str, str] | None = None,
+    credentials: CredentialSource | None = None,
+    message_id: str | None = None,
+    metadata: Mapping[str, str] | None = None,
 ) -> A2AResult:
     """Send one user message and wait for the answer (blocking); pass the ids to continue a task.
 
     `headers` may carry `traceparent`, `tracestate` and `x-correlation-id` to forward; any
     other header in it is not sent. The call runs in a client span (a child of the current span,
     else of the given `traceparent`), and that span's traceparent is what the agent receives.
+    `credentials` authenticate the call; a stable `message_id` lets the agent recognise a
+    repeated message (default: a new one); `metadata` goes on the message.
     """
     if text is None and data is None:
         raise ValueError("send_message needs text, data or both")
     request_id = uuid.uuid4().hex
+    message = _MessageFields(
+        message_id or uuid.uuid4().hex, text, data, task_id, context_id, dict(metadata or {})
+    )
     if card.protocol_version == A2A_VERSION:
-        payload = _request_v1(request_id, text, data, task_id, context_id)
+        payload = _request_v1(request_id, message)
         version_header = {"A2A-Version": A2A_VERSION}
     else:
-        payload = _request_v03(request_id, text, data, task_id, context_id)
+        payload = _request_v03(request_id, message)
         # A 0.3 server reads a missing A2A-Version header as 0.3.
         version_header = {}
     forwarded = forwarded_headers(headers)
@@ -240,14 +273,18 @@ async def send_message(
         traceparent = telemetry.current_traceparent()
         if traceparent:
             forwarded["traceparent"] = traceparent
-        request_headers = {
-            **forwarded,
-            **version_header,
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-        }
+        secrets: list[str] = []
         try:
             async with asyncio.timeout(timeout):
+                credential = await credentials.headers(card) if credentials else {}
+                secrets = [value.removeprefix("Bearer ") for value in credential.values()]
+                request_headers = {
+                    **forwarded,
+                    **version_header,
+                    **credential,
+                    "Content-Type": "application/json",
+                    "Accept": "application/json",
+                }
                 status, body = await _exchange(
                     client,
                     "POST",
@@ -266,7 +303,7 @@ async def send_message(
             ) from None
         except A2AError as exc:
             span.set_attribute("error.type", str(exc.kind))
-            raise
+            raise _scrubbed(exc, secrets) from None
         span.set_attribute("a2a.task.state", result.state)
         if result.state in ERROR_STATES:
             telemetry.mark_failed(span, f"task {result.state}")
@@ -322,6 +359,17 @@ async def _exchange(
         ) from None
 
 
+def _scrubbed(exc: A2AError, secrets: list[str]) -> A2AError:
+    # An agent may echo what it was sent (a token, a key) in an error; it must not reach our logs.
+    for secret in secrets:
+        exc.message = exc.message.replace(secret, "[redacted]")
+        exc.detail = exc.detail.replace(secret, "[redacted]")
+        if exc.rpc_message is not None:
+            exc.rpc_message = exc.rpc_message.replace(secret, "[redacted]")
+    exc.args = (exc.message,)
+    return exc
+
+
 def _too_large(url: str, max_bytes: int) -> A2AError:
     return A2AError(A2AErrorKind.TOO_LARGE, f"response from {url} is larger than {max_bytes} bytes")
 
@@ -330,7 +378,7 @@ def _parse_json(body: bytes, kind: A2AErrorKind, what: str) -> Any:
     try:
         return json.loads(body)
     except (ValueError, RecursionError):
-        raise A2AError(kind, f"{what} is not valid JSON: {_excerpt(body)}") from None
+        raise A2AError(kind, f"{what} is not valid JSON", detail=_excerpt(body)) from None
 
 
 def _excerpt(body: bytes) -> str:
@@ -436,20 +484,24 @@ def _major_minor(version: str) -> str:
 # --- JSON-RPC request and reply --------------------------------------------------------------
 
 
-def _request_v1(
-    request_id: str,
-    text: str | None,
-    data: Mapping[str, Any] | None,
-    task_id: str | None,
-    context_id: str | None,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _MessageFields:
+    message_id: str
+    text: str | None
+    data: Mapping[str, Any] | None
+    task_id: str | None
+    context_id: str | None
+    metadata: dict[str, str]
+
+
+def _request_v1(request_id: str, fields: _MessageFields) -> dict[str, Any]:
     parts: list[dict[str, Any]] = []
-    if text is not None:
-        parts.append({"text": text})
-    if data is not None:
-        parts.append({"data": dict(data), "mediaType": "application/json"})
-    message: dict[str, Any] = {"messageId": uuid.uuid4().hex, "role": "ROLE_USER", "parts": parts}
-    message.update(_ids(task_id, context_id))
+    if fields.text is not None:
+        parts.append({"text": fields.text})
+    if fields.data is not None:
+        parts.append({"data": dict(fields.data), "mediaType": "application/json"})
+    message: dict[str, Any] = {"messageId": fields.message_id, "role": "ROLE_USER", "parts": parts}
+    message.update(_optional_fields(fields))
     configuration = {"acceptedOutputModes": list(ACCEPTED_OUTPUT_MODES), "returnImmediately": False}
     return {
         "jsonrpc": "2.0",
@@ -459,25 +511,19 @@ def _request_v1(
     }
 
 
-def _request_v03(
-    request_id: str,
-    text: str | None,
-    data: Mapping[str, Any] | None,
-    task_id: str | None,
-    context_id: str | None,
-) -> dict[str, Any]:
+def _request_v03(request_id: str, fields: _MessageFields) -> dict[str, Any]:
     parts: list[dict[str, Any]] = []
-    if text is not None:
-        parts.append({"kind": "text", "text": text})
-    if data is not None:
-        parts.append({"kind": "data", "data": dict(data)})
+    if fields.text is not None:
+        parts.append({"kind": "text", "text": fields.text})
+    if fields.data is not None:
+        parts.append({"kind": "data", "data": dict(fields.data)})
     message: dict[str, Any] = {
         "kind": "message",
-        "messageId": uuid.uuid4().hex,
+        "messageId": fields.message_id,
         "role": "user",
         "parts": parts,
     }
-    message.update(_ids(task_id, context_id))
+    message.update(_optional_fields(fields))
     configuration = {"acceptedOutputModes": list(ACCEPTED_OUTPUT_MODES), "blocking": True}
     return {
         "jsonrpc": "2.0",
@@ -487,17 +533,26 @@ def _request_v03(
     }
 
 
-def _ids(task_id: str | None, context_id: str | None) -> dict[str, str]:
-    ids = {}
-    if task_id is not None:
-        ids["taskId"] = task_id
-    if context_id is not None:
-        ids["contextId"] = context_id
+def _optional_fields(fields: _MessageFields) -> dict[str, Any]:
+    ids: dict[str, Any] = {}
+    if fields.task_id is not None:
+        ids["taskId"] = fields.task_id
+    if fields.context_id is not None:
+        ids["contextId"] = fields.context_id
+    if fields.metadata:
+        ids["metadata"] = fields.metadata
     return ids
 
 
 def _parse_reply(card: AgentCardInfo, request_id: str, status: int, body: bytes) -> A2AResult:
     who = f"agent '{card.name}'"
+    if status in (401, 403):
+        # Its body is not quoted: an agent refusing a credential may well echo it.
+        raise A2AError(
+            A2AErrorKind.AUTH_REFUSED,
+            f"{who} refused our credential (HTTP {status})",
+            http_status=status,
+        )
     try:
         reply = json.loads(body)
     except (ValueError, RecursionError):
@@ -505,18 +560,20 @@ def _parse_reply(card: AgentCardInfo, request_id: str, status: int, body: bytes)
     if status != 200 and not _is_rpc_error(reply):
         raise A2AError(
             A2AErrorKind.HTTP_STATUS,
-            f"{who} returned HTTP {status}: {_excerpt(body)}",
+            f"{who} returned HTTP {status}",
+            detail=_excerpt(body),
             http_status=status,
         )
     if not isinstance(reply, dict) or reply.get("jsonrpc") != "2.0":
         raise A2AError(
-            A2AErrorKind.MALFORMED, f"{who} sent no JSON-RPC 2.0 reply: {_excerpt(body)}"
+            A2AErrorKind.MALFORMED, f"{who} sent no JSON-RPC 2.0 reply", detail=_excerpt(body)
         )
     if _is_rpc_error(reply) and reply.get("id") in (request_id, None):
         error = reply["error"]
         raise A2AError(
             A2AErrorKind.RPC_ERROR,
-            f"{who} returned JSON-RPC error {error['code']}: {_excerpt(error['message'].encode())}",
+            f"{who} returned JSON-RPC error {error['code']}",
+            detail=_excerpt(error["message"].encode()),
             http_status=status,
             rpc_code=error["code"],
             rpc_message=error["message"][:EXCERPT_CHARS],

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from voicea2a.config import AuthSettings
 from voicea2a.errors import Forbidden, Unauthenticated
+from voicea2a.payloads import is_text
 from voicea2a.secrets import get_optional_secret, get_secret
 
 if TYPE_CHECKING:
@@ -75,8 +76,12 @@ def _roles(claims: Mapping[str, Any]) -> frozenset[str]:
 def _principal(claims: Mapping[str, Any], user_claim: str) -> Principal:
     user_id = claims.get(user_claim) or claims["sub"]
     name = claims.get("name") or claims.get("preferred_username") or user_id
-    if not isinstance(user_id, str) or not isinstance(name, str):
+    # The user id keys the caller's history and instances: an empty or blank one would be a
+    # shared nobody, and one that is not text (a lone surrogate) cannot even be stored.
+    if not isinstance(user_id, str) or not user_id.strip() or not is_text(user_id):
         raise Unauthenticated("The token's subject is not valid.")
+    if not isinstance(name, str) or not is_text(name):
+        raise Unauthenticated("The token's name is not valid.")
     return Principal(user_id=user_id, name=name, roles=_roles(claims))
 
 

@@ -87,6 +87,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("RATE_LIMIT_VOICE_TOKEN_PER_MINUTE"),
     SettingSpec("A2A_AGENT_URLS"),
     SettingSpec("AGENT_URL_ALLOWLIST"),
+    SettingSpec("AGENT_ADMISSION_ALLOWLIST"),
     SettingSpec("AGENT_HEALTH_SCHEDULE", required=True),
     SettingSpec("AGENT_EXPIRY_MINUTES"),
     SettingSpec("AGENT_PROBE_TIMEOUT_SECONDS"),
@@ -98,6 +99,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("AGENT_RETRY_MAX_SECONDS"),
     SettingSpec("APPROVAL_TIMEOUT_MINUTES"),
     SettingSpec("A2A_RESPONSE_MAX_BYTES"),
+    SettingSpec("A2A_AGENT_AUDIENCES"),
 )
 SETTING_NAMES = tuple(spec.name for spec in SETTINGS)
 
@@ -184,6 +186,8 @@ class AgentRegistrySettings:
     bootstrap_urls: tuple[str, ...] = ()
     # Hosts allowed past the SSRF guard (plain http, private or loopback addresses): local use.
     url_allowlist: frozenset[str] = frozenset()
+    # Identities (token subjects) whose registrations are admitted without a supervisor.
+    admission_allowlist: frozenset[str] = frozenset()
     expiry_minutes: int = 10
     probe_timeout_seconds: float = 3.0
     card_max_bytes: int = 256 * 1024
@@ -201,6 +205,9 @@ class DelegationSettings:
     retry_max_seconds: float = 4.0
     approval_timeout_minutes: float = 10.0
     response_max_bytes: int = 1024 * 1024
+    # Entra audiences (app id URIs) the app may get a token for to call an agent: a card cannot
+    # make the app's identity hand it a token for anything else (Key Vault, ARM, Graph ...).
+    agent_audiences: frozenset[str] = frozenset()
 
     def to_json(self) -> dict[str, float]:
         """The values an orchestration carries in its input (so replays see the same ones)."""
@@ -460,9 +467,11 @@ def _agents(env: Mapping[str, str]) -> AgentRegistrySettings:
     for url in urls:
         _http_url("A2A_AGENT_URLS", url)
     hosts = (_get(env, "AGENT_URL_ALLOWLIST") or "").split(",")
+    identities = (_get(env, "AGENT_ADMISSION_ALLOWLIST") or "").split(",")
     return AgentRegistrySettings(
         bootstrap_urls=urls,
         url_allowlist=frozenset(h.strip().lower() for h in hosts if h.strip()),
+        admission_allowlist=frozenset(i.strip() for i in identities if i.strip()),
         expiry_minutes=_positive_int("AGENT_EXPIRY_MINUTES", _get(env, "AGENT_EXPIRY_MINUTES"), 10),
         probe_timeout_seconds=_positive_float(
             "AGENT_PROBE_TIMEOUT_SECONDS", _get(env, "AGENT_PROBE_TIMEOUT_SECONDS"), 3.0
@@ -488,6 +497,9 @@ def _delegation(env: Mapping[str, str]) -> DelegationSettings:
         approval_timeout_minutes=number("APPROVAL_TIMEOUT_MINUTES", 10.0),
         response_max_bytes=_positive_int(
             "A2A_RESPONSE_MAX_BYTES", _get(env, "A2A_RESPONSE_MAX_BYTES"), 1024 * 1024
+        ),
+        agent_audiences=frozenset(
+            a.strip() for a in (_get(env, "A2A_AGENT_AUDIENCES") or "").split(",") if a.strip()
         ),
     )
 

@@ -59,6 +59,14 @@ class NotFound(ApiError):
     default_message = "Not found."
 
 
+class Conflict(ApiError):
+    """The request conflicts with the resource's state, e.g. a name someone else owns (409)."""
+
+    code = "conflict"
+    status = 409
+    default_message = "The request conflicts with the current state."
+
+
 class InvalidRequest(ApiError):
     """The request is malformed or fails validation (400)."""
 

@@ -1,7 +1,8 @@
 """Conversations and their messages in Table storage, scoped to their owner.
 
 `conversations`: PK = the owner's user id (escaped for Table keys), RK = conversation id;
-title, createdAt, updatedAt, verifiedCustomerId.
+title, createdAt, updatedAt, and the last identity check: verifiedCustomerId, verifiedIdentity
+(a fingerprint, voicea2a.planner.identity_fingerprint), verifiedAt.
 `messages`: PK = conversation id and owner (`{conversation}|{user}`: conversation ids are chosen
 by clients, so two users may pick the same one), RK = `{startedAt}-{instanceId}-{seq}` with seq
 000 for the user's turn, 001.. for the agents' outcomes and 999 for the answer. The keys are
@@ -21,6 +22,7 @@ from typing import Any
 
 from voicea2a.errors import InvalidRequest, NotFound, UpstreamUnavailable
 from voicea2a.messages import CONVERSATION_ID_RE, CUSTOMER_ID_RE
+from voicea2a.planner import Verified
 from voicea2a.storage import REQUEST_PATH, ensure_table
 
 CONVERSATIONS = "conversations"
@@ -36,6 +38,7 @@ DEFAULT_TITLE = "Conversation"
 CONVERSATION_FIELDS = ("RowKey", "title", "createdAt", "updatedAt", "verifiedCustomerId")
 
 _INSTANCE_ID_RE = re.compile(r"[A-Za-z0-9_:-]{1,100}")
+_FINGERPRINT_RE = re.compile(r"(?:[0-9a-f]{64})?")
 _MESSAGE_KEY_RE = re.compile(r"\d{8}T\d{12}Z-[A-Za-z0-9_:-]{1,100}-\d{3}")
 _TIMESTAMP_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
 # Table keys may not hold / \ # ? or control characters; % and ~ are ours (escape, hash marker).
@@ -182,33 +185,69 @@ async def get_conversation(user_id: str, conversation_id: str) -> dict[str, Any]
     return _public_conversation(entity) if entity is not None else None
 
 
-async def set_verified_customer(user_id: str, conversation_id: str, customer_id: str) -> None:
-    """Remember the customer verified in this conversation (NotFound if it does not exist)."""
-    from azure.core.exceptions import AzureError, ResourceNotFoundError
+async def set_verified_customer(
+    user_id: str,
+    conversation_id: str,
+    customer_id: str | None,
+    as_of: str | None = None,
+    identity: str = "",
+) -> None:
+    """Remember the outcome of a turn's identity check (NotFound if the conversation does not
+    exist): the customer verified and the fingerprint of the identity that proved it, or None
+    when it failed (the conversation is then verified for nobody).
+
+    `as_of` is when the verifying turn started (default: now). Activities run at least once, so
+    an earlier turn's write may land again after a later turn's: a write older than the stored
+    `verifiedAt` changes nothing, and the check and the write are one (ETag) step.
+    """
+    from azure.core import MatchConditions
+    from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNotFoundError
     from azure.data.tables import UpdateMode
 
-    if not isinstance(customer_id, str) or not CUSTOMER_ID_RE.fullmatch(customer_id):
+    if customer_id is not None and (
+        not isinstance(customer_id, str) or not CUSTOMER_ID_RE.fullmatch(customer_id)
+    ):
         raise InvalidRequest("Field 'customerId' must look like CUST-0001.")
-    entity = {
-        "PartitionKey": user_key(user_id),
-        "RowKey": _conversation_key(conversation_id),
-        "verifiedCustomerId": customer_id,
-    }
+    if not isinstance(identity, str) or not _FINGERPRINT_RE.fullmatch(identity):
+        raise InvalidRequest("Field 'identity' must be an identity fingerprint or empty.")
+    at = _iso(_parse_time(as_of, "startedAt") if as_of is not None else datetime.now(UTC))
+    keys = {"PartitionKey": user_key(user_id), "RowKey": _conversation_key(conversation_id)}
     try:
         table = await ensure_table(CONVERSATIONS)
-        await table.update_entity(entity, mode=UpdateMode.MERGE, **REQUEST_PATH)
+        for _ in range(MAX_UPDATE_ATTEMPTS):
+            entity = await table.get_entity(keys["PartitionKey"], keys["RowKey"], **REQUEST_PATH)
+            if str(entity.get("verifiedAt") or "") > at:
+                return
+            try:
+                await table.update_entity(
+                    {
+                        **keys,
+                        "verifiedCustomerId": customer_id or "",
+                        "verifiedIdentity": identity if customer_id else "",
+                        "verifiedAt": at,
+                    },
+                    mode=UpdateMode.MERGE,
+                    etag=entity.metadata["etag"],
+                    match_condition=MatchConditions.IfNotModified,
+                    **REQUEST_PATH,
+                )
+                return
+            except ResourceModifiedError:
+                continue
     except ResourceNotFoundError:
         raise NotFound("No such conversation.") from None
     except AzureError:
         raise _store_failure() from None
+    raise UpstreamUnavailable("The conversation history store is too busy; try again shortly.")
 
 
-async def verified_customer_id(user_id: str, conversation_id: str) -> str | None:
-    """The customer verified earlier in this conversation, if any."""
+async def verified_customer(user_id: str, conversation_id: str) -> Verified | None:
+    """The customer verified earlier in this conversation, if any, with its identity."""
     entity = await _get_entity(user_id, conversation_id)
-    if entity is None:
+    customer_id = (entity or {}).get("verifiedCustomerId")
+    if not customer_id:
         return None
-    return entity.get("verifiedCustomerId") or None
+    return Verified(customer_id, entity.get("verifiedIdentity") or "")
 
 
 def _data_json(data: Any) -> str:
@@ -223,8 +262,10 @@ def turn_rows(
     request: str,
     outcomes: list[dict[str, Any]],
     answer: dict[str, Any],
+    customer_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The message rows of one turn: the user's request, each outcome, the answer."""
+    """The message rows of one turn: the user's request, each outcome, the answer (with the
+    customer the turn was about)."""
     if not isinstance(instance_id, str) or not _INSTANCE_ID_RE.fullmatch(instance_id):
         raise InvalidRequest("Field 'instanceId' must be 1 to 100 letters, digits, _ : or -.")
     if len(outcomes) > MAX_OUTCOMES:
@@ -266,6 +307,7 @@ def turn_rows(
             answer.get("answer"),
             agents=json.dumps(agents),
             partial=bool(answer.get("partial", False)),
+            customerId=customer_id or "",
         )
     )
     return rows
@@ -316,13 +358,14 @@ async def record_turn(
     request: str,
     outcomes: list[dict[str, Any]],
     answer: dict[str, Any],
+    customer_id: str | None = None,
 ) -> None:
     """Write one turn (idempotent: a retry upserts the same rows) and bump updatedAt."""
     from azure.core.exceptions import AzureError
     from azure.data.tables import UpdateMode
 
     partition = _messages_partition(user_id, conversation_id)
-    rows = turn_rows(partition, instance_id, started_at, request, outcomes, answer)
+    rows = turn_rows(partition, instance_id, started_at, request, outcomes, answer, customer_id)
     try:
         conversations = await ensure_table(CONVERSATIONS)
         await _touch(conversations, user_id, conversation_id, rows[0]["createdAt"], request)
@@ -370,6 +413,15 @@ async def list_conversations(
     return page, _encode_cursor([last["updatedAt"], last["conversationId"]])
 
 
+def _stored_json(text: Any, empty: Any) -> Any:
+    """A JSON column of a stored row; `empty` when it is absent or malformed, so that one bad
+    row never makes the whole history unreadable."""
+    try:
+        return json.loads(text) if text else empty
+    except (TypeError, ValueError):
+        return empty
+
+
 def _public_message(entity: dict[str, Any]) -> dict[str, Any]:
     message: dict[str, Any] = {
         "id": entity["RowKey"].split("-", 1)[1],
@@ -382,10 +434,11 @@ def _public_message(entity: dict[str, Any]) -> dict[str, Any]:
         message["agent"] = entity.get("agent")
         message["skill"] = entity.get("skill")
         message["status"] = entity.get("status")
-        message["data"] = json.loads(entity.get("data") or "{}")
+        message["data"] = _stored_json(entity.get("data"), {})
     elif message["role"] == "assistant":
-        message["agents"] = json.loads(entity.get("agents") or "[]")
+        message["agents"] = _stored_json(entity.get("agents"), [])
         message["partial"] = bool(entity.get("partial", False))
+        message["customerId"] = entity.get("customerId") or None
     return message
 
 

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from voicea2a.errors import InvalidRequest
 from voicea2a.voice_session import SYMPTOMS
@@ -27,6 +28,9 @@ LED_STATES = ("solid-white", "blinking-white", "solid-yellow", "blinking-yellow"
 CONVERSATION_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,100}")
 CUSTOMER_ID_RE = re.compile(r"CUST-\d{4}")
 INSTANCE_ID_PREFIX = "dlg-"
+INSTANCE_ID_HEX_CHARS = 40
+# The only instance ids there are (instance_id_for); anything else names no delegation.
+INSTANCE_ID_RE = re.compile(f"{INSTANCE_ID_PREFIX}[0-9a-f]{{{INSTANCE_ID_HEX_CHARS}}}")
 
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _POSTAL_CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 -]*")
@@ -257,4 +261,17 @@ def instance_id_for(user_id: str, conversation_id: str, call_id: str) -> str:
     """A Durable instance id unique to (user, conversation, call): repeats map to the same one."""
     # JSON framing keeps the three parts apart whatever characters they hold.
     material = json.dumps([user_id, conversation_id, call_id], ensure_ascii=False)
-    return INSTANCE_ID_PREFIX + hashlib.sha256(material.encode("utf-8")).hexdigest()[:40]
+    digest = hashlib.sha256(material.encode("utf-8")).hexdigest()
+    return INSTANCE_ID_PREFIX + digest[:INSTANCE_ID_HEX_CHARS]
+
+
+def is_instance_id(value: str) -> bool:
+    """True when `value` has the shape of an id instance_id_for derives."""
+    return INSTANCE_ID_RE.fullmatch(value) is not None
+
+
+def url_segment(instance_id: str) -> str:
+    """`instance_id` as one URL path segment. The Durable SDK puts ids into its management URLs
+    as given, so a `?`, `/` or `#` would change the request; ids are validated before they get
+    here, and this keeps a missed check from becoming an injected query or path."""
+    return quote(instance_id, safe="")

@@ -8,10 +8,11 @@ Rules, applied in this order:
 | 2 | no `symptoms` | diagnostics from keywords in the request text (keyword table below) |
 | 3 | `ledState` given | modem diagnostics too (with `ledState` in its data) |
 | 4 | `preferredDate` given | dispatch requested (a visit date only makes sense for a visit) |
-| 5 | verified customer id from an earlier turn | no authentication; every step gets the id |
-| 6 | not verified, full identity given | stage 1: authentication alone; later steps get the id |
-|   |                                   | from its result (`with_customer`) |
-| 7 | not verified, identity incomplete, account work needed | `needs_identity`: nothing planned |
+| 5 | verified earlier, and no identity or the same identity | no authentication; every step |
+|   |                                   | gets the verified id |
+| 6 | full identity not verified in this conversation (none was, | stage 1: authentication |
+|   | or another one was) | alone; later steps get the id from its result (`with_customer`) |
+| 7 | no identity, not verified, account work needed | `needs_identity`: nothing planned |
 | 8 | diagnostics needed | one parallel stage, in the order outage, network, modem, plan |
 | 9 | dispatch requested, or network/modem diagnostics planned | a `dispatch` step, run after the |
 |   |                                   | stages when requested or when `needs_dispatch(results)` |
@@ -43,11 +44,13 @@ Keywords (whole words, any case; "slow down" does not count as "down"):
 A technician is recommended (`needs_dispatch`) when the network result has
 `technicianRecommended: true` (status CRITICAL), or the modem status is HARDWARE_FAULT or
 SIGNAL_ISSUE. Every skill but authentication is account work: it needs a customer id.
-A `customerId` the caller merely claims is never trusted.
+A `customerId` the caller merely claims is never trusted, and a verified customer never answers
+for another identity: "the same identity" compares `identity_fingerprint`s.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -166,6 +169,25 @@ class Plan:
         )
 
 
+@dataclass(frozen=True)
+class Verified:
+    """The customer verified earlier in the conversation, and the identity that proved it."""
+
+    customer_id: str
+    identity: str = ""  # identity_fingerprint of the verified details; "" when not known
+
+
+def identity_fingerprint(customer: Customer) -> str:
+    """A digest of the normalised identity details: equal for the same person however typed."""
+    parts = (
+        " ".join((customer.first_name or "").split()).casefold(),
+        " ".join((customer.last_name or "").split()).casefold(),
+        "".join((customer.postal_code or "").split()).upper(),
+        (customer.date_of_birth or "").strip(),
+    )
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
 def needed_skills(request: MessageRequest) -> frozenset[str]:
     """The skills a request asks for (DISPATCH meaning "dispatch requested"), before identity."""
     skills: set[str] = set()
@@ -204,22 +226,23 @@ def _step_data(skill: str, request: MessageRequest, customer_id: str | None) -> 
     return data
 
 
-def plan(
-    request: MessageRequest, verified_customer_id: str | None, skills: Mapping[str, str]
-) -> Plan:
-    """Plan a request; `skills` maps each skill id to a healthy agent's registry name."""
+def plan(request: MessageRequest, verified: Verified | None, skills: Mapping[str, str]) -> Plan:
+    """Plan a request; `skills` maps each skill id to a routable agent's registry name."""
     needed = needed_skills(request)
     dispatch_requested = DISPATCH in needed
     diagnostics = [skill for skill in DIAGNOSTICS if skill in needed]
     account_work = bool(diagnostics) or dispatch_requested
     customer = request.customer
     identity = customer if customer is not None and customer.has_identity() else None
+    if identity is not None and verified and identity_fingerprint(identity) == verified.identity:
+        identity = None  # the customer verified before, saying who they are again
+    verified_customer_id = verified.customer_id if verified and identity is None else None
     if verified_customer_id is None and identity is None:
         return Plan(dispatch_requested=dispatch_requested, needs_identity=account_work)
 
     unavailable: list[str] = []
     stages: list[tuple[Step, ...]] = []
-    if verified_customer_id is None and identity is not None:
+    if identity is not None:
         if AUTHENTICATION not in skills:
             # Nothing on the account may run without verification.
             return Plan(dispatch_requested=dispatch_requested, unavailable=(AUTHENTICATION,))

@@ -1,4 +1,12 @@
-"""The agent registry (Table `agents`): registration, the public list, and health probing."""
+"""The agent registry (Table `agents`): registration, admission, the lists, and health probing.
+
+Who may be routed to: an agent is `pending` until a supervisor admits it, unless a supervisor
+registered it or its identity is allow-listed (AGENT_ADMISSION_ALLOWLIST); only admitted, healthy
+agents whose credentials were not refused are routable. A registered name belongs to the identity
+that registered it: another identity registering the same name is refused (409) and audited.
+When two routable agents offer one skill, the higher `priority` (a supervisor's choice at
+admission) wins, then the one admitted first; never the alphabetical order of their names.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +14,25 @@ import asyncio
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from voicea2a.a2a import A2AError, A2AErrorKind, AgentCardInfo, fetch_card, parse_card
+from voicea2a.audit import AuditRecord
+from voicea2a.audit import record as audit
 from voicea2a.config import AgentRegistrySettings
-from voicea2a.errors import InvalidRequest, NotFound, UpstreamUnavailable
+from voicea2a.errors import Conflict, InvalidRequest, NotFound, UpstreamUnavailable
 from voicea2a.events import Event
-from voicea2a.httpclient import http_client
-from voicea2a.ssrf import Resolver, system_resolver, vet_url
+from voicea2a.ssrf import Resolver, pinned_client, system_resolver, vet_url
 from voicea2a.storage import REQUEST_PATH, ensure_table
 
 TABLE = "agents"
 PARTITION = "agent"
 HEALTHY, UNHEALTHY = "healthy", "unhealthy"
+PENDING, ADMITTED = "pending", "admitted"
+# The owner of agents registered from A2A_AGENT_URLS: the operator, through the app's settings.
+CONFIGURED = "settings:A2A_AGENT_URLS"
 # Card problems are the registrant's to fix (400); an unreachable agent is an upstream failure.
 CARD_ERRORS = {A2AErrorKind.INVALID_CARD, A2AErrorKind.TOO_LARGE, A2AErrorKind.MALFORMED}
 log = logging.getLogger(__name__)
@@ -36,9 +48,21 @@ class AgentRecord:
     health: str = HEALTHY
     failures: int = 0
     last_seen: datetime | None = None
+    owner: str = ""
+    admission: str = PENDING
+    priority: int = 0
+    admitted_at: datetime | None = None
+    # Why calls to the agent cannot succeed although it answers probes (its credential refused);
+    # cleared when the agent registers again.
+    problem: str = ""
+
+    @property
+    def routable(self) -> bool:
+        """True when delegations may call this agent."""
+        return self.admission == ADMITTED and self.health == HEALTHY and not self.problem
 
     def public(self) -> dict[str, Any]:
-        """What any signed-in user may see: no URLs, no counters."""
+        """What any signed-in user may see: no URLs, no counters, no owner."""
         return {
             "name": self.name,
             "description": self.card.description,
@@ -48,6 +72,16 @@ class AgentRecord:
                 {"id": s.id, "name": s.name, "description": s.description, "tags": list(s.tags)}
                 for s in self.card.skills
             ],
+        }
+
+    def for_supervisor(self) -> dict[str, Any]:
+        """The public view plus what a supervisor decides on: admission, priority, problems."""
+        return {
+            **self.public(),
+            "admission": self.admission,
+            "priority": self.priority,
+            "owner": self.owner,
+            "problem": self.problem or None,
         }
 
     def summary(self) -> dict[str, Any]:
@@ -68,6 +102,16 @@ def agent_key(card_name: str) -> str:
     return key[:64]
 
 
+_NAME_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+def route_name(name: str) -> str:
+    """An agent name taken from a URL; one `agent_key` can never produce is not found (404)."""
+    if len(name) > 64 or not _NAME_RE.fullmatch(name):
+        raise NotFound("No agent by that name is registered.")
+    return name
+
+
 def _entity(record: AgentRecord) -> dict[str, Any]:
     return {
         "PartitionKey": PARTITION,
@@ -77,10 +121,16 @@ def _entity(record: AgentRecord) -> dict[str, Any]:
         "health": record.health,
         "failures": record.failures,
         "lastSeen": (record.last_seen or datetime.now(UTC)).isoformat(),
+        "owner": record.owner,
+        "admission": record.admission,
+        "priority": record.priority,
+        "admittedAt": record.admitted_at.isoformat() if record.admitted_at else "",
+        "problem": record.problem,
     }
 
 
 def _record(entity: dict[str, Any]) -> AgentRecord:
+    admitted_at = entity.get("admittedAt") or ""
     return AgentRecord(
         name=entity["RowKey"],
         url=entity["url"],
@@ -88,6 +138,12 @@ def _record(entity: dict[str, Any]) -> AgentRecord:
         health=entity["health"],
         failures=int(entity["failures"]),
         last_seen=datetime.fromisoformat(entity["lastSeen"]),
+        # Rows written before admission existed have no owner and are pending.
+        owner=entity.get("owner") or "",
+        admission=entity.get("admission") or PENDING,
+        priority=int(entity.get("priority") or 0),
+        admitted_at=datetime.fromisoformat(admitted_at) if admitted_at else None,
+        problem=entity.get("problem") or "",
     )
 
 
@@ -101,12 +157,13 @@ async def fetch_vetted_card(
     """Vet the URL, fetch the card, and vet the card's own JSON-RPC URL too."""
     vetted = await vet_url(url, settings.url_allowlist, resolver)
     try:
-        card = await fetch_card(
-            http_client(),
-            vetted.url,
-            timeout=settings.probe_timeout_seconds,
-            max_bytes=settings.card_max_bytes,
-        )
+        async with pinned_client(vetted) as client:
+            card = await fetch_card(
+                client,
+                vetted.url,
+                timeout=settings.probe_timeout_seconds,
+                max_bytes=settings.card_max_bytes,
+            )
     except A2AError as exc:
         if exc.kind in CARD_ERRORS:
             raise InvalidRequest(f"The agent card is not valid: {exc.message}") from None
@@ -118,22 +175,116 @@ async def fetch_vetted_card(
     return card
 
 
+@dataclass(frozen=True)
+class Registrant:
+    """Who registers an agent: their identity and whether their registration is admitted."""
+
+    identity: str
+    admits: bool
+
+
+def registrant(identity: str, supervisor: bool, settings: AgentRegistrySettings) -> Registrant:
+    """A supervisor's or an allow-listed identity's registration is admitted at once."""
+    return Registrant(identity, supervisor or identity in settings.admission_allowlist)
+
+
 async def register(
-    url: str, settings: AgentRegistrySettings, resolver: Resolver = system_resolver
+    url: str,
+    settings: AgentRegistrySettings,
+    by: Registrant,
+    resolver: Resolver = system_resolver,
 ) -> tuple[AgentRecord, bool]:
-    """Fetch and validate the agent's card, then upsert it as healthy; (record, changed)."""
+    """Fetch and validate the agent's card, then store it as healthy; (record, changed).
+
+    Conflict (409, audited) when the name belongs to another identity."""
     from azure.core.exceptions import AzureError
 
     card = await fetch_vetted_card(url, settings, resolver)
-    record = AgentRecord(agent_key(card.name), url.rstrip("/"), card, last_seen=datetime.now(UTC))
+    name = agent_key(card.name)
+    now = datetime.now(UTC)
     try:
         table = await ensure_table(TABLE)
-        previous = await _get(table, record.name)
+        previous = await _get(table, name)
+        if previous is not None and not _may_claim(previous, by):
+            await _audit_refusal(by.identity, name)
+            raise Conflict(f"An agent named {name!r} is registered by someone else.")
+        keeps = previous is not None and previous.admission == ADMITTED
+        admitted = keeps or by.admits
+        record = AgentRecord(
+            name,
+            url.rstrip("/"),
+            card,
+            last_seen=now,
+            owner=by.identity,
+            admission=ADMITTED if admitted else PENDING,
+            priority=previous.priority if previous is not None else 0,
+            admitted_at=(previous.admitted_at if keeps else now) if admitted else None,
+        )
         await table.upsert_entity(_entity(record), **REQUEST_PATH)
     except AzureError:
         raise _store_failure("register") from None
     changed = previous is None or previous.summary() != record.summary()
     return record, changed
+
+
+def _may_claim(previous: AgentRecord, by: Registrant) -> bool:
+    # A row without an owner predates admission: only an identity that would be admitted may
+    # claim it, so an impostor cannot take over a name that was routed to before.
+    return previous.owner == by.identity or (not previous.owner and by.admits)
+
+
+async def _audit_refusal(identity: str, name: str) -> None:
+    try:
+        await audit(
+            AuditRecord(
+                user=identity,
+                kind=f"agent-registration:{name}",
+                outcome="refused: the name belongs to another identity",
+                client_ip="",
+                user_agent="",
+                correlation_id="",
+            )
+        )
+    except UpstreamUnavailable:
+        log.warning("the refused registration of agent %s could not be audited", name)
+
+
+async def admit(name: str, priority: int | None = None) -> AgentRecord:
+    """A supervisor admits an agent (and may set its priority); NotFound if not registered."""
+    from azure.core.exceptions import AzureError
+
+    try:
+        table = await ensure_table(TABLE)
+        record = await _get(table, name)
+        if record is None:
+            raise NotFound(f"No agent named {name!r} is registered.")
+        admitted = replace(
+            record,
+            admission=ADMITTED,
+            admitted_at=record.admitted_at or datetime.now(UTC),
+            priority=record.priority if priority is None else priority,
+        )
+        await table.upsert_entity(_entity(admitted), **REQUEST_PATH)
+    except AzureError:
+        raise _store_failure("admit") from None
+    return admitted
+
+
+async def record_credential_refused(name: str, status: int) -> None:
+    """An agent refused our credential (HTTP 401/403): not routable until it registers again."""
+    from azure.core.exceptions import AzureError
+
+    try:
+        table = await ensure_table(TABLE)
+        record = await _get(table, name)
+        if record is None:
+            return
+        problem = f"credential refused (HTTP {status})"
+        await table.upsert_entity(_entity(replace(record, problem=problem)), **REQUEST_PATH)
+    except AzureError:
+        log.warning("the refused credential of agent %s could not be recorded", name)
+        return
+    log.warning("agent %s refused the app's credential (HTTP %d)", name, status)
 
 
 async def _get(table: Any, name: str) -> AgentRecord | None:
@@ -162,9 +313,22 @@ async def list_agents() -> list[AgentRecord]:
     return sorted(records, key=lambda r: r.name)
 
 
-async def healthy_agents() -> list[AgentRecord]:
-    """The agents the planner may use."""
-    return [record for record in await list_agents() if record.health == HEALTHY]
+async def routable_agents() -> list[AgentRecord]:
+    """The agents delegations may call: admitted, healthy, credentials not refused."""
+    return [record for record in await list_agents() if record.routable]
+
+
+def skill_routes(records: list[AgentRecord]) -> dict[str, str]:
+    """Each skill id -> the agent that gets it: highest priority, then admitted first."""
+
+    def rank(record: AgentRecord) -> tuple[int, datetime]:
+        return (-record.priority, record.admitted_at or datetime.max.replace(tzinfo=UTC))
+
+    routes: dict[str, str] = {}
+    for record in sorted(records, key=rank):
+        for skill in record.card.skills:
+            routes.setdefault(skill.id, record.name)
+    return routes
 
 
 async def remove(name: str) -> None:
@@ -193,20 +357,11 @@ async def probe(
         failures = record.failures + 1
         down = failures >= settings.failures_before_unhealthy
         log.info("probe of agent %s failed (%d in a row): %s", record.name, failures, exc.message)
-        return AgentRecord(
-            record.name,
-            record.url,
-            record.card,
-            UNHEALTHY if down else record.health,
-            failures,
-            record.last_seen,
-        )
+        return replace(record, health=UNHEALTHY if down else record.health, failures=failures)
     if agent_key(card.name) != record.name:
         # The card now names another agent: treat this registration as failing, not renamed.
-        return AgentRecord(
-            record.name, record.url, record.card, UNHEALTHY, record.failures + 1, record.last_seen
-        )
-    return AgentRecord(record.name, record.url, card, HEALTHY, 0, now)
+        return replace(record, health=UNHEALTHY, failures=record.failures + 1)
+    return replace(record, card=card, health=HEALTHY, failures=0, last_seen=now)
 
 
 async def probe_all(
@@ -221,7 +376,7 @@ async def probe_all(
     for url in settings.bootstrap_urls:
         if url.rstrip("/") not in known_urls:
             try:
-                await register(url, settings, resolver)
+                await register(url, settings, Registrant(CONFIGURED, admits=True), resolver)
             except (InvalidRequest, UpstreamUnavailable) as exc:
                 log.warning("bootstrap agent %s not registered: %s", url, exc.message)
     current = await list_agents()
@@ -242,5 +397,6 @@ async def probe_all(
 
 
 def registry_event(records: list[AgentRecord]) -> Event:
-    """The `registry.updated` event every connected browser receives."""
-    return Event("registry.updated", {"agents": [record.summary() for record in records]})
+    """The `registry.updated` event every connected browser receives: the admitted agents."""
+    admitted = [record.summary() for record in records if record.admission == ADMITTED]
+    return Event("registry.updated", {"agents": admitted})

@@ -1,4 +1,6 @@
-"""The SSRF guard: the app only ever fetches an agent's URL after checking where it leads."""
+"""The SSRF guard: the app only ever fetches an agent's URL after checking where it leads, and
+then connects to the address it checked (a second lookup could answer differently: DNS
+rebinding)."""
 
 from __future__ import annotations
 
@@ -7,9 +9,13 @@ import ipaddress
 import socket
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from voicea2a.errors import InvalidRequest
+
+if TYPE_CHECKING:
+    import httpx
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 # Cloud metadata endpoints that must never be reached, whatever else is allowed.
@@ -77,7 +83,7 @@ async def vet_url(
     if parts.scheme != "https" and not allowed:
         raise InvalidRequest("Agent URLs must use https.")
     try:
-        addresses = [host] if _is_ip(host) else await resolver(host, port)
+        addresses = [host] if is_ip(host) else await resolver(host, port)
     except OSError:
         raise InvalidRequest(f"The agent's host {host!r} could not be resolved.") from None
     if not addresses:
@@ -90,7 +96,17 @@ async def vet_url(
     return VettedUrl(url=url.rstrip("/"), host=host, addresses=tuple(addresses))
 
 
-def _is_ip(host: str) -> bool:
+def pinned_client(vetted: VettedUrl) -> httpx.AsyncClient:
+    """A client that reaches the vetted URL's host only at its vetted address (close it)."""
+    import httpx
+
+    from voicea2a.pinned import PinnedTransport
+
+    return httpx.AsyncClient(transport=PinnedTransport(vetted), follow_redirects=False)
+
+
+def is_ip(host: str) -> bool:
+    """True when `host` is an IP address, not a name."""
     try:
         ipaddress.ip_address(host)
     except ValueError:

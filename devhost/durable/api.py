@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,45 +38,48 @@ RUNTIME_STATUSES = {
 }
 
 
-def client_binding(base_url: str, task_hub: str) -> str:
-    """The `durableClient` binding JSON the host gives functions, pointing at this API."""
-    webhook = f"{base_url}{WEBHOOK_PREFIX}"
-    query = f"taskHub={task_hub}&connection=Storage"
+def client_binding(public_url: str, rpc_url: str, task_hub: str, key: str) -> str:
+    """The `durableClient` binding JSON the host gives functions, as Azure's extension builds it:
+    the webhook URLs (public, behind the host key, so they carry `code=`) and `rpcBaseUrl`, the
+    loopback listener the SDK actually calls (no key, as in Azure)."""
+    webhook = f"{public_url}{WEBHOOK_PREFIX}"
+    required = f"taskHub={task_hub}&connection=Storage&code={key}"
     instance = f"{webhook}/instances/INSTANCEID"
     return json.dumps(
         {
             "taskHubName": task_hub,
             "creationUrls": {
                 "createNewInstancePostUri": (
-                    f"{webhook}/orchestrators/{{functionName}}[/{{instanceId}}]"
+                    f"{webhook}/orchestrators/{{functionName}}[/{{instanceId}}]?code={key}"
                 ),
                 "createAndWaitOnNewInstancePostUri": (
                     f"{webhook}/orchestrators/{{functionName}}[/{{instanceId}}]"
-                    "?timeout={timeoutInSeconds}&pollingInterval={intervalInSeconds}"
+                    f"?timeout={{timeoutInSeconds}}&pollingInterval={{intervalInSeconds}}"
+                    f"&code={key}"
                 ),
             },
             "managementUrls": {
                 "id": "INSTANCEID",
-                "statusQueryGetUri": f"{instance}?{query}",
-                "sendEventPostUri": f"{instance}/raiseEvent/{{eventName}}?{query}",
-                "terminatePostUri": f"{instance}/terminate?reason={{text}}&{query}",
-                "rewindPostUri": f"{instance}/rewind?reason={{text}}&{query}",
-                "purgeHistoryDeleteUri": f"{instance}?{query}",
-                "restartPostUri": f"{instance}/restart?{query}",
-                "suspendPostUri": f"{instance}/suspend?reason={{text}}&{query}",
-                "resumePostUri": f"{instance}/resume?reason={{text}}&{query}",
+                "statusQueryGetUri": f"{instance}?{required}",
+                "sendEventPostUri": f"{instance}/raiseEvent/{{eventName}}?{required}",
+                "terminatePostUri": f"{instance}/terminate?reason={{text}}&{required}",
+                "rewindPostUri": f"{instance}/rewind?reason={{text}}&{required}",
+                "purgeHistoryDeleteUri": f"{instance}?{required}",
+                "restartPostUri": f"{instance}/restart?{required}",
+                "suspendPostUri": f"{instance}/suspend?reason={{text}}&{required}",
+                "resumePostUri": f"{instance}/resume?reason={{text}}&{required}",
             },
             "baseUrl": webhook,
-            "requiredQueryStringParameters": "",
-            "rpcBaseUrl": f"{base_url}{RPC_PREFIX}/",
+            "requiredQueryStringParameters": required,
+            "rpcBaseUrl": f"{rpc_url}{RPC_PREFIX}/",
             "httpBaseUrl": webhook,
         }
     )
 
 
-def management_payload(base_url: str, task_hub: str, instance_id: str) -> dict[str, str]:
+def management_payload(binding_json: str, instance_id: str) -> dict[str, str]:
     """The management URLs of one instance (the body of a 202 from the start route)."""
-    urls = json.loads(client_binding(base_url, task_hub))["managementUrls"]
+    urls = json.loads(binding_json)["managementUrls"]
     return {key: value.replace("INSTANCEID", instance_id) for key, value in urls.items()}
 
 
@@ -148,26 +152,23 @@ def _status_code(instance: Instance) -> int:
 class DurableApi:
     """Handlers for `/durabletask/...` (rpcBaseUrl) and `/runtime/webhooks/durabletask/...`."""
 
-    def __init__(self, engine: DurableEngine, task_hub: str) -> None:
+    def __init__(self, engine: DurableEngine, binding: Callable[[], str]) -> None:
         self.engine = engine
-        self.task_hub = task_hub
+        self.binding = binding
 
-    def add_routes(self, app: web.Application) -> None:
-        """Register the API under both prefixes the host serves."""
-        for prefix in (RPC_PREFIX, WEBHOOK_PREFIX):
-            app.router.add_post(prefix + "/orchestrators/{name}", self.start)
-            app.router.add_post(prefix + "/orchestrators/{name}/{instance_id}", self.start)
-            app.router.add_get(prefix + "/instances/", self.list_instances)
-            app.router.add_get(prefix + "/instances", self.list_instances)
-            app.router.add_get(prefix + "/instances/{instance_id}", self.get_status)
-            app.router.add_delete(prefix + "/instances/{instance_id}", self.purge)
-            app.router.add_post(
-                prefix + "/instances/{instance_id}/raiseEvent/{event}", self.raise_event
-            )
-            app.router.add_post(prefix + "/instances/{instance_id}/terminate", self.terminate)
-
-    def _base_url(self, request: web.Request) -> str:
-        return f"{request.scheme}://{request.host}"
+    def add_routes(self, app: web.Application, prefix: str) -> None:
+        """Register the API under `prefix`: RPC_PREFIX on the loopback listener, WEBHOOK_PREFIX
+        on the public one."""
+        app.router.add_post(prefix + "/orchestrators/{name}", self.start)
+        app.router.add_post(prefix + "/orchestrators/{name}/{instance_id}", self.start)
+        app.router.add_get(prefix + "/instances/", self.list_instances)
+        app.router.add_get(prefix + "/instances", self.list_instances)
+        app.router.add_get(prefix + "/instances/{instance_id}", self.get_status)
+        app.router.add_delete(prefix + "/instances/{instance_id}", self.purge)
+        app.router.add_post(
+            prefix + "/instances/{instance_id}/raiseEvent/{event}", self.raise_event
+        )
+        app.router.add_post(prefix + "/instances/{instance_id}/terminate", self.terminate)
 
     async def start(self, request: web.Request) -> web.Response:
         """Start an orchestration: 202 with its management URLs."""
@@ -185,7 +186,8 @@ class DurableApi:
             return web.json_response({"ExceptionMessage": str(exc)}, status=400)
         except InstanceExists as exc:
             return web.json_response({"ExceptionMessage": str(exc)}, status=409)
-        payload = management_payload(self._base_url(request), self.task_hub, instance_id)
+        # The public webhook URLs whichever listener was asked, as the extension answers.
+        payload = management_payload(self.binding(), instance_id)
         return web.json_response(
             payload, status=202, headers={"Location": payload["statusQueryGetUri"]}
         )

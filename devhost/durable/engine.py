@@ -22,7 +22,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from devhost.durable import history as h
-from devhost.functions import FunctionIndex, Invoker
+from devhost.durable.faults import DROP, REPLAY
+from devhost.functions import FunctionIndex, FunctionInfo, Invoker
 
 log = logging.getLogger("devhost.durable")
 
@@ -164,10 +165,13 @@ class DurableEngine:
         invoker: Invoker,
         *,
         event_double_encoding: bool = True,
+        activity_faults: frozenset[str] = frozenset(),
         on_step: Callable[[str], None] | None = None,
     ) -> None:
         self.index = index
         self.invoker = invoker
+        # Off unless asked for (devhost/durable/faults.py): the activities' at-least-once runs.
+        self.activity_faults = activity_faults
         # The SDK posts an event's data as JSON text wrapped in a JSON string, and the extension
         # stores that body without unwrapping it, so orchestrators receive the JSON text, not the
         # value (Azure/azure-functions-durable-python#295). Kept by default: the app must be
@@ -274,6 +278,12 @@ class DurableEngine:
                 raise TimeoutError(f"instance {instance_id} still busy after {timeout}s")
             await asyncio.sleep(0.01)
         return self.instances[instance_id]
+
+    async def activities_settled(self, timeout: float) -> None:
+        """Wait until no activity runs, including the reruns the fault modes make after the
+        orchestration has moved on (tests and tools)."""
+        if self._background:
+            await asyncio.wait_for(asyncio.gather(*list(self._background)), timeout)
 
     async def close(self) -> None:
         """Cancel timers and background work."""
@@ -542,20 +552,33 @@ class DurableEngine:
                 "or is not an activity function.",
                 None,
             )
-        else:
-            self._step(f"[durable] activity {name}#{task_id} ({instance_id}): started")
-            try:
-                result_json = await self.invoker.call_activity(info, input_json)
-            except Exception as exc:  # an activity's exception becomes TaskFailed, as in the host
-                details = "".join(traceback.format_exception(exc))
-                message = h.task_failed(
-                    utcnow(), task_id, f"Activity function '{name}' failed: {exc}", details
-                )
-                self._step(f"[durable] activity {name}#{task_id} ({instance_id}): failed: {exc}")
-            else:
-                message = h.task_completed(utcnow(), task_id, result_json)
-                self._step(f"[durable] activity {name}#{task_id} ({instance_id}): completed")
+            self._deliver_to(instance_id, execution, message)
+            return
+        label = f"[durable] activity {name}#{task_id} ({instance_id})"
+        message = await self._execute(info, label, task_id, input_json)
+        if DROP in self.activity_faults:
+            self._step(f"{label}: completion dropped (fault: {DROP}); running it again")
+            message = await self._execute(info, label, task_id, input_json)
         self._deliver_to(instance_id, execution, message)
+        if REPLAY in self.activity_faults:
+            self._step(f"{label}: completion delivered; running it again (fault: {REPLAY})")
+            await self._execute(info, label, task_id, input_json)
+
+    async def _execute(
+        self, info: FunctionInfo, label: str, task_id: int, input_json: str | None
+    ) -> dict[str, Any]:
+        """Run the activity once; its TaskCompleted or TaskFailed message."""
+        self._step(f"{label}: started")
+        try:
+            result_json = await self.invoker.call_activity(info, input_json)
+        except Exception as exc:  # an activity's exception becomes TaskFailed, as in the host
+            details = "".join(traceback.format_exception(exc))
+            self._step(f"{label}: failed: {exc}")
+            return h.task_failed(
+                utcnow(), task_id, f"Activity function '{info.durable_name}' failed: {exc}", details
+            )
+        self._step(f"{label}: completed")
+        return h.task_completed(utcnow(), task_id, result_json)
 
     # ----- timers -----
 

@@ -1,17 +1,51 @@
-"""Agents on free loopback ports, and a raw JSON-RPC helper independent of our client."""
+"""Agents on free loopback ports, and a raw JSON-RPC helper independent of our client: it
+authenticates as the app does (an HS256 token for the agent, audience a2a-agents)."""
 
 import itertools
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 
+from agents.security import InboundAuth
 from agents.server import start_agents
 from agents.settings import AgentSettings
+from tests.conftest import remember_secret
 
-QUIET = AgentSettings(registration_enabled=False)
+SIGNING_KEY = remember_secret("agents-tests-signing-key-7d1c5e9a3b2f4a6c8e0d")
+QUIET = AgentSettings(registration_enabled=False, inbound=InboundAuth(signing_key=SIGNING_KEY))
 _ids = itertools.count(1)
+
+
+def app_token(agent_title: str, *, key: str = SIGNING_KEY, **claims: Any) -> str:
+    """An app token for the agent titled `agent_title`; `claims` override or add (None drops)."""
+    now = int(time.time())
+    body = {
+        "iss": "voicea2a",
+        "aud": "a2a-agents",
+        "sub": "voicea2a-app",
+        "agent": agent_title,
+        "iat": now,
+        "exp": now + 300,
+        **claims,
+    }
+    body = {name: value for name, value in body.items() if value is not None}
+    return remember_secret(jwt.encode(body, key, algorithm="HS256"))
+
+
+async def title_of(client: httpx.AsyncClient, base_url: str) -> str:
+    """The agent's card name (what its tokens are bound to); the card is public. Read each time:
+    a port is reused by other agents from test to test."""
+    card = await client.get(f"{base_url}/.well-known/agent-card.json")
+    return card.json()["name"]
+
+
+async def bearer(client: httpx.AsyncClient, base_url: str, **claims: Any) -> dict[str, str]:
+    """The Authorization header of a valid app token for the agent at `base_url`."""
+    return {"Authorization": f"Bearer {app_token(await title_of(client, base_url), **claims)}"}
 
 
 @dataclass
@@ -27,10 +61,21 @@ class Answer:
 
 
 async def rpc(
-    client: httpx.AsyncClient, base_url: str, parts: list[dict], *, task_id=None, context_id=None
+    client: httpx.AsyncClient,
+    base_url: str,
+    parts: list[dict],
+    *,
+    task_id=None,
+    context_id=None,
+    message_id=None,
+    metadata=None,
+    headers=None,
 ) -> dict:
-    """POST one A2A 1.0 SendMessage and return the whole JSON-RPC reply."""
-    message = {"messageId": f"m-{next(_ids)}", "role": "ROLE_USER", "parts": parts}
+    """POST one A2A 1.0 SendMessage and return the whole JSON-RPC reply (as the app, unless
+    `headers` say otherwise)."""
+    message = {"messageId": message_id or f"m-{next(_ids)}", "role": "ROLE_USER", "parts": parts}
+    if metadata:
+        message["metadata"] = metadata
     if task_id:
         message["taskId"] = task_id
     if context_id:
@@ -41,7 +86,11 @@ async def rpc(
         "method": "SendMessage",
         "params": {"message": message},
     }
-    response = await client.post(f"{base_url}/a2a", json=body, headers={"A2A-Version": "1.0"})
+    if headers is None:
+        headers = await bearer(client, base_url)
+    response = await client.post(
+        f"{base_url}/a2a", json=body, headers={"A2A-Version": "1.0", **headers}
+    )
     assert response.status_code == 200
     return response.json()
 
@@ -62,14 +111,14 @@ def answer_of(reply: dict) -> Answer:
     return Answer(kind, state, "\n".join(texts), data[0], task_id, context_id)
 
 
-async def ask(client, base_url, *, text=None, data=None, task_id=None, context_id=None) -> Answer:
-    """Send text and/or a data part and return the answer."""
+async def ask(client, base_url, *, text=None, data=None, **options) -> Answer:
+    """Send text and/or a data part and return the answer (`options` go to `rpc`)."""
     parts = []
     if text is not None:
         parts.append({"text": text})
     if data is not None:
         parts.append({"data": data})
-    return answer_of(await rpc(client, base_url, parts, task_id=task_id, context_id=context_id))
+    return answer_of(await rpc(client, base_url, parts, **options))
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import pytest
 from agents.inputs import RequestInput
 from agents.server import start_agents
 from agents.technical_dispatch import TechnicalDispatchAgent
-from tests.agents.conftest import QUIET, ask, rpc
+from tests.agents.conftest import QUIET, ask, bearer, rpc
 
 
 @pytest.fixture
@@ -197,7 +197,8 @@ async def test_a_wrong_context_id_is_refused(dispatch, http):
 async def test_cancel_frees_the_held_slot(dispatch, http):
     first = await ask(http, dispatch, data={"customerId": "CUST-0006"})
     body = {"jsonrpc": "2.0", "id": 1, "method": "CancelTask", "params": {"id": first.task_id}}
-    response = await http.post(f"{dispatch}/a2a", json=body, headers={"A2A-Version": "1.0"})
+    headers = {"A2A-Version": "1.0", **(await bearer(http, dispatch))}
+    response = await http.post(f"{dispatch}/a2a", json=body, headers=headers)
     assert response.json()["result"]["status"]["state"] == "TASK_STATE_CANCELED"
     again = await ask(http, dispatch, data={"customerId": "CUST-0016"})
     assert again.data["proposal"]["slotId"] == first.data["proposal"]["slotId"]

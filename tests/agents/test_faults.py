@@ -1,16 +1,16 @@
 """Fault knobs: from settings at start and via /_faults at run time (only when enabled)."""
 
 import asyncio
+from dataclasses import replace
 
 import httpx
 import pytest
 
 from agents.faults import FaultConfig, FaultConfigError, FaultInjector
 from agents.server import start_agents
-from agents.settings import AgentSettings
-from tests.agents.conftest import QUIET, ask
+from tests.agents.conftest import QUIET, ask, bearer
 
-ENABLED = AgentSettings(registration_enabled=False, faults_enabled=True)
+ENABLED = replace(QUIET, faults_enabled=True)
 MESSAGE = {"messageId": "m-1", "role": "ROLE_USER", "parts": [{"text": "CUST-0002"}]}
 BODY = {"jsonrpc": "2.0", "id": "req-7", "method": "SendMessage", "params": {"message": MESSAGE}}
 
@@ -21,7 +21,8 @@ async def start(settings):
 
 
 async def post_rpc(http, url, **kwargs):
-    return await http.post(f"{url}/a2a", json=BODY, headers={"A2A-Version": "1.0"}, **kwargs)
+    headers = {"A2A-Version": "1.0", **(await bearer(http, url))}
+    return await http.post(f"{url}/a2a", json=BODY, headers=headers, **kwargs)
 
 
 @pytest.fixture
@@ -146,9 +147,7 @@ async def test_the_same_seed_gives_the_same_failures(faulty, http):
 
 
 async def test_faults_from_settings_apply_from_the_start(http):
-    settings = AgentSettings(
-        registration_enabled=False, faults=FaultConfig(failure_rate=1.0, failure_mode="http")
-    )
+    settings = replace(QUIET, faults=FaultConfig(failure_rate=1.0, failure_mode="http"))
     group, url = await start(settings)
     try:
         assert (await post_rpc(http, url)).status_code == 500

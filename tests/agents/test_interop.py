@@ -11,6 +11,7 @@ import httpx
 import pytest
 import uvicorn
 from a2a.client import ClientConfig, create_client
+from a2a.client.auth import AuthInterceptor, CredentialService
 from a2a.helpers import (
     get_data_parts,
     get_message_text,
@@ -37,8 +38,9 @@ from a2a.types import (
 from starlette.applications import Starlette
 
 from agents.server import start_agents
-from tests.agents.conftest import QUIET
+from tests.agents.conftest import QUIET, SIGNING_KEY, app_token
 from voicea2a.a2a import fetch_card, send_message
+from voicea2a.agentauth import AgentCredentials
 
 LIMITS = {"timeout": 10.0, "max_bytes": 1_000_000}
 
@@ -59,12 +61,28 @@ async def sdk_send(client, parts, task_id=None, context_id=None):
     return responses[0]
 
 
+class AppTokens(CredentialService):
+    """The app's token for the scheme our cards declare, so the SDK's own AuthInterceptor (which
+    reads the card's securitySchemes and requirements) is what authenticates."""
+
+    def __init__(self, agent_title):
+        self.agent_title = agent_title
+
+    async def get_credentials(self, security_scheme_name, context):
+        return app_token(self.agent_title) if security_scheme_name == "appToken" else None
+
+
 @pytest.fixture
 async def sdk_client_for(agents):
     clients = []
 
     async def make(name):
-        client = await create_client(agents.urls[name], client_config=ClientConfig(streaming=False))
+        title = agents.agents[name].agent.title
+        client = await create_client(
+            agents.urls[name],
+            client_config=ClientConfig(streaming=False),
+            interceptors=[AuthInterceptor(AppTokens(title))],
+        )
         clients.append(client)
         return client
 
@@ -233,17 +251,19 @@ async def test_our_client_speaks_the_method_and_header_of_the_cards_version():
     assert sent == [("SendMessage", "1.0"), ("message/send", None)]
 
 
-async def test_our_client_against_our_agents_in_both_versions(http):
+async def test_our_client_against_our_agents_in_both_versions(http, app_env):
+    app_env(AUTH_SIGNING_KEY=SIGNING_KEY)  # our client signs the app token the agents accept
     group = await start_agents(
         ["modem-check"], base_port=0, settings=QUIET, enable_v0_3_compat=True
     )
     try:
         card = await fetch_card(http, group.urls["modem-check"], **LIMITS)
         assert card.protocol_version == "1.0"
-        result = await send_message(http, card, data={"customerId": "CUST-0006"}, **LIMITS)
+        as_app = {**LIMITS, "credentials": AgentCredentials()}
+        result = await send_message(http, card, data={"customerId": "CUST-0006"}, **as_app)
         assert (result.state, result.data["status"]) == ("completed", "NO_POWER")
         legacy = replace(card, protocol_version="0.3")
-        result = await send_message(http, legacy, text="CUST-0005 red light", **LIMITS)
+        result = await send_message(http, legacy, text="CUST-0005 red light", **as_app)
         assert result.data["status"] == "HARDWARE_FAULT"
     finally:
         await group.stop()

@@ -4,6 +4,7 @@ import asyncio
 import datetime as dt
 import logging
 import socket
+from dataclasses import replace
 from types import SimpleNamespace
 
 import httpx
@@ -13,12 +14,14 @@ from agents.catalog import AGENT_NAMES
 from agents.registration import DevTokenSource, EntraTokenSource, Registrar, RegistrationError
 from agents.server import start_agents
 from agents.settings import AgentSettings
+from tests.agents.conftest import QUIET
 from tests.agents.fake_function_app import FakeFunctionApp
 
 
 def fast(function_app_url: str) -> AgentSettings:
     return AgentSettings(
         function_app_url=function_app_url,
+        inbound=QUIET.inbound,
         heartbeat_seconds=0.2,
         retry_initial_seconds=0.01,
         retry_max_seconds=0.05,
@@ -102,7 +105,7 @@ async def test_an_absent_function_app_never_stops_the_agent(caplog):
 
 
 async def test_registration_disabled_sends_nothing(fake_app):
-    settings = AgentSettings(function_app_url=fake_app.url, registration_enabled=False)
+    settings = replace(QUIET, function_app_url=fake_app.url)
     group = await start_agents(["outage-check"], base_port=0, settings=settings)
     await group.stop()
     assert fake_app.register_calls == [] and fake_app.token_requests == []

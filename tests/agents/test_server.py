@@ -8,7 +8,7 @@ import pytest
 from agents.catalog import AGENT_NAMES
 from agents.server import AgentStartError, start_agents
 from agents.settings import AgentSettings
-from tests.agents.conftest import QUIET, ask
+from tests.agents.conftest import QUIET, ask, bearer
 
 CARD_PATH = "/.well-known/agent-card.json"
 
@@ -91,7 +91,8 @@ async def test_a_request_without_the_version_header_is_refused(agents, http):
         "method": "SendMessage",
         "params": {"message": {"messageId": "m", "role": "ROLE_USER", "parts": [{"text": "hi"}]}},
     }
-    reply = (await http.post(f"{agents.urls['outage-check']}/a2a", json=body)).json()
+    url = agents.urls["outage-check"]
+    reply = (await http.post(f"{url}/a2a", json=body, headers=await bearer(http, url))).json()
     assert reply["error"]["code"] == -32009
 
 
@@ -105,7 +106,12 @@ async def test_traceparent_is_accepted_and_logged(agents, http, caplog):
             "message": {"messageId": "m", "role": "ROLE_USER", "parts": [{"text": "CUST-0002"}]}
         },
     }
-    headers = {"A2A-Version": "1.0", "traceparent": traceparent, "x-correlation-id": "corr-1"}
+    headers = {
+        "A2A-Version": "1.0",
+        "traceparent": traceparent,
+        "x-correlation-id": "corr-1",
+        **(await bearer(http, agents.urls["outage-check"])),
+    }
     with caplog.at_level(logging.INFO, logger="agents.server"):
         response = await http.post(f"{agents.urls['outage-check']}/a2a", json=body, headers=headers)
         forged = dict(headers, traceparent="00-bad FAKE LOG LINE")
@@ -133,7 +139,8 @@ async def test_v0_3_compatibility_serves_message_send(http):
             "parts": [{"kind": "data", "data": {"customerId": "CUST-0004"}}],
         }
         body = {"jsonrpc": "2.0", "id": 3, "method": "message/send", "params": {"message": message}}
-        result = (await http.post(f"{url}/a2a", json=body)).json()["result"]
+        result = await http.post(f"{url}/a2a", json=body, headers=await bearer(http, url))
+        result = result.json()["result"]
         assert result["kind"] == "message"
         data = next(part["data"] for part in result["parts"] if part["kind"] == "data")
         assert data["status"] == "REGIONAL_OUTAGE"

@@ -4,6 +4,7 @@ import pytest
 
 from agents import settings as settings_module
 from agents.faults import FaultConfig
+from agents.security import InboundAuth
 from agents.settings import SETTING_NAMES, AgentConfigError, AgentSettings, load_settings
 
 
@@ -28,6 +29,15 @@ def test_every_setting_is_read_and_documented():
         "AGENT_AUTH_MODE": "Entra",
         "AGENT_REGISTRATION_SCOPE": "api://voicea2a/.default",
         "AGENT_PUBLIC_BASE_URL": "https://{name}.agents.example:{port}",
+        "AUTH_SIGNING_KEY": "agents-test-signing-key-0123456789abcdef",
+        "AUTH_APP_ISSUER": "voicea2a-local",
+        "AGENT_TOKEN_ISSUER": "voicea2a-test",
+        "AGENT_TOKEN_AUDIENCE": "a2a-test",
+        "AGENT_ENTRA_ISSUER": "https://login.microsoftonline.com/tenant/v2.0",
+        "AGENT_ENTRA_AUDIENCE": "api://contoso-agents",
+        "AGENT_ENTRA_JWKS_URL": "https://login.microsoftonline.com/tenant/discovery/v2.0/keys",
+        "AGENT_ENTRA_ROLE": "Agents.Call",
+        "AGENT_API_KEY": "agents-test-api-key",
         "AGENT_FAULTS_ENABLED": "true",
         "AGENT_FAULT_LATENCY_MS": "250",
         "AGENT_FAULT_FAILURE_RATE": "0.25",
@@ -47,6 +57,16 @@ def test_every_setting_is_read_and_documented():
         auth_mode="entra",
         registration_scope="api://voicea2a/.default",
         public_base_url="https://{name}.agents.example:{port}",
+        inbound=InboundAuth(
+            signing_key="agents-test-signing-key-0123456789abcdef",
+            app_issuer="voicea2a-test",
+            app_audience="a2a-test",
+            entra_issuer="https://login.microsoftonline.com/tenant/v2.0",
+            entra_audience="api://contoso-agents",
+            entra_jwks_url="https://login.microsoftonline.com/tenant/discovery/v2.0/keys",
+            entra_role="Agents.Call",
+            api_key="agents-test-api-key",
+        ),
         faults_enabled=True,
         faults=FaultConfig(
             latency_ms=250,
@@ -63,6 +83,19 @@ def test_every_setting_is_read_and_documented():
 
 def test_empty_values_mean_not_set():
     assert load_settings({name: "" for name in SETTING_NAMES}) == AgentSettings()
+
+
+def test_the_token_issuer_follows_the_apps_when_not_set():
+    # The devhost gives the agents the app's own settings file.
+    settings = load_settings({"AUTH_APP_ISSUER": "voicea2a-local"})
+    assert settings.inbound.app_issuer == "voicea2a-local"
+    assert load_settings({}).inbound.app_issuer == "voicea2a"
+
+
+def test_secrets_are_not_in_the_repr():
+    settings = load_settings({"AUTH_SIGNING_KEY": "k" * 40, "AGENT_API_KEY": "api-key-value"})
+    assert "k" * 40 not in repr(settings)
+    assert "api-key-value" not in repr(settings)
 
 
 @pytest.mark.parametrize(
@@ -90,6 +123,15 @@ def test_empty_values_mean_not_set():
         ({"AGENT_FAULT_FAILURE_RATE": "1.5"}, "failureRate must be a number from 0 to 1"),
         ({"AGENT_FAULT_LATENCY_MS": "1.5"}, "AGENT_FAULT_LATENCY_MS must be an integer"),
         ({"AGENT_FAULT_FAILURE_MODE": "smoke"}, "failureMode must be one of"),
+        ({"AGENT_ENTRA_ISSUER": "https://login.example/t/v2.0"}, "must be set together"),
+        (
+            {
+                "AGENT_ENTRA_ISSUER": "https://login.example/t/v2.0",
+                "AGENT_ENTRA_AUDIENCE": "api://agents",
+                "AGENT_ENTRA_JWKS_URL": "http://login.example/keys",
+            },
+            "AGENT_ENTRA_JWKS_URL must be an https URL",
+        ),
     ],
 )
 def test_invalid_settings_name_the_setting(env, message):

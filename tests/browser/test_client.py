@@ -84,7 +84,11 @@ def test_text_question_answer_agents_and_history_after_reload(system):
     turn.wait_for()
     answer = turn.locator(".answer-text").inner_text()
     assert "outage" in answer.lower()
-    # The agents that worked are lit as finished, in the network view and on the turn.
+    # The agents that worked are lit as finished, in the network view and on the turn (their
+    # events may land just after the answer).
+    for agent in ("contoso-authentication-agent", "contoso-outage-check-agent"):
+        lit = f"#agents li.agent[data-agent={agent}][data-activity=completed]"
+        page.page.locator(lit).wait_for()
     done = page.page.locator("#agents li.agent[data-activity=completed]")
     names = {done.nth(i).get_attribute("data-agent") for i in range(done.count())}
     assert {"contoso-authentication-agent", "contoso-outage-check-agent"} <= names, names

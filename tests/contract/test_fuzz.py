@@ -12,6 +12,11 @@ mode, no example database, phases examples + coverage + fuzzing in both modes (p
 negative data). Stateful testing is left out: the spec declares no links, and its inferred
 sequences would mostly repeat the fuzzing phase at several times the cost.
 
+Hostile shapes (issue 15): the path ids are drawn half of the time from real ids and ids built
+to inject a query (`<id>?showInput=true`, encoded as %3F), `limit` from digit strings int()
+refuses or misreads, and half of the JSON bodies carry a lone surrogate or a control character
+(`flatmap_body` in the hooks module); each must be a documented 4xx with the error body.
+
 Exclusions and adjustments (nothing is left out of the run):
 - Agent registration (`POST /api/agents`) makes the app fetch the URL it is given. The workplace
   allows no traffic off this machine, and the SSRF guard lets public addresses through by design,
@@ -107,7 +112,7 @@ def fuzz_system(start_host, loop_thread, azurite_env, azurite, monkeypatch):
 def seed_data(system, user: str, roles: tuple[str, ...]) -> dict[str, list[str]]:
     """Real identifiers for the fuzzer to draw from (half of the time), so that it reaches past
     the 404s: a finished delegation of this caller, one waiting for a supervisor, their
-    conversations, the agents' URLs and one agent's registry name."""
+    conversations, the URL of an agent it owns and another agent's registry name."""
     headers = system.headers(user, roles)
     done = system.app.http.post(
         "/api/messages",
@@ -129,12 +134,35 @@ def seed_data(system, user: str, roles: tuple[str, ...]) -> dict[str, list[str]]
             break
         assert time.monotonic() < deadline, (progress, done_status)
         time.sleep(0.1)
+    instances = [done["instanceId"], waiting["instanceId"]]
+    conversations = [done["conversationId"], waiting["conversationId"]]
+    names = [a["name"] for a in system.wait_agents()]
+    plan_name = next(name for name in names if "plan" in name)
+    if {"agent", "supervisor"} & set(roles):
+        # A name belongs to the identity that registered it: the fuzzing identity takes the
+        # plan agent over (a supervisor removes it first), so its registrations can succeed.
+        supervisor = system.headers("fuzz-admin", ("supervisor",))
+        assert system.app.http.delete(f"/api/agents/{plan_name}", headers=supervisor).is_success
+        taken = system.app.http.post(
+            "/api/agents", json={"url": system.agents.urls["internet-plan"]}, headers=headers
+        )
+        assert taken.status_code == 200, taken.text
     return {
-        "instances": [done["instanceId"], waiting["instanceId"]],
-        "conversations": [done["conversationId"], waiting["conversationId"]],
-        "agent_urls": sorted(system.agents.urls.values()),
-        "agent_names": [a["name"] for a in system.wait_agents() if "plan" in a["name"]],
+        "instances": instances + hostile_ids(instances[0]),
+        "conversations": conversations + hostile_ids(conversations[0]),
+        # Registrations use the agent this identity owns; removals another one, which its
+        # heartbeat brings back.
+        "agent_urls": [system.agents.urls["internet-plan"]],
+        "agent_names": [name for name in names if "outage" in name],
+        # Digits int() refuses (over 4,300 of them) or misreads ("²" passes str.isdigit).
+        "limits": ["1" * 5000, "0" * 40 + "5", "²", "٣", "+5", "1e2"],
     }
+
+
+def hostile_ids(real: str) -> list[str]:
+    """Path ids built to reach past the route into the URLs behind it (schemathesis encodes
+    them: `?` arrives as %3F)."""
+    return ["?", f"{real}?showInput=true", f"{real}?showHistory=true#", f"{real}&x=1", "%"]
 
 
 def config_file(workdir: Path, data: dict[str, list[str]]) -> Path:
@@ -144,6 +172,7 @@ def config_file(workdir: Path, data: dict[str, list[str]]) -> Path:
         "path.id": "conversations",
         "body.url": "agent_urls",
         "path.name": "agent_names",
+        "query.limit": "limits",
     }
     lines = []
     for name, values in data.items():
@@ -228,6 +257,21 @@ def statuses_by_operation(har: Path) -> dict[tuple[str, str], Counter]:
     return found
 
 
+def hostile_requests(har: Path) -> set[str]:
+    """Which of the hostile shapes the run sent (so a change to the hooks or the dictionaries
+    cannot silently stop sending them)."""
+    shapes = set()
+    for entry in json.loads(har.read_text(encoding="utf-8"))["log"]["entries"]:
+        request = entry["request"]
+        if "%3FshowInput" in request["url"]:
+            shapes.add("injected query")
+        if "1" * 5000 in request["url"]:
+            shapes.add("long digits")
+        if "\\ud800" in (request.get("postData") or {}).get("text", ""):
+            shapes.add("lone surrogate")
+    return shapes
+
+
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("role", list(ROLES))
 def test_fuzz_the_api(fuzz_system, role, tmp_path):
@@ -251,6 +295,8 @@ def test_fuzz_the_api(fuzz_system, role, tmp_path):
             if not operation["x-roles"] or set(roles) & set(operation["x-roles"]):
                 counts = seen.get((method.upper(), path), Counter())
                 assert any(200 <= s < 300 for s in counts), (method, path, dict(counts))
+    sent = hostile_requests(tmp_path / "fuzz.har")
+    assert sent == {"injected query", "lone surrogate", "long digits"}, sent
     served = fuzz_system.app.http.get("/api/openapi.yaml")
     assert served.headers["content-type"].startswith("application/yaml")
     assert served.content == (ROOT / "docs" / "openapi.yaml").read_bytes()

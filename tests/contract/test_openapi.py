@@ -197,6 +197,14 @@ def test_the_messages_body_has_the_codes_limits(spec):
         assert schemas[name]["additionalProperties"] is False, name
 
 
+def test_path_ids_have_the_patterns_the_code_checks(spec):
+    instance = spec["components"]["parameters"]["InstanceId"]["schema"]["pattern"]
+    assert instance == f"^{messages.INSTANCE_ID_RE.pattern}$"
+    assert re.fullmatch(instance[1:-1], messages.instance_id_for("u", "c", "1"))
+    [conversation] = spec["paths"]["/api/conversations/{id}"]["get"]["parameters"][:1]
+    assert conversation["schema"] == {"$ref": "#/components/schemas/ConversationId"}
+
+
 def test_the_messages_body_accepts_what_the_code_accepts(spec):
     """Sample bodies: the schema (jsonschema, 2020-12) and the code's validator agree."""
     import jsonschema

@@ -209,8 +209,10 @@ def test_status_history_list_and_purge(host):
 
 
 def list_page(host, headers: dict[str, str] | None = None, **query: str):
-    """One page of the Durable HTTP API's instance query, as the SDK's client sends it."""
-    return host.http.get("/durabletask/instances/", params=query, headers=headers or {})
+    """One page of the Durable HTTP API's instance query (the webhook; host.http sends the key)."""
+    return host.http.get(
+        "/runtime/webhooks/durabletask/instances/", params=query, headers=headers or {}
+    )
 
 
 def test_instance_query_filters_shows_custom_status_and_pages(host):

@@ -64,7 +64,15 @@ class FakeAgent:
             headers = {
                 k: v
                 for k, v in request.headers.items()
-                if k.lower() in ("content-type", "a2a-version", "traceparent", "x-correlation-id")
+                # The caller's credential too: it is bound to the card name the proxy shares.
+                if k.lower()
+                in (
+                    "content-type",
+                    "a2a-version",
+                    "traceparent",
+                    "x-correlation-id",
+                    "authorization",
+                )
             }
             async with httpx.AsyncClient(timeout=30) as client:
                 real = await client.post(

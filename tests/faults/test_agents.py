@@ -91,12 +91,12 @@ def test_an_agent_answering_malformed_jsonrpc(system):
 
 @pytest.fixture
 def fake_plan_agent(system, loop_thread):
-    """The stand-in, registered in place of the internet-plan agent (same card name)."""
+    """The stand-in, registered in place of the internet-plan agent (same card name) by the
+    identity that owns that name."""
     fake = FakeAgent(system.agents.urls["internet-plan"])
     loop_thread.run(fake.start())
-    registered = system.app.http.post(
-        "/api/agents", json={"url": fake.url}, headers=system.headers("plan-bot", ("agent",))
-    )
+    owner = system.headers("agent-internet-plan", ("agent",))
+    registered = system.app.http.post("/api/agents", json={"url": fake.url}, headers=owner)
     assert registered.status_code == 200, registered.text
     fake.name = registered.json()["name"]
     assert "plan" in fake.name and fake.card_fetches == 1

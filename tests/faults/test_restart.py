@@ -15,6 +15,7 @@ same instance id, and it completes. In Azure, Durable's storage backend keeps th
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -42,11 +43,13 @@ pytestmark = pytest.mark.azurite
 
 
 class DevhostProcess:
-    """`python -m devhost` on a fixed port, started and killed at will."""
+    """`python -m devhost` on a fixed port, started and killed at will; its host key is set
+    (DEVHOST_HOST_KEY), so it stays the same across restarts."""
 
     def __init__(self, port: int, log: Path) -> None:
         self.port = port
         self.log = log
+        self.key = remember_secret("restart-host-key-" + secrets.token_urlsafe(24))
         self.base_url = f"http://127.0.0.1:{port}"
         self.process: subprocess.Popen | None = None
 
@@ -66,7 +69,11 @@ class DevhostProcess:
         ]
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(  # noqa: S603 (our interpreter, fixed arguments)
-                command, cwd=ROOT, env=dict(os.environ), stdout=out, stderr=subprocess.STDOUT
+                command,
+                cwd=ROOT,
+                env={**os.environ, "DEVHOST_HOST_KEY": self.key},
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + timeout
         while True:
@@ -89,8 +96,8 @@ class DevhostProcess:
 class RemoteHost:
     """The RunningHost interface LocalSystem needs, over HTTP only."""
 
-    def __init__(self, base_url: str) -> None:
-        self.http = httpx.Client(base_url=base_url, timeout=30)
+    def __init__(self, base_url: str, key: str) -> None:
+        self.http = httpx.Client(base_url=base_url, timeout=30, headers={"x-functions-key": key})
 
 
 @pytest.fixture
@@ -112,12 +119,13 @@ def killable(azurite_env, azurite, loop_thread, tmp_path):
     devhost = DevhostProcess(free_port(), tmp_path / "devhost.log")
     devhost.start()
     agent_settings = replace(
-        load_agent_settings({"AGENT_FAULTS_ENABLED": "true"}),
+        # The agents accept the app's tokens: signed with its key (agents/security.py).
+        load_agent_settings({"AGENT_FAULTS_ENABLED": "true", "AUTH_SIGNING_KEY": key}),
         function_app_url=devhost.base_url,
         heartbeat_seconds=2,
     )
     agents = loop_thread.run(start_agents(base_port=0, settings=agent_settings))
-    host = RemoteHost(devhost.base_url)
+    host = RemoteHost(devhost.base_url, devhost.key)
     system = LocalSystem(host, agents, pubsub, key, loop_thread, settings)
     system.wait_agents()
     yield system, devhost
@@ -156,7 +164,7 @@ def test_a_devhost_killed_during_an_approval_loses_the_instance_not_the_api(kill
         f"/api/approvals/{instance_id}", json={"approve": True}, headers=supervisor
     )
     assert approval.status_code == 404 and error_of(approval)["code"] == "not_found"
-    instances = httpx.get(f"{devhost.base_url}/runtime/webhooks/durabletask/instances").json()
+    instances = system.app.http.get("/runtime/webhooks/durabletask/instances").json()
     assert instances == []
 
     # Table storage kept the conversation (not the unfinished turn) and the registry.

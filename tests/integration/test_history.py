@@ -13,6 +13,8 @@ from azure.data.tables import TableServiceClient
 from tests.conftest import free_port
 from voicea2a import history
 from voicea2a.errors import InvalidRequest, NotFound, UpstreamUnavailable
+from voicea2a.messages import Customer
+from voicea2a.planner import Verified, identity_fingerprint
 
 pytestmark = pytest.mark.azurite
 
@@ -90,7 +92,7 @@ async def test_ensure_conversation_creates_once(store):
 async def test_missing_conversation(store):
     user = new_id("user")
     assert await history.get_conversation(user, "nope") is None
-    assert await history.verified_customer_id(user, "nope") is None
+    assert await history.verified_customer(user, "nope") is None
     with pytest.raises(NotFound):
         await history.list_messages(user, "nope")
     with pytest.raises(NotFound):
@@ -104,7 +106,7 @@ async def test_owner_scoping(store):
     await history.set_verified_customer(alice, conv, "CUST-0001")
 
     assert await history.get_conversation(bob, conv) is None
-    assert await history.verified_customer_id(bob, conv) is None
+    assert await history.verified_customer(bob, conv) is None
     assert await history.list_conversations(bob) == ([], None)
     with pytest.raises(NotFound):
         await history.list_messages(bob, conv)
@@ -112,7 +114,7 @@ async def test_owner_scoping(store):
     # Bob may pick the same conversation id: it is his own, empty conversation.
     assert await history.ensure_conversation(bob, conv, "Bob's") is True
     assert await all_messages(bob, conv) == []
-    assert await history.verified_customer_id(bob, conv) is None
+    assert await history.verified_customer(bob, conv) is None
     assert len(await all_messages(alice, conv)) == 4
 
 
@@ -240,15 +242,41 @@ async def test_conversations_newest_first_with_cursors(store):
 async def test_verified_customer_round_trip(store):
     user, conv = new_id("user"), new_id("conv")
     await history.ensure_conversation(user, conv, "t")
-    assert await history.verified_customer_id(user, conv) is None
+    assert await history.verified_customer(user, conv) is None
     await history.set_verified_customer(user, conv, "CUST-0004")
     await history.set_verified_customer(user, conv, "CUST-0004")
-    assert await history.verified_customer_id(user, conv) == "CUST-0004"
+    assert (await history.verified_customer(user, conv)).customer_id == "CUST-0004"
     conversation = await history.get_conversation(user, conv)
     assert conversation["verifiedCustomerId"] == "CUST-0004"
     assert conversation["title"] == "t"  # a merge, not a replace
     with pytest.raises(InvalidRequest, match="'customerId'"):
         await history.set_verified_customer(user, conv, "not-an-id")
+
+
+async def test_an_identity_check_replaces_the_last_one_and_a_failed_one_verifies_nobody(store):
+    user, conv = new_id("user"), new_id("conv")
+    await history.ensure_conversation(user, conv, "t")
+    jane = identity_fingerprint(Customer("Jane", "Doe", "M5H 1A1", "1985-03-14"))
+    await history.set_verified_customer(user, conv, "CUST-0001", "2026-01-01T00:00:00Z", jane)
+    assert await history.verified_customer(user, conv) == Verified("CUST-0001", jane)
+    # Someone else's identity failed in a later turn: the conversation is verified for nobody.
+    await history.set_verified_customer(user, conv, None, "2026-01-01T00:01:00Z", "")
+    assert await history.verified_customer(user, conv) is None
+    # The earlier turn's activity, run again, does not bring Jane back.
+    await history.set_verified_customer(user, conv, "CUST-0001", "2026-01-01T00:00:00Z", jane)
+    assert await history.verified_customer(user, conv) is None
+    with pytest.raises(InvalidRequest, match="'identity'"):
+        await history.set_verified_customer(user, conv, "CUST-0001", None, "Jane Doe")
+
+
+async def test_each_answer_records_the_customer_it_was_about(store):
+    user, conv = new_id("user"), new_id("conv")
+    await history.record_turn(user, conv, "dlg-1", "2026-01-01T00:00:00Z", "r", [], ANSWER)
+    await history.record_turn(
+        user, conv, "dlg-2", "2026-01-01T00:01:00Z", "r", [], ANSWER, "CUST-0002"
+    )
+    answers = [m for m in await all_messages(user, conv) if m["role"] == "assistant"]
+    assert [a["customerId"] for a in answers] == [None, "CUST-0002"]
 
 
 def b64(value: bytes) -> str:
@@ -320,7 +348,7 @@ async def test_store_down_is_upstream_unavailable(app_env, cached_clients_closed
     calls = [
         history.ensure_conversation(user, conv, "t"),
         history.get_conversation(user, conv),
-        history.verified_customer_id(user, conv),
+        history.verified_customer(user, conv),
         history.set_verified_customer(user, conv, "CUST-0001"),
         history.record_turn(user, conv, "dlg-1", "2026-01-01T00:00:00Z", "r", [], ANSWER),
         history.list_conversations(user),

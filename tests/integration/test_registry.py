@@ -21,7 +21,7 @@ from tests.system import bearer
 from voicea2a import registry, storage
 from voicea2a.config import AgentRegistrySettings
 from voicea2a.errors import InvalidRequest
-from voicea2a.ssrf import vet_url
+from voicea2a.ssrf import pinned_client, vet_url
 
 pytestmark = pytest.mark.azurite
 
@@ -43,6 +43,7 @@ def app_factory(start_host, azurite_env, clean_registry):
             AUTH_SIGNING_KEY=key,
             AUTH_DEV_LOGIN_ENABLED="true",
             AGENT_URL_ALLOWLIST=allowlist,
+            AGENT_ADMISSION_ALLOWLIST=",".join(f"agent-{name}" for name in AGENT_CLASSES),
             RATE_LIMIT_VOICE_TOKEN_PER_MINUTE="1000",
             AGENT_PROBE_TIMEOUT_SECONDS="1",
             **env,
@@ -160,8 +161,7 @@ class Tripwire(httpx.AsyncBaseTransport):
 @pytest.fixture
 def tripwire(monkeypatch):
     wire = Tripwire()
-    client = httpx.AsyncClient(transport=wire)
-    monkeypatch.setattr(registry, "http_client", lambda: client)
+    monkeypatch.setattr(registry, "pinned_client", lambda vetted: httpx.AsyncClient(transport=wire))
     return wire
 
 
@@ -308,3 +308,58 @@ def test_a_missing_registry_table_lists_no_agents(app_factory):
     app = app_factory()  # the fixture deleted the table
 
     assert agents_of(app) == {}
+
+
+async def test_the_card_comes_from_the_vetted_address_without_a_second_lookup(
+    cached_clients_closed,
+):
+    # A rebinding name: the first answer is the agent, any later one a metadata endpoint. The
+    # name does not exist in DNS either, so the fetch only works if nothing looks it up again.
+    lookups: list[str] = []
+
+    async def rebinding(host: str, port: int) -> list[str]:
+        lookups.append(host)
+        return ["127.0.0.1"] if len(lookups) == 1 else ["169.254.169.254"]
+
+    async with card_server({"/.well-known/agent-card.json": json.dumps(VALID_CARD)}) as base:
+        port = base.rsplit(":", 1)[1]
+        settings = AgentRegistrySettings(url_allowlist=frozenset({"rebind.invalid", "127.0.0.1"}))
+        card = await registry.fetch_vetted_card(
+            f"http://rebind.invalid:{port}", settings, rebinding
+        )
+    assert card.name == "card-test"
+    assert lookups == ["rebind.invalid"]  # the card's RPC URL is an address: no lookup
+
+
+async def test_a_pinned_client_reaches_no_other_host():
+    vetted = await vet_url("http://127.0.0.1:1", ["127.0.0.1"])
+    async with pinned_client(vetted) as client:
+        with pytest.raises(httpx.ConnectError, match="not vetted"):
+            await client.get("http://example.com/")
+
+
+@pytest.mark.parametrize(
+    "routes, status",
+    [
+        ({"/.well-known/agent-card.json": "internal: db password=hunter2"}, 400),
+        ({"/.well-known/agent.json": "{not json, internal: db password=hunter2"}, 400),
+    ],
+)
+def test_a_refused_registration_never_echoes_what_the_target_said(
+    app_factory, loop_thread, routes, status
+):
+    # The target could be a page the app can reach and the registrant cannot (F6).
+    app = app_factory()
+
+    async def register() -> httpx.Response:
+        headers = bearer(app.key, "agent-x", ("agent",))
+        async with (
+            card_server(routes) as base,
+            httpx.AsyncClient(base_url=app.host.base_url) as client,
+        ):
+            return await client.post("/api/agents", json={"url": base}, headers=headers)
+
+    response = loop_thread.run(register())
+    assert response.status_code == status, response.text
+    assert "hunter2" not in response.text and "password" not in response.text
+    assert response.json()["error"]["message"]  # it still says what was wrong

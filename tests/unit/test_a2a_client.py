@@ -8,6 +8,7 @@ import httpx
 import pytest
 from aiohttp import web
 
+from tests.conftest import remember_secret
 from voicea2a.a2a import (
     EXCERPT_CHARS,
     A2AError,
@@ -234,7 +235,8 @@ async def test_card_http_500(agent, client):
     with pytest.raises(A2AError) as raised:
         await fetch_card(client, agent.url, **LIMITS)
     assert raised.value.kind == A2AErrorKind.HTTP_STATUS
-    assert "HTTP 500" in raised.value.message and "boom" in raised.value.message
+    assert "HTTP 500" in raised.value.message and "boom" in raised.value.reason
+    assert "boom" not in raised.value.message  # what the agent said is for our logs only
 
 
 async def test_card_that_is_not_json(agent, client):
@@ -586,9 +588,62 @@ async def test_http_500_quotes_only_a_short_excerpt(agent, client):
         await send_message(client, agent.card(), text="x", **LIMITS)
     error = raised.value
     assert (error.kind, error.http_status, error.status) == (A2AErrorKind.HTTP_STATUS, 500, 502)
-    assert "Internal error" in error.message
-    assert "SECRET-AT-THE-END" not in error.message
-    assert len(error.message) < EXCERPT_CHARS + 100
+    assert "Internal error" in error.reason and "Internal error" not in error.message
+    assert "SECRET-AT-THE-END" not in error.reason
+    assert len(error.reason) < EXCERPT_CHARS + 100
+
+
+class FixedCredential:
+    """A CredentialSource handing out one header (the card is what agentauth.py reads)."""
+
+    def __init__(self, value):
+        self.value = remember_secret(value)
+
+    async def headers(self, card):
+        return {"Authorization": f"Bearer {self.value}"}
+
+
+@pytest.mark.parametrize("status", [401, 403])
+async def test_a_refused_credential_is_its_own_kind_and_never_quoted(agent, client, status):
+    credential = FixedCredential("tok-" + "a" * 20)
+    echo = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": credential.value}}
+    agent.rpc = lambda r: (status, echo)
+    with pytest.raises(A2AError) as raised:
+        await send_message(client, agent.card(), text="x", credentials=credential, **LIMITS)
+    error = raised.value
+    assert (error.kind, error.http_status) == (A2AErrorKind.AUTH_REFUSED, status)
+    assert credential.value not in error.message
+    sent_headers, _body = agent.requests[0]
+    assert sent_headers["Authorization"] == f"Bearer {credential.value}"
+
+
+async def test_a_credential_echoed_in_an_error_is_redacted(agent, client):
+    credential = FixedCredential("tok-" + "b" * 20)
+    agent.rpc = lambda r: (
+        200,
+        {"jsonrpc": "2.0", "id": r["id"], "error": {"code": -1, "message": credential.value}},
+    )
+    with pytest.raises(A2AError) as raised:
+        await send_message(client, agent.card(), text="x", credentials=credential, **LIMITS)
+    assert credential.value not in raised.value.reason
+    assert credential.value not in raised.value.rpc_message
+    assert "[redacted]" in raised.value.reason
+
+
+async def test_a_stable_message_id_and_metadata_are_sent(agent, client):
+    agent.rpc = lambda r: ok(r, {"message": {"role": "ROLE_AGENT", "parts": [{"text": "hi"}]}})
+    for version in ("1.0", "0.3"):
+        await send_message(
+            client,
+            agent.card(version),
+            text="x",
+            message_id="step-1",
+            metadata={"onBehalfOf": "abc"},
+            **LIMITS,
+        )
+    for _headers, body in agent.requests:
+        message = body["params"]["message"]
+        assert (message["messageId"], message["metadata"]) == ("step-1", {"onBehalfOf": "abc"})
 
 
 async def test_json_rpc_error_keeps_code_and_message(agent, client):
@@ -604,7 +659,7 @@ async def test_json_rpc_error_keeps_code_and_message(agent, client):
         -32602,
         "bad params",
     )
-    assert "JSON-RPC error -32602: bad params" in error.message
+    assert "JSON-RPC error -32602: bad params" in error.reason
 
 
 async def test_json_rpc_error_with_an_http_error_status(agent, client):

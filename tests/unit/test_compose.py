@@ -22,6 +22,7 @@ from voicea2a.planner import (
     PLAN,
     Plan,
     Step,
+    Verified,
     needs_dispatch,
     plan,
     verified_customer,
@@ -59,7 +60,7 @@ def broken(skill: str, status: str = "failed") -> AgentOutcome:
 
 
 def verified_plan(*symptoms: str, skills=ALL) -> Plan:
-    return plan(MessageRequest("help", symptoms=symptoms), "CUST-0001", skills)
+    return plan(MessageRequest("help", symptoms=symptoms), Verified("CUST-0001"), skills)
 
 
 def identity_plan(*symptoms: str) -> Plan:
@@ -85,7 +86,7 @@ def test_identity_needed():
 
 
 def test_nothing_applicable_asks_back():
-    answer = compose(plan(MessageRequest("hello"), "CUST-0001", ALL), [])
+    answer = compose(plan(MessageRequest("hello"), Verified("CUST-0001"), ALL), [])
     assert answer == Answer(c.NOTHING_APPLICABLE, (), False)
     assert answer.text.endswith("?")
 
@@ -263,7 +264,7 @@ def test_dispatch_approved_after_waiting_uses_the_last_outcome():
 )
 def test_dispatch_approval(outcome, approval, expected):
     outcomes = [done(NETWORK, status="CRITICAL", technicianRecommended=True), outcome]
-    result = plan(MessageRequest("slow", symptoms=("slow_internet",)), "CUST-0001", ALL)
+    result = plan(MessageRequest("slow", symptoms=("slow_internet",)), Verified("CUST-0001"), ALL)
     outcomes = [done(OUTAGE), done(PLAN), *outcomes]
     answer = compose(result, outcomes, approval=approval)
     assert answer.text.endswith(expected)

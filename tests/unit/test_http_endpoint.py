@@ -204,6 +204,15 @@ async def test_read_json_uses_the_configured_limit(functions, app_env):
     assert body_of(response)["error"]["code"] == "invalid_request"
 
 
+async def test_read_json_refuses_text_that_is_not_text(functions, app_env):
+    app_env()
+    headers = {"content-type": "application/json"}
+    body = b'{"a": "\\ud800 hi"}'
+    response = await call(functions, "echo", req=request("POST", body, headers))
+    assert response.status_code == 400
+    assert body_of(response)["error"]["message"].startswith("Field 'a' must not contain")
+
+
 def test_error_response_directly():
     response = error_response(PayloadTooLarge(), "cid")
     assert response.status_code == 413
@@ -216,3 +225,10 @@ def test_json_response_headers_can_override_cache_control():
     assert response.status_code == 201
     assert response.headers["Cache-Control"] == "max-age=60"
     assert body_of(response) == {"a": 1}
+
+
+def test_json_response_writes_a_lone_surrogate_as_a_replacement_character():
+    # A row stored before the edge refused lone surrogates must not make a response unwritable.
+    response = json_response({"text": "said \ud800 and \U0001f600"})
+    assert response.status_code == 200
+    assert response.get_body().decode("utf-8") == '{"text":"said \ufffd and \U0001f600"}'

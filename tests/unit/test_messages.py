@@ -12,7 +12,9 @@ from voicea2a.messages import (
     Customer,
     MessageRequest,
     instance_id_for,
+    is_instance_id,
     parse_message_request,
+    url_segment,
 )
 from voicea2a.voice_session import SYMPTOMS
 
@@ -182,3 +184,17 @@ def test_instance_id_differs_per_part():
         instance_id_for("user-1", "conv\ncall-1", ""),
     }
     assert len(ids) == 6
+
+
+def test_only_derived_instance_ids_are_instance_ids():
+    own = instance_id_for("user-1", "conv", "call-1")
+    assert is_instance_id(own)
+    for other in ("", "?", "dlg-", own.upper(), own + "0", own[:-1], f"{own}?showInput=true",
+                  f"{own}\n", f"{own}/terminate", "dlg-" + "g" * 40, "DLG-" + own[4:]):  # fmt: skip
+        assert not is_instance_id(other), other
+
+
+def test_url_segment_keeps_an_id_one_path_segment():
+    own = instance_id_for("user-1", "conv", "call-1")
+    assert url_segment(own) == own
+    assert url_segment("a?showInput=true#x/../b %") == "a%3FshowInput%3Dtrue%23x%2F..%2Fb%20%25"

@@ -16,6 +16,8 @@ from voicea2a.planner import (
     PLAN,
     Plan,
     Step,
+    Verified,
+    identity_fingerprint,
     needed_skills,
     needs_dispatch,
     plan,
@@ -32,7 +34,9 @@ ALL = {
     DISPATCH: "technical-dispatch",
 }
 JANE = Customer("Jane", "Doe", "M5H 1A1", "1985-03-14")
-VERIFIED = "CUST-0001"
+MARC = Customer("Marc", "Tremblay", "H2X 1Y4", "1978-06-30")
+VERIFIED_ID = "CUST-0001"
+VERIFIED = Verified(VERIFIED_ID, identity_fingerprint(JANE))
 
 
 def req(text: str = "help", **fields) -> MessageRequest:
@@ -121,7 +125,7 @@ def test_symptoms_win_over_keywords():
 def test_led_state_adds_modem_with_state():
     result = plan(req("hello", led_state="red"), VERIFIED, ALL)
     assert skills_of(result) == [[MODEM]]
-    assert result.stages[0][0].data == {"customerId": VERIFIED, "ledState": "red"}
+    assert result.stages[0][0].data == {"customerId": VERIFIED_ID, "ledState": "red"}
 
 
 # Rule 4: preferredDate means a visit is wanted.
@@ -131,17 +135,46 @@ def test_preferred_date_requests_dispatch():
     assert result.dispatch == Step(
         "technical-dispatch",
         DISPATCH,
-        {"customerId": VERIFIED, "issue": "hello", "preferredDate": "2026-12-01"},
+        {"customerId": VERIFIED_ID, "issue": "hello", "preferredDate": "2026-12-01"},
     )
 
 
-# Rule 5: a customer verified in an earlier turn skips authentication.
-def test_verified_customer_skips_authentication():
-    result = plan(req("internet down", customer=JANE), VERIFIED, ALL)
+# Rule 5: a customer verified in an earlier turn skips authentication, with no identity or
+# with the same one (however it is typed).
+@pytest.mark.parametrize(
+    "customer", [None, JANE, Customer(" jane ", "DOE", "m5h1a1", "1985-03-14"), Customer("Jane")]
+)
+def test_verified_customer_skips_authentication(customer):
+    result = plan(req("internet down", customer=customer), VERIFIED, ALL)
     assert AUTHENTICATION not in [s for stage in skills_of(result) for s in stage]
-    assert all(step.data["customerId"] == VERIFIED for step in result.steps)
-    assert result.dispatch.data["customerId"] == VERIFIED
+    assert all(step.data["customerId"] == VERIFIED_ID for step in result.steps)
+    assert result.dispatch.data["customerId"] == VERIFIED_ID
     assert not result.authenticates and not result.needs_identity
+
+
+# Rule 6 with an earlier verification: another identity is verified afresh, and nothing of the
+# earlier customer's account is planned for it.
+@pytest.mark.parametrize("verified", [VERIFIED, Verified(VERIFIED_ID)])
+def test_another_identity_in_a_verified_conversation_is_verified_afresh(verified):
+    result = plan(req("internet down", customer=MARC), verified, ALL)
+    assert skills_of(result) == [[AUTHENTICATION], [OUTAGE, MODEM, PLAN]]
+    assert result.stages[0][0].data["firstName"] == "Marc"
+    assert all("customerId" not in step.data for step in [*result.steps, result.dispatch])
+
+
+def test_another_identity_without_an_authentication_agent_plans_nothing():
+    skills = {k: v for k, v in ALL.items() if k != AUTHENTICATION}
+    result = plan(req("internet down", customer=MARC), VERIFIED, skills)
+    assert result.stages == () and result.dispatch is None
+    assert result.unavailable == (AUTHENTICATION,)
+
+
+def test_identity_fingerprints_differ_per_person_and_hold_no_identity():
+    assert identity_fingerprint(JANE) != identity_fingerprint(MARC)
+    assert identity_fingerprint(JANE) != identity_fingerprint(
+        Customer("Jane", "Doe", "M5H 1A1", "1985-03-15")
+    )
+    assert "jane" not in identity_fingerprint(JANE).lower()
 
 
 # Rule 6: a full identity, not yet verified: authentication alone first.

@@ -1,5 +1,6 @@
 // The agent network: registered agents, their health (registry.updated), and which of them
 // work on the current request (agent.status: started, retrying, completed, failed, timed-out).
+// Supervisors also see agents waiting for admission, with Admit and Remove.
 
 import { el, clear } from "./dom.js";
 
@@ -24,15 +25,20 @@ export function displayName(name) {
 }
 
 export class AgentNetwork {
-  /** @param {HTMLElement} list @param {HTMLElement} summary */
-  constructor(list, summary) {
+  /**
+   * @param {HTMLElement} list @param {HTMLElement} summary
+   * @param {{admit: (name: string) => void, remove: (name: string) => void} | null} manage
+   *   set for supervisors: what the Admit and Remove buttons do
+   */
+  constructor(list, summary, manage = null) {
     this.list = list;
     this.summary = summary;
-    this.agents = new Map(); // name -> {name, description, health, skills: string[]}
+    this.manage = manage;
+    this.agents = new Map(); // name -> {name, description, health, admission, skills: string[]}
     this.activity = new Map(); // name -> activity of the current request
   }
 
-  /** @param {Array<{name: string, description?: string, health: string, skills?: any[]}>} agents */
+  /** @param {Array<{name: string, description?: string, health: string, admission?: string, skills?: any[]}>} agents */
   setAgents(agents) {
     this.agents.clear();
     for (const agent of agents) {
@@ -41,6 +47,7 @@ export class AgentNetwork {
         name: agent.name,
         description: agent.description || "",
         health: agent.health,
+        admission: agent.admission || "admitted",
         skills,
       });
     }
@@ -69,12 +76,14 @@ export class AgentNetwork {
     const agents = [...this.agents.values()].sort((a, b) => a.name.localeCompare(b.name));
     for (const agent of agents) {
       const activity = this.activity.get(agent.name) || "idle";
+      const pending = agent.admission === "pending";
+      const state = pending ? "waiting for admission" : agent.health;
       const item = el(
         "li",
         {
           className: "agent",
-          dataset: { agent: agent.name, health: agent.health, activity },
-          "aria-label": `${agent.name}: ${agent.health}${activity === "idle" ? "" : `, ${ACTIVITY_TEXT[activity]}`}`,
+          dataset: { agent: agent.name, health: agent.health, admission: agent.admission, activity },
+          "aria-label": `${agent.name}: ${state}${activity === "idle" ? "" : `, ${ACTIVITY_TEXT[activity]}`}`,
         },
         el(
           "div",
@@ -85,18 +94,34 @@ export class AgentNetwork {
             {},
             el("span", { className: "badge activity" }, ACTIVITY_TEXT[activity] || ""),
             " ",
-            el("span", { className: "badge health" }, agent.health),
+            el("span", { className: "badge health" }, pending ? "pending" : agent.health),
           ),
         ),
         agent.description ? el("p", { className: "agent-desc" }, agent.description) : null,
         agent.skills.length ? el("p", { className: "agent-skills" }, `Skills: ${agent.skills.join(", ")}`) : null,
+        pending && this.manage ? this.actions(agent.name) : null,
       );
       this.list.append(item);
     }
-    const healthy = agents.filter((a) => a.health === "healthy").length;
+    const admitted = agents.filter((a) => a.admission !== "pending");
+    const healthy = admitted.filter((a) => a.health === "healthy").length;
+    const waiting = agents.length - admitted.length;
     const working = [...this.activity.values()].filter((a) => a === "working" || a === "retrying").length;
     this.summary.textContent = agents.length
-      ? `${healthy} of ${agents.length} agents healthy${working ? `; ${working} working` : ""}.`
+      ? `${healthy} of ${admitted.length} agents healthy${working ? `; ${working} working` : ""}` +
+        `${waiting ? `; ${waiting} waiting for admission` : ""}.`
       : "No agents are registered.";
+  }
+
+  /** Admit and Remove for a pending agent (supervisors only). */
+  actions(name) {
+    const label = displayName(name);
+    return el(
+      "div",
+      { className: "agent-actions" },
+      el("button", { type: "button", className: "admit", "aria-label": `Admit ${label}`, onclick: () => this.manage.admit(name) }, "Admit"),
+      " ",
+      el("button", { type: "button", className: "remove", "aria-label": `Remove ${label}`, onclick: () => this.manage.remove(name) }, "Remove"),
+    );
   }
 }

@@ -139,7 +139,9 @@ export class LiveEvents extends EventTarget {
       }
     }
     if (!data || typeof data !== "object" || typeof data.type !== "string" || !data.id) return;
-    if (this.seen.has(data.id)) return; // a repeat (replay, two connections, or user + ops delivery)
+    // A repeat: a publishing activity run again (Durable runs activities at least once), a
+    // replay, two connections, or user + ops delivery; every copy carries the first one's id.
+    if (this.seen.has(data.id)) return;
     this.seen.add(data.id);
     if (this.seen.size > SEEN_LIMIT) this.seen.delete(this.seen.values().next().value);
     this.dispatchEvent(new CustomEvent("event", { detail: data }));

@@ -167,6 +167,7 @@ class App {
     $("sign-out").onclick = () => this.signOut();
     $("app").hidden = false;
     this.approvals.enable(supervisor);
+    this.agents.manage = supervisor ? { admit: (name) => this.admitAgent(name), remove: (name) => this.removeAgent(name) } : null;
     this.setUpAskForm();
     this.setUpConversations();
     this.setUpEvents();
@@ -206,7 +207,9 @@ class App {
   onLiveEvent(event) {
     switch (event.type) {
       case "registry.updated":
-        this.agents.setAgents(event.data.agents || []);
+        // The event lists admitted agents; a supervisor's list also holds the pending ones.
+        if (this.agents.manage) this.loadAgents();
+        else this.agents.setAgents(event.data.agents || []);
         break;
       case "agent.status":
         if (event.callId && this.lit.has(event.callId)) this.agents.setStatus(event.agent, event.data.status);
@@ -240,6 +243,24 @@ class App {
     } catch (error) {
       showError(error);
     }
+  }
+
+  async admitAgent(name) {
+    try {
+      await this.api.request(`/api/agents/${encodeURIComponent(name)}/admit`, { method: "POST" });
+    } catch (error) {
+      showError(error);
+    }
+    await this.loadAgents();
+  }
+
+  async removeAgent(name) {
+    try {
+      await this.api.request(`/api/agents/${encodeURIComponent(name)}`, { method: "DELETE" });
+    } catch (error) {
+      showError(error);
+    }
+    await this.loadAgents();
   }
 
   // ----- conversations -----

@@ -50,6 +50,13 @@ def boom(message: str) -> None:
 
 
 @app.orchestration_trigger(context_name="context")
+def once(context: df.DurableOrchestrationContext):
+    """One activity call, without retry: what it returns is what was delivered."""
+    result = yield context.call_activity("flaky", context.get_input())
+    return result
+
+
+@app.orchestration_trigger(context_name="context")
 def fan_out(context: df.DurableOrchestrationContext):
     args = context.get_input()
     activity = "sleep_async" if args["async"] else "sleep_sync"
