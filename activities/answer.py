@@ -1,9 +1,8 @@
 """Activities `compose_answer` and `record_turn`: the spoken answer, and the turn's history."""
 
-from typing import Any
-
 import azure.durable_functions as df
 
+from orchestrations.contract import COMPOSE_ANSWER, RECORD_TURN, Answer, ComposeInput, TurnRecord
 from voicea2a import history, telemetry
 from voicea2a.compose import AgentOutcome, compose
 from voicea2a.planner import Plan
@@ -11,17 +10,17 @@ from voicea2a.planner import Plan
 bp = df.Blueprint()
 
 
-@bp.activity_trigger(input_name="turn")
+@bp.activity_trigger(input_name="turn", activity=COMPOSE_ANSWER)
 @telemetry.activity
-def compose_answer(turn: dict) -> dict[str, Any]:
+def compose_answer(turn: ComposeInput) -> Answer:
     """One answer from the outcomes (deterministic templates; a model may come later)."""
-    outcomes = [AgentOutcome(**outcome) for outcome in turn["outcomes"]]
+    outcomes = [AgentOutcome.from_json(outcome) for outcome in turn["outcomes"]]
     return compose(Plan.from_json(turn["plan"]), outcomes, turn.get("approval")).to_json()
 
 
-@bp.activity_trigger(input_name="turn")
+@bp.activity_trigger(input_name="turn", activity=RECORD_TURN)
 @telemetry.activity
-async def record_turn(turn: dict) -> None:
+async def record_turn(turn: TurnRecord) -> None:
     """Append the user turn, each outcome and the answer (idempotent: deterministic row keys)."""
     await history.record_turn(
         turn["user"],

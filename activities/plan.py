@@ -1,9 +1,8 @@
 """Activity `plan_delegation`: the routable agents and the verified customer, planned."""
 
-from typing import Any
-
 import azure.durable_functions as df
 
+from orchestrations.contract import PLAN_DELEGATION, PlanInput, PlanResult
 from voicea2a import history, registry, telemetry
 from voicea2a.messages import MessageRequest
 from voicea2a.planner import identity_fingerprint, plan
@@ -11,9 +10,9 @@ from voicea2a.planner import identity_fingerprint, plan
 bp = df.Blueprint()
 
 
-@bp.activity_trigger(input_name="job")
+@bp.activity_trigger(input_name="job", activity=PLAN_DELEGATION)
 @telemetry.activity
-async def plan_delegation(job: dict) -> dict[str, Any]:
+async def plan_delegation(job: PlanInput) -> PlanResult:
     """Read the registry and the conversation, then plan (the pure planner decides)."""
     agents = await registry.routable_agents()
     skills = registry.skill_routes(agents)

@@ -4,6 +4,7 @@ from datetime import datetime
 
 import azure.durable_functions as df
 
+from orchestrations.contract import PUBLISH_EVENTS, EventBatchInput
 from voicea2a import telemetry
 from voicea2a.events import Event
 from voicea2a.publisher import publish
@@ -11,9 +12,9 @@ from voicea2a.publisher import publish
 bp = df.Blueprint()
 
 
-@bp.activity_trigger(input_name="batch")
+@bp.activity_trigger(input_name="batch", activity=PUBLISH_EVENTS)
 @telemetry.activity
-async def publish_events(batch: dict) -> int:
+async def publish_events(batch: EventBatchInput) -> int:
     """Publish each event in order; returns how many were delivered (never raises)."""
     delivered = 0
     for item in batch["events"]:

@@ -9,10 +9,10 @@ import hashlib
 import json
 import logging
 import time
-from typing import Any
 
 import azure.durable_functions as df
 
+from orchestrations.contract import CALL_SPECIALIST, SpecialistCall, SpecialistResult
 from voicea2a import registry, telemetry
 from voicea2a.a2a import A2AError, A2AErrorKind, parse_card, send_message
 from voicea2a.agentauth import agent_credentials
@@ -32,9 +32,9 @@ RETRYABLE = {
 }
 
 
-@bp.activity_trigger(input_name="call")
+@bp.activity_trigger(input_name="call", activity=CALL_SPECIALIST)
 @telemetry.activity
-async def call_specialist(call: dict) -> dict[str, Any]:
+async def call_specialist(call: SpecialistCall) -> SpecialistResult:
     """Send the step's data to the agent (or continue its task) and report what came back."""
     agent, attempt = call.get("agent") or "unknown", int(call.get("attempt") or 1)
     if attempt > 1:
@@ -81,7 +81,7 @@ async def call_specialist(call: dict) -> dict[str, Any]:
     }
 
 
-def step_message_id(call: dict) -> str | None:
+def step_message_id(call: SpecialistCall) -> str | None:
     """The same id for every attempt and re-run of one delegation step (instance, agent, the
     task it continues, what it sends); None outside a delegation (a new id per call)."""
     if not call.get("instanceId"):

@@ -1,6 +1,5 @@
 """/api/approvals: the technician dispatches waiting for a supervisor, who approves or rejects."""
 
-import json
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -11,7 +10,13 @@ import azure.functions as func
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
 from api._http import http_endpoint, json_response, read_json, signed_in
-from orchestrations.steps import AWAITING_APPROVAL
+from orchestrations.contract import (
+    APPROVAL_EVENT,
+    AWAITING_APPROVAL,
+    ORCHESTRATOR,
+    ApprovalDecision,
+    read_custom_status,
+)
 from voicea2a.errors import InvalidRequest, NotFound, UpstreamUnavailable
 from voicea2a.httpclient import http_client
 from voicea2a.messages import is_instance_id, url_segment
@@ -22,7 +27,6 @@ if TYPE_CHECKING:
 bp = df.Blueprint()
 logger = logging.getLogger(__name__)
 
-DELEGATION = "delegation"  # the orchestrator (orchestrations/delegation.py)
 MAX_APPROVALS = 100
 # The Durable HTTP API's instance query, page by page (its default page size is 100).
 PAGE_SIZE = 100
@@ -65,23 +69,18 @@ async def approve(
         raise NotFound("No such delegation.")
     if (status.custom_status or {}).get("stage") != AWAITING_APPROVAL:
         raise InvalidRequest("This delegation is not waiting for an approval.")
-    decision = {"approve": approved, "note": note, "by": supervisor.user_id}
-    await client.raise_event(url_segment(instance_id), "approval", decision)
+    decision: ApprovalDecision = {"approve": approved, "note": note, "by": supervisor.user_id}
+    await client.raise_event(url_segment(instance_id), APPROVAL_EVENT, decision)
     return json_response({"instanceId": instance_id, "approve": approved}, status=202)
 
 
 def pending_approval(status: Any, now: datetime) -> dict[str, Any] | None:
     """The approval a delegation instance is waiting for, as listed; None when it waits for none
     (another orchestrator, another stage, no details, or already past its deadline)."""
-    if getattr(status, "name", None) != DELEGATION:
+    if getattr(status, "name", None) != ORCHESTRATOR:
         return None
-    custom = status.custom_status
-    if isinstance(custom, str):  # a host may hand custom status over as JSON text
-        try:
-            custom = json.loads(custom)
-        except ValueError:
-            return None
-    if not isinstance(custom, dict) or custom.get("stage") != AWAITING_APPROVAL:
+    custom = read_custom_status(status.custom_status)
+    if custom is None or custom.get("stage") != AWAITING_APPROVAL:
         return None
     approval = custom.get("approval")
     if not isinstance(approval, dict) or not all(

@@ -10,6 +10,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from api._http import current_correlation_id, http_endpoint, json_response, read_json, signed_in
+from orchestrations.contract import ORCHESTRATOR, Answer, DelegationJob
 from voicea2a import history, telemetry
 from voicea2a.config import get_settings
 from voicea2a.errors import InternalError, NotFound, UpstreamUnavailable
@@ -30,8 +31,9 @@ INTERIM = "I'm checking that with our specialists now; it will take a moment."
 RUNNING = {"Pending", "Running", "ContinuedAsNew"}
 
 
-def instance_input(status: Any) -> dict[str, Any]:
-    """The orchestration input from a status (the host may hand it back as JSON text)."""
+def instance_input(status: Any) -> DelegationJob | dict[str, Any]:
+    """The orchestration input from a status (the host may hand it back as JSON text; an
+    instance of another orchestrator has another input, hence the plain dict)."""
     value = status.input_
     return json.loads(value) if isinstance(value, str) else (value or {})
 
@@ -60,7 +62,7 @@ async def post_message(
             )
         )
     if not await client.get_status(url_segment(instance_id)):
-        job = {
+        job: DelegationJob = {
             "user": principal.user_id,
             "conversationId": conversation_id,
             "callId": call_id,
@@ -71,7 +73,7 @@ async def post_message(
             "limits": settings.delegation.to_json(),
         }
         try:
-            await client.start_new("delegation", url_segment(instance_id), job)
+            await client.start_new(ORCHESTRATOR, url_segment(instance_id), job)
         except Exception:
             # A concurrent identical post may have started it first: that is the same turn.
             if not await client.get_status(url_segment(instance_id)):
@@ -94,7 +96,7 @@ async def post_message(
 
 async def wait_for(
     client: df.DurableOrchestrationClient, instance_id: str, seconds: float
-) -> dict[str, Any] | None:
+) -> Answer | None:
     """The answer as soon as the orchestration shows it, or None after `seconds`; a failed
     orchestration is an internal error."""
     loop = asyncio.get_running_loop()

@@ -14,6 +14,26 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from orchestrations.contract import (
+    APPROVAL_EVENT,
+    COMPOSE_ANSWER,
+    COMPOSING,
+    DIAGNOSING,
+    DISPATCHING,
+    DONE,
+    ORCHESTRATOR,
+    PLAN_DELEGATION,
+    PLANNING,
+    RECORD_TURN,
+    Answer,
+    ApprovalDecision,
+    ComposeInput,
+    DelegationJob,
+    PendingApproval,
+    PlanInput,
+    PlanResult,
+    TurnRecord,
+)
 from orchestrations.steps import EventBatch, Progress, run_stage, say, settle, trace_fields
 from voicea2a import telemetry
 from voicea2a.compose import AgentOutcome
@@ -27,17 +47,16 @@ from voicea2a.planner import (
 )
 
 bp = df.Blueprint()
-APPROVAL_EVENT = "approval"
 DEFAULT_APPROVAL_REASON = "A technician visit needs a supervisor's approval."
 MAX_REASON_CHARS = 1000  # docs/events.schema.json approvalRequested.reason
 RECORD_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=1000, max_number_of_attempts=6)
 
 
-@bp.orchestration_trigger(context_name="context")
+@bp.orchestration_trigger(context_name="context", orchestration=ORCHESTRATOR)
 def delegation(context: df.DurableOrchestrationContext):  # noqa: ANN201 (a generator)
     """Plan, run the stages in parallel, get a dispatch approved, compose, record, answer."""
     telemetry.ensure_setup()
-    job = context.get_input()
+    job: DelegationJob = context.get_input()
     say(context, job, "delegation started", event="delegation.started")
     try:
         answer = yield from delegate(context, job)
@@ -49,7 +68,7 @@ def delegation(context: df.DurableOrchestrationContext):  # noqa: ANN201 (a gene
 
 
 def finished(
-    context: df.DurableOrchestrationContext, job: dict[str, Any], outcome: str, error: str = ""
+    context: df.DurableOrchestrationContext, job: DelegationJob, outcome: str, error: str = ""
 ) -> None:
     """Log the end and record `delegation.duration` (from the POST to now), unless replaying."""
     if context.is_replaying:
@@ -72,14 +91,13 @@ def finished(
     )
 
 
-def delegate(context: df.DurableOrchestrationContext, job: dict[str, Any]) -> Generator:
+def delegate(context: df.DurableOrchestrationContext, job: DelegationJob) -> Generator:
     """The delegation itself (see `delegation`)."""
     events, progress = EventBatch(context, job), Progress(context)
-    progress.update("planning")
+    progress.update(PLANNING)
 
-    prepared = yield context.call_activity(
-        "plan_delegation", {**job, "instanceId": context.instance_id}
-    )
+    plan_input: PlanInput = {**job, "instanceId": context.instance_id}
+    prepared: PlanResult = yield context.call_activity(PLAN_DELEGATION, plan_input)
     plan = Plan.from_json(prepared["plan"])
     cards = prepared["cards"]
     say(
@@ -108,7 +126,7 @@ def delegate(context: df.DurableOrchestrationContext, job: dict[str, Any]) -> Ge
         steps = [step for step in steps if step.skill == AUTHENTICATION or customer]
         if not steps:
             break  # account work needs a verified customer: the answer asks for identity
-        progress.update("diagnosing")
+        progress.update(DIAGNOSING)
         stage_outcomes = yield from run_stage(context, job, steps, cards, events, progress)
         outcomes.extend(stage_outcomes)
         for outcome in stage_outcomes:
@@ -120,7 +138,7 @@ def delegate(context: df.DurableOrchestrationContext, job: dict[str, Any]) -> Ge
     approval = None
     results = {o.skill: o.data for o in outcomes if o.status == "completed"}
     if plan.dispatch and customer and (plan.dispatch_requested or needs_dispatch(results)):
-        progress.update("dispatching")
+        progress.update(DISPATCHING)
         dispatch = with_customer(plan.dispatch, customer)
         [booking] = yield from run_stage(context, job, [dispatch], cards, events, progress)
         if booking.status == "input-required":
@@ -129,16 +147,14 @@ def delegate(context: df.DurableOrchestrationContext, job: dict[str, Any]) -> Ge
             )
         outcomes.append(booking)
 
-    progress.update("composing")
-    answer = yield context.call_activity(
-        "compose_answer",
-        {
-            "plan": plan.to_json(),
-            "outcomes": [outcome_json(o) for o in outcomes],
-            "approval": approval,
-            **trace_fields(context, job),
-        },
-    )
+    progress.update(COMPOSING)
+    compose_input: ComposeInput = {
+        "plan": plan.to_json(),
+        "outcomes": [o.to_json() for o in outcomes],
+        "approval": approval,
+        **trace_fields(context, job),
+    }
+    answer: Answer = yield context.call_activity(COMPOSE_ANSWER, compose_input)
     progress.answered(answer)
     events.add(
         "message",
@@ -146,31 +162,28 @@ def delegate(context: df.DurableOrchestrationContext, job: dict[str, Any]) -> Ge
     )
     events.add("task.updated", {"taskId": context.instance_id, "state": "completed"})
     # The history must survive a storage blip: retried for a while (the answer is already out).
-    record = context.call_activity_with_retry(
-        "record_turn",
-        RECORD_RETRY,
-        {
-            **trace_fields(context, job),
-            "user": job["user"],
-            "conversationId": job["conversationId"],
-            "instanceId": context.instance_id,
-            "startedAt": job["startedAt"],
-            "request": job["request"]["request"],
-            "outcomes": [outcome_json(o) for o in outcomes],
-            "answer": answer,
-            "verifiedCustomerId": customer,
-            "identityChecked": plan.authenticates,
-            "verifiedIdentity": prepared.get("identity", "") if plan.authenticates else "",
-        },
-    )
+    turn: TurnRecord = {
+        **trace_fields(context, job),
+        "user": job["user"],
+        "conversationId": job["conversationId"],
+        "instanceId": context.instance_id,
+        "startedAt": job["startedAt"],
+        "request": job["request"]["request"],
+        "outcomes": [o.to_json() for o in outcomes],
+        "answer": answer,
+        "verifiedCustomerId": customer,
+        "identityChecked": plan.authenticates,
+        "verifiedIdentity": prepared.get("identity", "") if plan.authenticates else "",
+    }
+    record = context.call_activity_with_retry(RECORD_TURN, RECORD_RETRY, turn)
     yield from settle(context, [record, *events.flush()])
-    progress.update("done")
+    progress.update(DONE)
     return answer
 
 
 def get_approval(
     context: df.DurableOrchestrationContext,
-    job: dict[str, Any],
+    job: DelegationJob,
     dispatch: Step,
     booking: AgentOutcome,
     cards: dict,
@@ -189,7 +202,7 @@ def get_approval(
     events.add("approval.requested", request)
     # Shown in the custom status while pending, for a supervisor who was not listening for the
     # event (GET /api/approvals): the event's data and ids, never the owner's id.
-    pending = {
+    pending: PendingApproval = {
         **request,
         "requestedAt": _iso(now),
         "conversationId": job.get("conversationId"),
@@ -212,7 +225,7 @@ def get_approval(
         timer.cancel()
         raw = decision.result
         # The Durable extension hands raised-event data over as JSON text (see README).
-        choice = json.loads(raw) if isinstance(raw, str) else raw
+        choice: ApprovalDecision = json.loads(raw) if isinstance(raw, str) else raw
         outcome = "approved" if choice.get("approve") else "rejected"
         resolved = {"outcome": outcome, "by": choice.get("by", ""), "note": choice.get("note", "")}
     else:
@@ -230,7 +243,7 @@ def get_approval(
         "taskId": booking.data.get("taskId"),
         "contextId": booking.data.get("contextId"),
     }
-    progress.update("dispatching")
+    progress.update(DISPATCHING)
     [final] = yield from run_stage(
         context, job, [answer_step], cards, events, progress, continuation=continuation
     )
@@ -240,15 +253,3 @@ def get_approval(
 def _iso(moment: datetime) -> str:
     """ISO 8601 with an offset (the orchestration clock is UTC)."""
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
-
-
-def outcome_json(outcome: AgentOutcome) -> dict[str, Any]:
-    """An outcome as activities receive it."""
-    return {
-        "agent": outcome.agent,
-        "skill": outcome.skill,
-        "status": outcome.status,
-        "text": outcome.text,
-        "data": outcome.data,
-        "reason": outcome.reason,
-    }

@@ -17,6 +17,22 @@ from typing import Any
 import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskBase, TaskState
 
+from orchestrations.contract import (
+    ANSWERED,
+    AWAITING_APPROVAL,
+    CALL_SPECIALIST,
+    PLANNING,
+    PUBLISH_EVENTS,
+    Answer,
+    CustomStatus,
+    DelegationJob,
+    EventBatchInput,
+    PendingApproval,
+    QueuedEvent,
+    SpecialistCall,
+    SpecialistResult,
+    TraceFields,
+)
 from voicea2a import telemetry
 from voicea2a.compose import AgentOutcome
 from voicea2a.planner import Step
@@ -24,7 +40,7 @@ from voicea2a.planner import Step
 log = logging.getLogger("orchestrations.delegation")
 
 
-def trace_fields(context: df.DurableOrchestrationContext, job: dict[str, Any]) -> dict[str, Any]:
+def trace_fields(context: df.DurableOrchestrationContext, job: DelegationJob) -> TraceFields:
     """What every activity input carries so its log lines and span join this delegation's:
     the correlation fields and the HTTP request's traceparent (voicea2a.telemetry.activity);
     without one, a traceparent derived from the instance id keeps the delegation one trace."""
@@ -46,7 +62,7 @@ def _derived_traceparent(instance_id: str) -> str:
 
 def say(
     context: df.DurableOrchestrationContext,
-    job: dict[str, Any],
+    job: DelegationJob,
     message: str,
     *args: Any,
     level: int = logging.INFO,
@@ -81,10 +97,10 @@ def settle(context: df.DurableOrchestrationContext, tasks: Iterable[TaskBase]) -
 class EventBatch:
     """Events collected while the orchestrator runs, published in one activity per step."""
 
-    def __init__(self, context: df.DurableOrchestrationContext, job: dict[str, Any]) -> None:
+    def __init__(self, context: df.DurableOrchestrationContext, job: DelegationJob) -> None:
         self.context = context
         self.job = job
-        self.pending: list[dict[str, Any]] = []
+        self.pending: list[QueuedEvent] = []
 
     def add(self, kind: str, data: dict[str, Any], agent: str | None = None) -> None:
         """Queue one event of this delegation (ids and times replay identically)."""
@@ -108,11 +124,8 @@ class EventBatch:
         if not self.pending:
             return []
         events, self.pending = self.pending, []
-        batch = {"events": events, **trace_fields(self.context, self.job)}
-        return [self.context.call_activity("publish_events", batch)]
-
-
-AWAITING_APPROVAL = "awaiting-approval"
+        batch: EventBatchInput = {"events": events, **trace_fields(self.context, self.job)}
+        return [self.context.call_activity(PUBLISH_EVENTS, batch)]
 
 
 class Progress:
@@ -121,10 +134,10 @@ class Progress:
 
     def __init__(self, context: df.DurableOrchestrationContext) -> None:
         self.context = context
-        self.stage = "planning"
+        self.stage = PLANNING
         self.agents: dict[str, str] = {}
-        self.answer: dict[str, Any] | None = None
-        self.approval: dict[str, Any] | None = None
+        self.answer: Answer | None = None
+        self.approval: PendingApproval | None = None
 
     def update(self, stage: str | None = None, **agents: str) -> None:
         """Record a stage change and/or agent states, and publish them as custom status."""
@@ -132,26 +145,26 @@ class Progress:
         if self.stage != AWAITING_APPROVAL:
             self.approval = None  # resolved: no longer pending
         self.agents.update(agents)
-        status: dict[str, Any] = {"stage": self.stage, "agents": dict(self.agents)}
+        status: CustomStatus = {"stage": self.stage, "agents": dict(self.agents)}
         if self.approval is not None:
             status["approval"] = self.approval
         if self.answer is not None:
             status["answer"] = self.answer
         self.context.set_custom_status(status)
 
-    def awaiting_approval(self, approval: dict[str, Any], **agents: str) -> None:
+    def awaiting_approval(self, approval: PendingApproval, **agents: str) -> None:
         """Enter the `awaiting-approval` stage, showing the pending approval's details until the
         next stage change."""
-        self.approval = dict(approval)
+        self.approval = approval.copy()  # its own: the caller may change the dict
         self.update(AWAITING_APPROVAL, **agents)
 
-    def answered(self, answer: dict[str, Any]) -> None:
+    def answered(self, answer: Answer) -> None:
         """Show the answer before the turn is recorded: the waiting call can take it from here."""
         self.answer = answer
-        self.update("answered")
+        self.update(ANSWERED)
 
 
-def _backoff(job: dict[str, Any], attempt: int) -> timedelta:
+def _backoff(job: DelegationJob, attempt: int) -> timedelta:
     limits = job["limits"]
     seconds = min(limits["retryFirstSeconds"] * 2 ** (attempt - 1), limits["retryMaxSeconds"])
     return timedelta(seconds=seconds)
@@ -159,32 +172,30 @@ def _backoff(job: dict[str, Any], attempt: int) -> timedelta:
 
 def _call(
     context: df.DurableOrchestrationContext,
-    job: dict,
+    job: DelegationJob,
     step: Step,
-    card: dict,
+    card: dict[str, Any],
     attempt: int,
-    continuation: dict | None,
+    continuation: dict[str, Any] | None,
 ) -> TaskBase:
-    return context.call_activity(
-        "call_specialist",
-        {
-            "agent": step.agent,
-            "skill": step.skill,
-            "card": card,
-            "data": step.data,
-            "taskId": (continuation or {}).get("taskId"),
-            "contextId": (continuation or {}).get("contextId"),
-            "attempt": attempt,
-            "timeoutSeconds": job["limits"]["agentTimeoutSeconds"],
-            "maxBytes": job["limits"]["responseMaxBytes"],
-            **trace_fields(context, job),
-        },
-    )
+    call: SpecialistCall = {
+        "agent": step.agent,
+        "skill": step.skill,
+        "card": card,
+        "data": step.data,
+        "taskId": (continuation or {}).get("taskId"),
+        "contextId": (continuation or {}).get("contextId"),
+        "attempt": attempt,
+        "timeoutSeconds": job["limits"]["agentTimeoutSeconds"],
+        "maxBytes": job["limits"]["responseMaxBytes"],
+        **trace_fields(context, job),
+    }
+    return context.call_activity(CALL_SPECIALIST, call)
 
 
 def run_stage(
     context: df.DurableOrchestrationContext,
-    job: dict[str, Any],
+    job: DelegationJob,
     steps: list[Step],
     cards: dict[str, dict],
     events: EventBatch,
@@ -211,7 +222,9 @@ def run_stage(
         retry = []
         for step in pending:
             call = calls[step.agent]
-            result = call.result if call.state is TaskState.SUCCEEDED else None
+            result: SpecialistResult | None = (
+                call.result if call.state is TaskState.SUCCEEDED else None
+            )
             if not call.is_completed:
                 outcomes[step.agent] = AgentOutcome(
                     step.agent, step.skill, "timed-out", reason="no answer before the deadline"
@@ -274,7 +287,9 @@ def run_stage(
     return [outcomes[step.agent] for step in steps]
 
 
-def _said(context: df.DurableOrchestrationContext, job: dict, outcome: AgentOutcome) -> None:
+def _said(
+    context: df.DurableOrchestrationContext, job: DelegationJob, outcome: AgentOutcome
+) -> None:
     ok = outcome.status in ("completed", "input-required")
     say(
         context,
@@ -290,7 +305,7 @@ def _said(context: df.DurableOrchestrationContext, job: dict, outcome: AgentOutc
     )
 
 
-def _outcome(step: Step, result: dict[str, Any]) -> AgentOutcome:
+def _outcome(step: Step, result: SpecialistResult) -> AgentOutcome:
     state = result["state"]
     status = state if state in ("completed", "input-required") else "failed"
     return AgentOutcome(

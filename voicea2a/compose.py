@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeGuard
+from typing import Any, TypedDict, TypeGuard
 
 from voicea2a.planner import (
     AUTHENTICATION,
@@ -98,6 +98,25 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
+class OutcomeJson(TypedDict):
+    """An `AgentOutcome` as it crosses an activity boundary (`to_json`, `from_json`)."""
+
+    agent: str
+    skill: str
+    status: str
+    text: str
+    data: dict[str, Any]
+    reason: str
+
+
+class AnswerJson(TypedDict):
+    """An `Answer` as the API, the custom status and the `message` event carry it."""
+
+    answer: str
+    agents: list[str]
+    partial: bool
+
+
 @dataclass(frozen=True)
 class AgentOutcome:
     """What one specialist call ended with (`reason` is for logs and events, never spoken)."""
@@ -109,8 +128,8 @@ class AgentOutcome:
     data: dict[str, Any] = field(default_factory=dict)
     reason: str = ""
 
-    def to_json(self) -> dict[str, Any]:
-        """The outcome as a JSON object (activity output)."""
+    def to_json(self) -> OutcomeJson:
+        """The outcome as a JSON object (activity input and output)."""
         return {
             "agent": self.agent,
             "skill": self.skill,
@@ -121,7 +140,7 @@ class AgentOutcome:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> AgentOutcome:
+    def from_json(cls, data: OutcomeJson | Mapping[str, Any]) -> AgentOutcome:
         """Rebuild an outcome from `to_json` output."""
         return cls(
             agent=data["agent"],
@@ -141,7 +160,7 @@ class Answer:
     agents: tuple[str, ...] = ()
     partial: bool = False
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> AnswerJson:
         """The answer as the API and the `message` event carry it."""
         return {"answer": self.text, "agents": list(self.agents), "partial": self.partial}
 

@@ -8,6 +8,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TypedDict
 from urllib.parse import urlsplit, urlunsplit
 
 # Keep in step with [project].version in pyproject.toml (a unit test checks it).
@@ -194,6 +195,17 @@ class AgentRegistrySettings:
     failures_before_unhealthy: int = 3
 
 
+class LimitsJson(TypedDict):
+    """The delegation limits as an orchestration carries them (`DelegationSettings.to_json`)."""
+
+    agentTimeoutSeconds: float
+    retryMaxAttempts: int
+    retryFirstSeconds: float
+    retryMaxSeconds: float
+    approvalTimeoutMinutes: float
+    responseMaxBytes: int
+
+
 @dataclass(frozen=True)
 class DelegationSettings:
     """How long a voice turn waits, and how specialists are retried, timed out and approved."""
@@ -209,7 +221,7 @@ class DelegationSettings:
     # make the app's identity hand it a token for anything else (Key Vault, ARM, Graph ...).
     agent_audiences: frozenset[str] = frozenset()
 
-    def to_json(self) -> dict[str, float]:
+    def to_json(self) -> LimitsJson:
         """The values an orchestration carries in its input (so replays see the same ones)."""
         return {
             "agentTimeoutSeconds": self.agent_timeout_seconds,

@@ -1,0 +1,236 @@
+"""The delegation contract: every name and JSON shape that crosses a Durable boundary.
+
+The HTTP functions (api/), the orchestration (orchestrations/) and the activities (activities/)
+meet here and nowhere else: none of them imports another's helpers. The shapes are TypedDicts,
+not classes, because they travel as plain JSON (the Durable SDK serialises dicts) and because the
+Python worker accepts a TypedDict class as an activity parameter's annotation where it refuses a
+generic such as `dict[str, Any]`. Shapes the library builds (`Limits`, `Outcome`, `Answer`) are
+declared beside the code that builds them and re-exported: voicea2a imports nothing of the app.
+
+Orchestrator code imports this module: it must stay free of I/O at import.
+"""
+
+import json
+from typing import Any, Final, NotRequired, TypedDict, cast
+
+from voicea2a.compose import AnswerJson as Answer
+from voicea2a.compose import OutcomeJson as Outcome
+from voicea2a.config import LimitsJson as Limits
+
+__all__ = [
+    "ACTIVITIES",
+    "ANSWERED",
+    "APPROVAL_EVENT",
+    "AWAITING_APPROVAL",
+    "CALL_SPECIALIST",
+    "COMPOSE_ANSWER",
+    "COMPOSING",
+    "DIAGNOSING",
+    "DISPATCHING",
+    "DONE",
+    "ORCHESTRATOR",
+    "PLANNING",
+    "PLAN_DELEGATION",
+    "PUBLISH_EVENTS",
+    "RECORD_TURN",
+    "STAGES",
+    "Answer",
+    "ApprovalDecision",
+    "ComposeInput",
+    "CustomStatus",
+    "DelegationJob",
+    "EventBatchInput",
+    "Limits",
+    "Outcome",
+    "PendingApproval",
+    "PlanInput",
+    "PlanResult",
+    "QueuedEvent",
+    "SpecialistCall",
+    "SpecialistResult",
+    "TraceFields",
+    "TurnRecord",
+    "read_custom_status",
+]
+
+# --- names ----------------------------------------------------------------------------------
+
+ORCHESTRATOR: Final = "delegation"
+PLAN_DELEGATION: Final = "plan_delegation"
+CALL_SPECIALIST: Final = "call_specialist"
+PUBLISH_EVENTS: Final = "publish_events"
+COMPOSE_ANSWER: Final = "compose_answer"
+RECORD_TURN: Final = "record_turn"
+ACTIVITIES: Final = (PLAN_DELEGATION, CALL_SPECIALIST, PUBLISH_EVENTS, COMPOSE_ANSWER, RECORD_TURN)
+# The external event a supervisor's decision is raised as (POST /api/approvals/{id}).
+APPROVAL_EVENT: Final = "approval"
+
+# The stages the custom status shows, in the order a delegation may go through them.
+PLANNING: Final = "planning"
+DIAGNOSING: Final = "diagnosing"
+DISPATCHING: Final = "dispatching"
+AWAITING_APPROVAL: Final = "awaiting-approval"
+COMPOSING: Final = "composing"
+ANSWERED: Final = "answered"
+DONE: Final = "done"
+STAGES: Final = (PLANNING, DIAGNOSING, DISPATCHING, AWAITING_APPROVAL, COMPOSING, ANSWERED, DONE)
+
+# --- the orchestration's input ----------------------------------------------------------------
+
+
+class DelegationJob(TypedDict):
+    """The orchestration input, built by POST /api/messages (api/messages.py)."""
+
+    user: str
+    conversationId: str
+    callId: str
+    correlationId: str | None
+    traceparent: str | None
+    startedAt: str  # ISO 8601 with an offset: when the POST arrived
+    request: dict[str, Any]  # MessageRequest.to_json()
+    limits: Limits
+
+
+class TraceFields(TypedDict):
+    """What every activity input carries so its logs and span join the delegation's
+    (orchestrations/steps.py `trace_fields`, voicea2a.telemetry.activity)."""
+
+    correlationId: str | None
+    traceparent: str
+    conversationId: str
+    callId: str
+    instanceId: str
+    user: str
+
+
+# --- activities -------------------------------------------------------------------------------
+
+
+class PlanInput(DelegationJob):
+    """`plan_delegation` input: the job and its instance id."""
+
+    instanceId: str
+
+
+class PlanResult(TypedDict):
+    """`plan_delegation` output: the plan, the cards of the agents it names, who is verified."""
+
+    plan: dict[str, Any]  # Plan.to_json()
+    cards: dict[str, dict[str, Any]]  # agent name -> its raw card
+    verifiedCustomerId: str | None
+    identity: str  # fingerprint of the identity this turn may verify, or ""
+
+
+class SpecialistCall(TraceFields):
+    """`call_specialist` input: one A2A call (a new task, or the continuation of one)."""
+
+    agent: str
+    skill: str
+    card: dict[str, Any]
+    data: dict[str, Any]
+    taskId: str | None
+    contextId: str | None
+    attempt: int
+    timeoutSeconds: float
+    maxBytes: int
+
+
+class SpecialistResult(TypedDict):
+    """`call_specialist` output: what the agent answered, or how the call failed."""
+
+    state: str  # an A2A task state, or "failed"
+    error: str | None
+    retryable: bool
+    durationMs: float
+    # Only when the agent answered:
+    text: NotRequired[str]
+    data: NotRequired[dict[str, Any]]
+    taskId: NotRequired[str | None]
+    contextId: NotRequired[str | None]
+    # Only when the call failed:
+    kind: NotRequired[str]  # an A2AErrorKind
+
+
+class QueuedEvent(TypedDict):
+    """One event of the delegation as the orchestrator queues it (voicea2a.events.Event)."""
+
+    type: str
+    id: str
+    time: str
+    owner: str
+    conversationId: str
+    callId: str | None
+    instanceId: str
+    correlationId: str | None
+    agent: str | None
+    data: dict[str, Any]
+
+
+class EventBatchInput(TraceFields):
+    """`publish_events` input: the events queued since the last publish, in order."""
+
+    events: list[QueuedEvent]
+
+
+class ComposeInput(TraceFields):
+    """`compose_answer` input."""
+
+    plan: dict[str, Any]  # Plan.to_json()
+    outcomes: list[Outcome]
+    approval: str | None  # None, "approved", "rejected" or "timed-out"
+
+
+class TurnRecord(TraceFields):
+    """`record_turn` input: the turn as the history stores it."""
+
+    startedAt: str
+    request: str  # the spoken request's text
+    outcomes: list[Outcome]
+    answer: Answer
+    verifiedCustomerId: str | None
+    identityChecked: bool
+    verifiedIdentity: str
+
+
+# --- the external event and the custom status -------------------------------------------------
+
+
+class ApprovalDecision(TypedDict):
+    """The `approval` event's data: a supervisor's decision."""
+
+    approve: bool
+    note: str
+    by: str
+
+
+class PendingApproval(TypedDict):
+    """The approval a delegation waits for, as the custom status shows it (never the owner)."""
+
+    reason: str
+    expiresAt: str
+    customerId: str
+    requestedAt: str
+    conversationId: str | None
+    callId: str | None
+
+
+class CustomStatus(TypedDict):
+    """The instance's custom status (orchestrations/steps.py `Progress`): the stage, each
+    agent's state, the pending approval while awaiting it, and the answer once composed."""
+
+    stage: str  # one of STAGES
+    agents: dict[str, str]
+    approval: NotRequired[PendingApproval]
+    answer: NotRequired[Answer]
+
+
+def read_custom_status(value: object) -> CustomStatus | None:
+    """A custom status as a host hands it over (a dict, or JSON text), or None if it is not one."""
+    if isinstance(value, str):  # a host may hand custom status over as JSON text
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    if not isinstance(value, dict):
+        return None
+    return cast(CustomStatus, value)  # its fields are checked where they are read
