@@ -27,6 +27,11 @@ REQUEST_TIMEOUT_SECONDS = 10.0
 TOKEN_REFRESH_MARGIN = dt.timedelta(minutes=1)
 
 
+def agent_identity(agent_name: str) -> str:
+    """The identity a sample agent signs in as (what AGENT_ADMISSION_ALLOWLIST lists)."""
+    return f"agent-{agent_name}"
+
+
 class RegistrationError(Exception):
     """One registration attempt failed; the message says why (never a token)."""
 
@@ -63,7 +68,7 @@ class DevTokenSource:
     ) -> None:
         self._client = client
         self._url = f"{function_app_url}/api/auth/dev-token"
-        self._body = {"user": f"agent-{agent_name}", "roles": ["agent"]}
+        self._body = {"user": agent_identity(agent_name), "roles": ["agent"]}
         self._clock = clock
         self._token: str | None = None
         self._expires_at = dt.datetime.min.replace(tzinfo=dt.UTC)

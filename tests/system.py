@@ -17,6 +17,7 @@ import jwt
 from azure.data.tables import TableServiceClient
 
 from agents.catalog import AGENT_NAMES
+from agents.registration import agent_identity
 from agents.server import AgentGroup, start_agents
 from agents.settings import load_settings as load_agent_settings
 from devhost.durable.engine import TERMINAL
@@ -34,7 +35,7 @@ BASE_SETTINGS = {
     "AUTH_DEV_LOGIN_ENABLED": "true",
     "AGENT_URL_ALLOWLIST": "127.0.0.1",
     # The sample agents register as agent-<name> (agents/registration.py): admitted at once.
-    "AGENT_ADMISSION_ALLOWLIST": ",".join(f"agent-{name}" for name in AGENT_NAMES),
+    "AGENT_ADMISSION_ALLOWLIST": ",".join(map(agent_identity, AGENT_NAMES)),
     "RATE_LIMIT_VOICE_TOKEN_PER_MINUTE": "1000",
     "AGENT_TIMEOUT_SECONDS": "3",
     "AGENT_RETRY_FIRST_SECONDS": "0.2",

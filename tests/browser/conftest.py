@@ -171,6 +171,24 @@ class Page:
         assert not self.problems(), self.problems()
 
 
+def ask_with_events_off(page: Page, system: LocalSystem) -> str:
+    """Sign in with live events off, ask a question the outage agent answers after 1.5 s (past
+    the sync wait), see the interim then the polled answer; the turn's instance id."""
+    page.goto()
+    page.page.fill("#dev-user", "ada")
+    page.page.click("#dev-signin-submit")
+    page.page.locator("#events-state[data-state=disabled]").wait_for()
+    system.faults("outage-check", latencyMs=1500)
+
+    page.ask("Is there an outage?", "CUST-0001", ("no_internet",))
+
+    page.page.locator("#timeline li.turn[data-state=interim]").wait_for()
+    answered = page.page.locator("#timeline li.turn[data-state=answered] .answer-text")
+    answered.wait_for()
+    assert "outage" in answered.inner_text().lower()
+    return page.page.locator("#timeline li.turn").get_attribute("data-instance-id")
+
+
 @dataclass
 class System(LocalSystem):
     """The whole local system for one browser test, and the browser tabs it opened."""

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from azure.messaging.webpubsubservice import WebPubSubServiceClient
 
-from tests.browser.conftest import HUB, WEB
+from tests.browser.conftest import HUB, WEB, ask_with_events_off
 
 pytestmark = pytest.mark.azurite
 
@@ -163,19 +163,7 @@ def test_a_slow_answer_shows_the_interim_then_the_answer_from_the_event(system):
 @pytest.mark.parametrize("overrides", [{**QUICK_REPLY, "WEBPUBSUB_CONNECTION_STRING": None}])
 def test_without_live_events_the_answer_is_polled(system):
     page = system.new_page()
-    page.goto()
-    page.page.fill("#dev-user", "ada")
-    page.page.click("#dev-signin-submit")
-    page.page.locator("#events-state[data-state=disabled]").wait_for()
-    system.faults("outage-check", latencyMs=1500)
-
-    page.ask("Is there an outage?", "CUST-0001", ("no_internet",))
-
-    page.page.locator("#timeline li.turn[data-state=interim]").wait_for()
-    answered = page.page.locator("#timeline li.turn[data-state=answered] .answer-text")
-    answered.wait_for()
-    assert "outage" in answered.inner_text().lower()
-    instance_id = page.page.locator("#timeline li.turn").get_attribute("data-instance-id")
+    instance_id = ask_with_events_off(page, system)
     assert page.count("GET", f"/api/messages/{instance_id}") >= 1
     page.assert_clean()
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 from azure.data.tables import TableServiceClient
 
-from tests.browser.conftest import ROOT, WEB, Page, System
+from tests.browser.conftest import ROOT, WEB, Page, System, ask_with_events_off
 from tests.system import start_system, stop_system
 
 pytestmark = pytest.mark.azurite
@@ -165,19 +165,7 @@ def test_a_page_on_another_origin_signs_in_and_gets_its_answer(api, site):
 )
 def test_the_status_url_the_api_returns_is_polled_on_the_api_origin(api, site):
     page = open_site(api, site)
-    page.goto()
-    page.page.fill("#dev-user", "ada")
-    page.page.click("#dev-signin-submit")
-    page.page.locator("#events-state[data-state=disabled]").wait_for()
-    api.faults("outage-check", latencyMs=1500)
-
-    page.ask("Is there an outage?", "CUST-0001", ("no_internet",))
-
-    page.page.locator("#timeline li.turn[data-state=interim]").wait_for()
-    answered = page.page.locator("#timeline li.turn[data-state=answered] .answer-text")
-    answered.wait_for()
-    assert "outage" in answered.inner_text().lower()
-    instance_id = page.page.locator("#timeline li.turn").get_attribute("data-instance-id")
+    instance_id = ask_with_events_off(page, api)
     polls = [url for url in api_requests(page) if url.endswith(f"/api/messages/{instance_id}")]
     assert polls and all(url.startswith(api.base_url) for url in polls), polls
     page.assert_clean()

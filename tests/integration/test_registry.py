@@ -14,6 +14,7 @@ import pytest
 from aiohttp import web
 from azure.data.tables import TableServiceClient
 
+from agents.registration import agent_identity
 from agents.server import AGENT_CLASSES, start_agents
 from agents.settings import load_settings as load_agent_settings
 from tests.conftest import free_port, remember_secret
@@ -43,7 +44,7 @@ def app_factory(start_host, azurite_env, clean_registry):
             AUTH_SIGNING_KEY=key,
             AUTH_DEV_LOGIN_ENABLED="true",
             AGENT_URL_ALLOWLIST=allowlist,
-            AGENT_ADMISSION_ALLOWLIST=",".join(f"agent-{name}" for name in AGENT_CLASSES),
+            AGENT_ADMISSION_ALLOWLIST=",".join(map(agent_identity, AGENT_CLASSES)),
             RATE_LIMIT_VOICE_TOKEN_PER_MINUTE="1000",
             AGENT_PROBE_TIMEOUT_SECONDS="1",
             **env,
