@@ -16,7 +16,7 @@ from api import (
     openapi,
     voice,
 )
-from jobs import agent_health
+from jobs import agent_health, reconcile_history
 from orchestrations import delegation
 from voicea2a.config import get_settings
 
@@ -31,7 +31,7 @@ BLUEPRINTS = (
     # Durable: the delegation orchestration and its activities
     delegation, plan, specialists, publish, answer,
     # Timers
-    agent_health,
+    agent_health, reconcile_history,
 )  # fmt: skip
 for module in BLUEPRINTS:
     app.register_functions(module.bp)

@@ -22,23 +22,4 @@ def compose_answer(turn: ComposeInput) -> Answer:
 @telemetry.activity
 async def record_turn(turn: TurnRecord) -> None:
     """Append the user turn, each outcome and the answer (idempotent: deterministic row keys)."""
-    await history.record_turn(
-        turn["user"],
-        turn["conversationId"],
-        turn["instanceId"],
-        turn["startedAt"],
-        turn["request"],
-        turn["outcomes"],
-        turn["answer"],
-        turn.get("verifiedCustomerId"),
-    )
-    if turn.get("identityChecked"):
-        # Verified or not, this check replaces the earlier one: a failed check verifies nobody.
-        # As of the turn's start: a rerun of this turn never undoes a later turn's check.
-        await history.set_verified_customer(
-            turn["user"],
-            turn["conversationId"],
-            turn.get("verifiedCustomerId"),
-            turn["startedAt"],
-            turn.get("verifiedIdentity") or "",
-        )
+    await history.save_turn(turn)

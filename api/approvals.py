@@ -17,8 +17,8 @@ from orchestrations.contract import (
     ApprovalDecision,
     read_custom_status,
 )
-from voicea2a.errors import InvalidRequest, NotFound, UpstreamUnavailable
-from voicea2a.httpclient import http_client
+from voicea2a.errors import InvalidRequest, NotFound
+from voicea2a.instances import list_instances
 from voicea2a.messages import is_instance_id, url_segment
 
 if TYPE_CHECKING:
@@ -28,11 +28,6 @@ bp = df.Blueprint()
 logger = logging.getLogger(__name__)
 
 MAX_APPROVALS = 100
-# The Durable HTTP API's instance query, page by page (its default page size is 100).
-PAGE_SIZE = 100
-MAX_PAGES = 50
-PAGE_TIMEOUT_SECONDS = 10.0
-CONTINUATION_HEADER = "x-ms-continuation-token"
 # What GET /api/approvals shows of a pending approval: the approval.requested event's data and
 # ids, as the ops group already receives them (never the owner's user id).
 APPROVAL_FIELDS = ("reason", "customerId", "expiresAt", "requestedAt")
@@ -119,38 +114,9 @@ def _utc(text: str) -> datetime:
 async def running_instances(
     client: df.DurableOrchestrationClient, http: "httpx.AsyncClient | None" = None
 ) -> list[DurableOrchestrationStatus]:
-    """Every Running orchestration instance (custom status, no input), following the Durable
-    HTTP API's continuation token: azure-functions-durable 1.7's `get_status_by` reads only the
-    first page, and a page may hold fewer instances than asked for even when more exist."""
-    import httpx  # on first use: the app imports no HTTP client at start-up
-
-    # The SDK exposes no paged query; its binding holds the host's RPC URL it calls itself.
-    url = f"{client._orchestration_bindings.rpc_base_url}instances/"
-    params = {"runtimeStatus": "Running", "showInput": "false", "top": str(PAGE_SIZE)}
-    http = http or http_client()
-    statuses: list[DurableOrchestrationStatus] = []
-    continuation = ""
-    for _ in range(MAX_PAGES):
-        headers = {CONTINUATION_HEADER: continuation} if continuation else {}
-        try:
-            response = await http.get(
-                url, params=params, headers=headers, timeout=PAGE_TIMEOUT_SECONDS
-            )
-            page = response.json() if response.status_code == 200 else None
-        except (httpx.HTTPError, ValueError):
-            page = None
-        if not isinstance(page, list):
-            raise UpstreamUnavailable("The pending approvals could not be read.")
-        statuses += [DurableOrchestrationStatus.from_json(item) for item in page]
-        continuation = response.headers.get(CONTINUATION_HEADER, "").strip()
-        if continuation in ("", "null"):
-            return statuses
-    logger.warning(
-        "listed %d running instances in %d pages and stopped; some approvals may be missing",
-        len(statuses),
-        MAX_PAGES,
-    )
-    return statuses
+    """Every Running orchestration instance (custom status, no input)."""
+    query = {"runtimeStatus": "Running", "showInput": "false"}
+    return await list_instances(client, query, "the pending approvals", http)
 
 
 @bp.route(route="approvals", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

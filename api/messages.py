@@ -10,18 +10,22 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from api._http import current_correlation_id, http_endpoint, json_response, read_json, signed_in
-from orchestrations.contract import ORCHESTRATOR, Answer, DelegationJob
+from orchestrations.contract import (
+    ORCHESTRATOR,
+    TRANSIENT_FAILURE,
+    Answer,
+    DelegationJob,
+    answer_of,
+)
 from voicea2a import history, telemetry
 from voicea2a.config import get_settings
 from voicea2a.errors import InternalError, NotFound, UpstreamUnavailable
-from voicea2a.events import Event
 from voicea2a.messages import (
     instance_id_for,
     is_instance_id,
     parse_message_request,
     url_segment,
 )
-from voicea2a.publisher import publish
 
 bp = df.Blueprint()
 # A voice turn is waiting: poll often at first (the SDK's default is every second).
@@ -29,6 +33,9 @@ FIRST_POLL_SECONDS = 0.05
 MAX_POLL_SECONDS = 0.1
 INTERIM = "I'm checking that with our specialists now; it will take a moment."
 RUNNING = {"Pending", "Running", "ContinuedAsNew"}
+# A call id whose delegation ended like this is started afresh when posted again (Voice Live
+# retries a tool call with the same id); a completed or running one is never started twice.
+RESTARTABLE = {"Failed", "Terminated", "Canceled"}
 
 
 def instance_input(status: Any) -> DelegationJob | dict[str, Any]:
@@ -52,16 +59,10 @@ async def post_message(
     call_id = message.call_id or uuid.uuid4().hex
     instance_id = instance_id_for(principal.user_id, conversation_id, call_id)
 
-    if await history.ensure_conversation(principal.user_id, conversation_id, message.request[:80]):
-        await publish(
-            Event(
-                "conversation.created",
-                {"title": message.request[:80]},
-                owner=principal.user_id,
-                conversation_id=conversation_id,
-            )
-        )
-    if not await client.get_status(url_segment(instance_id)):
+    created = await history.ensure_conversation(
+        principal.user_id, conversation_id, message.request[:80]
+    )
+    if not _running_or_done(await client.get_status(url_segment(instance_id))):
         job: DelegationJob = {
             "user": principal.user_id,
             "conversationId": conversation_id,
@@ -71,12 +72,14 @@ async def post_message(
             "startedAt": datetime.now(UTC).isoformat(),
             "request": message.to_json(),
             "limits": settings.delegation.to_json(),
+            # Announced by the orchestration, never waiting on Web PubSub here.
+            "newConversation": created,
         }
         try:
             await client.start_new(ORCHESTRATOR, url_segment(instance_id), job)
         except Exception:
             # A concurrent identical post may have started it first: that is the same turn.
-            if not await client.get_status(url_segment(instance_id)):
+            if not _running_or_done(await client.get_status(url_segment(instance_id))):
                 raise UpstreamUnavailable("The delegation could not be started.") from None
 
     answer = await wait_for(client, instance_id, settings.delegation.sync_wait_seconds)
@@ -94,11 +97,22 @@ async def post_message(
     )
 
 
+def _running_or_done(status: Any) -> bool:
+    """Whether this call id's delegation exists and is not one to start afresh."""
+    return bool(status) and status.runtime_status.value not in RESTARTABLE
+
+
+def _transient(status: Any) -> bool:
+    """Whether a failed delegation failed for a passing cause (orchestrations/delegation.py)."""
+    return TRANSIENT_FAILURE in str(status.output or "")
+
+
 async def wait_for(
     client: df.DurableOrchestrationClient, instance_id: str, seconds: float
 ) -> Answer | None:
-    """The answer as soon as the orchestration shows it, or None after `seconds`; a failed
-    orchestration is an internal error."""
+    """The answer as soon as the orchestration shows it, or None after `seconds`; a delegation
+    that failed for a passing cause is `upstream_unavailable` (retryable: posting the same call
+    again starts it afresh), any other failure an internal error."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     interval = FIRST_POLL_SECONDS
@@ -107,11 +121,15 @@ async def wait_for(
         if status:
             state = status.runtime_status.value
             if state == "Completed":
-                return status.output
+                return answer_of(status.output)
             # The answer is shown before the turn is recorded: no need to wait for that.
             if (status.custom_status or {}).get("answer"):
                 return status.custom_status["answer"]
             if state not in RUNNING:
+                if _transient(status):
+                    raise UpstreamUnavailable(
+                        "The specialists could not be reached just now; send the same call again."
+                    )
                 raise InternalError(f"The delegation ended as {state}.")
         if loop.time() >= deadline:
             return None
@@ -143,7 +161,9 @@ async def get_message(
         "progress": status.custom_status or {},
     }
     shown = body["progress"].pop("answer", None)
-    answer = status.output if state == "Completed" else shown
+    answer = answer_of(status.output) if state == "Completed" else shown
     if answer:
         body.update(answer)
+    if state == "Failed":
+        body["retryable"] = _transient(status)
     return json_response(body)

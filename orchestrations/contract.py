@@ -16,6 +16,7 @@ from typing import Any, Final, NotRequired, TypedDict, cast
 from voicea2a.compose import AnswerJson as Answer
 from voicea2a.compose import OutcomeJson as Outcome
 from voicea2a.config import LimitsJson as Limits
+from voicea2a.history import TurnJson
 
 __all__ = [
     "ACTIVITIES",
@@ -39,6 +40,7 @@ __all__ = [
     "ComposeInput",
     "CustomStatus",
     "DelegationJob",
+    "DelegationOutput",
     "EventBatchInput",
     "Limits",
     "Outcome",
@@ -50,6 +52,9 @@ __all__ = [
     "SpecialistResult",
     "TraceFields",
     "TurnRecord",
+    "TRANSIENT_FAILURE",
+    "answer_of",
+    "pending_turn",
     "read_custom_status",
 ]
 
@@ -89,6 +94,8 @@ class DelegationJob(TypedDict):
     startedAt: str  # ISO 8601 with an offset: when the POST arrived
     request: dict[str, Any]  # MessageRequest.to_json()
     limits: Limits
+    # The POST created the conversation: the orchestration announces it (conversation.created).
+    newConversation: NotRequired[bool]
 
 
 class TraceFields(TypedDict):
@@ -180,16 +187,48 @@ class ComposeInput(TraceFields):
     approval: str | None  # None, "approved", "rejected" or "timed-out"
 
 
-class TurnRecord(TraceFields):
-    """`record_turn` input: the turn as the history stores it."""
+class TurnRecord(TurnJson):
+    """`record_turn` input: the turn as the history stores it (voicea2a.history.TurnJson),
+    with the rest of the trace fields."""
 
-    startedAt: str
-    request: str  # the spoken request's text
-    outcomes: list[Outcome]
+    correlationId: str | None
+    traceparent: str
+    callId: str
+
+
+# --- the orchestration's output --------------------------------------------------------------
+
+# Starts the failure message of a delegation that failed for a cause worth retrying (storage
+# unreachable while planning): the API answers `retryable: true`, and a POST of the same call id
+# starts a fresh attempt.
+TRANSIENT_FAILURE: Final = "transient:"
+
+
+class DelegationOutput(TypedDict):
+    """The orchestration's output: the answer, and the turn itself while the history could not
+    take it (jobs/reconcile_history.py records it later)."""
+
     answer: Answer
-    verifiedCustomerId: str | None
-    identityChecked: bool
-    verifiedIdentity: str
+    historyPending: NotRequired[TurnRecord]
+
+
+def answer_of(output: object) -> Answer | None:
+    """The answer in a delegation's output, or None if the output is not one."""
+    if isinstance(output, str):  # a host may hand the output over as JSON text
+        try:
+            output = json.loads(output)
+        except ValueError:
+            return None
+    if not isinstance(output, dict) or not isinstance(output.get("answer"), dict):
+        return None
+    return cast(Answer, output["answer"])
+
+
+def pending_turn(output: object) -> TurnRecord | None:
+    """The turn a completed delegation kept because the history could not take it, if any."""
+    if not isinstance(output, dict) or not isinstance(output.get("historyPending"), dict):
+        return None
+    return cast(TurnRecord, output["historyPending"])
 
 
 # --- the external event and the custom status -------------------------------------------------

@@ -25,18 +25,30 @@ from orchestrations.contract import (
     PLAN_DELEGATION,
     PLANNING,
     RECORD_TURN,
+    TRANSIENT_FAILURE,
     Answer,
     ApprovalDecision,
     ComposeInput,
     DelegationJob,
+    DelegationOutput,
     PendingApproval,
     PlanInput,
     PlanResult,
     TurnRecord,
 )
-from orchestrations.steps import EventBatch, Progress, run_stage, say, settle, trace_fields
+from orchestrations.steps import (
+    EventBatch,
+    Progress,
+    brief,
+    call_with_backoff,
+    first_of,
+    run_stage,
+    say,
+    trace_fields,
+)
 from voicea2a import telemetry
 from voicea2a.compose import AgentOutcome
+from voicea2a.config import DelegationSettings
 from voicea2a.planner import (
     AUTHENTICATION,
     Plan,
@@ -49,7 +61,16 @@ from voicea2a.planner import (
 bp = df.Blueprint()
 DEFAULT_APPROVAL_REASON = "A technician visit needs a supervisor's approval."
 MAX_REASON_CHARS = 1000  # docs/events.schema.json approvalRequested.reason
-RECORD_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=1000, max_number_of_attempts=6)
+MAX_TITLE_CHARS = 80  # docs/events.schema.json conversationCreated.title
+# Planning reads storage: a blip is retried within the turn's deadline.
+PLAN_RETRY_FIRST_SECONDS, PLAN_RETRY_MAX_SECONDS = 0.5, 4.0
+# The answer is already out when the turn is recorded: retried patiently, for minutes.
+RECORD_RETRY_FIRST_SECONDS, RECORD_RETRY_MAX_SECONDS = 1.0, 60.0
+DEFAULTS = DelegationSettings()  # for instances started before a limit existed
+
+
+class TransientFailure(Exception):
+    """The delegation could not go on for a cause worth retrying (storage unreachable)."""
 
 
 @bp.orchestration_trigger(context_name="context", orchestration=ORCHESTRATOR)
@@ -59,16 +80,21 @@ def delegation(context: df.DurableOrchestrationContext):  # noqa: ANN201 (a gene
     job: DelegationJob = context.get_input()
     say(context, job, "delegation started", event="delegation.started")
     try:
-        answer = yield from delegate(context, job)
+        output = yield from delegate(context, job)
     except Exception as exc:
         finished(context, job, "failed", type(exc).__name__)
         raise
-    finished(context, job, "partial" if answer.get("partial") else "completed")
-    return answer
+    outcome = "partial" if output["answer"].get("partial") else "completed"
+    finished(context, job, outcome, history_pending="historyPending" in output)
+    return output
 
 
 def finished(
-    context: df.DurableOrchestrationContext, job: DelegationJob, outcome: str, error: str = ""
+    context: df.DurableOrchestrationContext,
+    job: DelegationJob,
+    outcome: str,
+    error: str = "",
+    history_pending: bool = False,
 ) -> None:
     """Log the end and record `delegation.duration` (from the POST to now), unless replaying."""
     if context.is_replaying:
@@ -80,24 +106,47 @@ def finished(
     say(
         context,
         job,
-        "delegation %s in %.0f ms%s",
+        "delegation %s%s in %.0f ms%s",
         outcome,
+        ", history pending" if history_pending else "",
         elapsed_ms,
         f": {error}" if error else "",
         level=logging.ERROR if outcome == "failed" else logging.INFO,
         event="delegation.finished",
         outcome=outcome,
         durationMs=round(elapsed_ms, 1),
+        historyPending=history_pending,
     )
 
 
-def delegate(context: df.DurableOrchestrationContext, job: DelegationJob) -> Generator:
+def delegate(
+    context: df.DurableOrchestrationContext, job: DelegationJob
+) -> Generator[Any, Any, DelegationOutput]:
     """The delegation itself (see `delegation`)."""
     events, progress = EventBatch(context, job), Progress(context)
     progress.update(PLANNING)
+    limits = job["limits"]
+    deadline_seconds = limits.get("turnDeadlineSeconds", DEFAULTS.turn_deadline_seconds)
+    turn_ends = context.current_utc_datetime + timedelta(seconds=deadline_seconds)
+    if job.get("newConversation"):
+        title = job["request"]["request"][:MAX_TITLE_CHARS]
+        events.add("conversation.created", {"title": title})
 
     plan_input: PlanInput = {**job, "instanceId": context.instance_id}
-    prepared: PlanResult = yield context.call_activity(PLAN_DELEGATION, plan_input)
+    planned, result = yield from call_with_backoff(
+        context,
+        job,
+        PLAN_DELEGATION,
+        plan_input,
+        events,
+        first_seconds=PLAN_RETRY_FIRST_SECONDS,
+        max_seconds=PLAN_RETRY_MAX_SECONDS,
+        until=turn_ends,
+    )
+    if not planned:
+        yield from events.drain()
+        raise TransientFailure(f"{TRANSIENT_FAILURE} could not plan: {brief(result)}")
+    prepared: PlanResult = result
     plan = Plan.from_json(prepared["plan"])
     cards = prepared["cards"]
     say(
@@ -127,7 +176,9 @@ def delegate(context: df.DurableOrchestrationContext, job: DelegationJob) -> Gen
         if not steps:
             break  # account work needs a verified customer: the answer asks for identity
         progress.update(DIAGNOSING)
-        stage_outcomes = yield from run_stage(context, job, steps, cards, events, progress)
+        stage_outcomes = yield from run_stage(
+            context, job, steps, cards, events, progress, until=turn_ends
+        )
         outcomes.extend(stage_outcomes)
         for outcome in stage_outcomes:
             if outcome.skill == AUTHENTICATION:
@@ -140,7 +191,9 @@ def delegate(context: df.DurableOrchestrationContext, job: DelegationJob) -> Gen
     if plan.dispatch and customer and (plan.dispatch_requested or needs_dispatch(results)):
         progress.update(DISPATCHING)
         dispatch = with_customer(plan.dispatch, customer)
-        [booking] = yield from run_stage(context, job, [dispatch], cards, events, progress)
+        [booking] = yield from run_stage(
+            context, job, [dispatch], cards, events, progress, until=turn_ends
+        )
         if booking.status == "input-required":
             approval, booking = yield from get_approval(
                 context, job, dispatch, booking, cards, events, progress
@@ -161,7 +214,8 @@ def delegate(context: df.DurableOrchestrationContext, job: DelegationJob) -> Gen
         {"text": answer["answer"], "agents": answer["agents"], "partial": answer["partial"]},
     )
     events.add("task.updated", {"taskId": context.instance_id, "state": "completed"})
-    # The history must survive a storage blip: retried for a while (the answer is already out).
+    # The answer is out: the history is written beside it, retried for minutes if storage is down,
+    # and, if it never could be, left in the output for jobs/reconcile_history.py.
     turn: TurnRecord = {
         **trace_fields(context, job),
         "user": job["user"],
@@ -175,10 +229,33 @@ def delegate(context: df.DurableOrchestrationContext, job: DelegationJob) -> Gen
         "identityChecked": plan.authenticates,
         "verifiedIdentity": prepared.get("identity", "") if plan.authenticates else "",
     }
-    record = context.call_activity_with_retry(RECORD_TURN, RECORD_RETRY, turn)
-    yield from settle(context, [record, *events.flush()])
+    record_minutes = limits.get("historyRetryMinutes", DEFAULTS.history_retry_minutes)
+    recorded, failure = yield from call_with_backoff(
+        context,
+        job,
+        RECORD_TURN,
+        turn,
+        events,
+        first_seconds=RECORD_RETRY_FIRST_SECONDS,
+        max_seconds=RECORD_RETRY_MAX_SECONDS,
+        until=context.current_utc_datetime + timedelta(minutes=record_minutes),
+    )
+    yield from events.drain()
     progress.update(DONE)
-    return answer
+    if recorded:
+        return {"answer": answer}
+    say(
+        context,
+        job,
+        "turn not recorded in the history after %g min (%s); kept for reconciliation",
+        record_minutes,
+        brief(failure),
+        level=logging.ERROR,
+        event="history.pending",
+    )
+    if not context.is_replaying:
+        telemetry.record_history_pending()
+    return {"answer": answer, "historyPending": turn}
 
 
 def get_approval(
@@ -216,12 +293,10 @@ def get_approval(
         minutes,
         event="approval.requested",
     )
-    yield from settle(context, events.flush())
-
     decision = context.wait_for_external_event(APPROVAL_EVENT)
     timer = context.create_timer(expires)
-    winner = yield context.task_any([decision, timer])
-    if winner == decision:
+    winner = yield from first_of(context, [decision, timer], events)
+    if winner is decision:
         timer.cancel()
         raw = decision.result
         # The Durable extension hands raised-event data over as JSON text (see README).

@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Generator, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import azure.durable_functions as df
@@ -83,24 +83,90 @@ def say(
     log.log(level, message, *args, extra={**fields, **extra})
 
 
-def settle(context: df.DurableOrchestrationContext, tasks: Iterable[TaskBase]) -> Generator:
+def settle(
+    context: df.DurableOrchestrationContext,
+    tasks: Iterable[TaskBase],
+    events: EventBatch | None = None,
+) -> Generator[Any, Any, None]:
     """Wait until every task has finished, successfully or not (task_all stops at the first
-    failure; here a failed publish or a crashed activity must not cut the others short)."""
+    failure; here a failed activity must not cut the others short). Meanwhile the queued
+    `events` go out, one batch after another, without being waited for."""
     pending = [task for task in tasks if not task.is_completed]
     while pending:
+        publishing = events.flush() if events else []
         # A failure ends task_all early; each task's own state is read by the caller.
         with contextlib.suppress(Exception):
-            yield context.task_all(pending)
+            work = context.task_all(pending)
+            yield context.task_any([work, *publishing]) if publishing else work
         pending = [task for task in pending if not task.is_completed]
 
 
+def brief(failure: object) -> str:
+    """A failed task's error for a log line: its first line, short (never a stack trace)."""
+    lines = str(failure).strip().splitlines()
+    return lines[0][:200] if lines else type(failure).__name__
+
+
+def first_of(
+    context: df.DurableOrchestrationContext, tasks: list[TaskBase], events: EventBatch
+) -> Generator[Any, Any, TaskBase]:
+    """The first of `tasks` to finish, while the queued `events` go out."""
+    while True:
+        winner = yield context.task_any([*tasks, *events.flush()])
+        if any(winner is task for task in tasks):
+            return winner
+
+
+def call_with_backoff(
+    context: df.DurableOrchestrationContext,
+    job: DelegationJob,
+    name: str,
+    payload: Any,
+    events: EventBatch,
+    *,
+    first_seconds: float,
+    max_seconds: float,
+    until: datetime,
+) -> Generator[Any, Any, tuple[bool, Any]]:
+    """Call activity `name` until it succeeds or no attempt fits before `until`, waiting
+    `first_seconds`, twice that, ... (at most `max_seconds`) between attempts on durable timers
+    (RetryOptions has a constant interval and no deadline). Returns (succeeded, result), the
+    result being the last failure when it never succeeded."""
+    attempt = 1
+    while True:
+        task = context.call_activity(name, payload)
+        yield from settle(context, [task], events)
+        if task.state is TaskState.SUCCEEDED:
+            return True, task.result
+        pause = min(first_seconds * 2 ** (attempt - 1), max_seconds)
+        wake = context.current_utc_datetime + timedelta(seconds=pause)
+        if wake > until:
+            return False, task.result
+        say(
+            context,
+            job,
+            "%s failed on attempt %d; retrying in %g s",
+            name,
+            attempt,
+            pause,
+            level=logging.WARNING,
+            event="activity.retrying",
+            activity=name,
+            attempt=attempt + 1,
+        )
+        yield from settle(context, [context.create_timer(wake)], events)
+        attempt += 1
+
+
 class EventBatch:
-    """Events collected while the orchestrator runs, published in one activity per step."""
+    """The delegation's events: queued as the orchestrator runs, published by one activity at a
+    time (so they arrive in order), beside the work and never holding it up."""
 
     def __init__(self, context: df.DurableOrchestrationContext, job: DelegationJob) -> None:
         self.context = context
         self.job = job
         self.pending: list[QueuedEvent] = []
+        self.sending: TaskBase | None = None
 
     def add(self, kind: str, data: dict[str, Any], agent: str | None = None) -> None:
         """Queue one event of this delegation (ids and times replay identically)."""
@@ -120,12 +186,24 @@ class EventBatch:
         )
 
     def flush(self) -> list[TaskBase]:
-        """The publish activity for the queued events (to wait on beside other work), if any."""
+        """The publish activity in flight, else one for the events queued since (if any): to
+        schedule beside other work, not to wait for."""
+        if self.sending is not None and not self.sending.is_completed:
+            return [self.sending]
+        self.sending = None
         if not self.pending:
             return []
         events, self.pending = self.pending, []
         batch: EventBatchInput = {"events": events, **trace_fields(self.context, self.job)}
-        return [self.context.call_activity(PUBLISH_EVENTS, batch)]
+        self.sending = self.context.call_activity(PUBLISH_EVENTS, batch)
+        return [self.sending]
+
+    def drain(self) -> Generator[Any, Any, None]:
+        """Wait until every queued event has been through the publisher (the delegation's end;
+        each batch has its own time budget, activities/publish.py)."""
+        while publishing := self.flush():
+            with contextlib.suppress(Exception):  # publish_events never raises; a host might
+                yield self.context.task_any(publishing)
 
 
 class Progress:
@@ -201,12 +279,19 @@ def run_stage(
     events: EventBatch,
     progress: Progress,
     continuation: dict | None = None,
+    until: datetime | None = None,
 ) -> Generator[Any, Any, list[AgentOutcome]]:
-    """Call a stage's agents in parallel. Each call has one deadline (retries included); an
-    agent error is retried with exponential back-off built from durable timers (RetryOptions
-    only has a constant interval); a late or failing agent becomes a partial outcome."""
+    """Call a stage's agents in parallel. Each call has one deadline (retries included), never
+    past `until` (the turn's); an agent error is retried with exponential back-off built from
+    durable timers (RetryOptions only has a constant interval); a late or failing agent becomes
+    a partial outcome."""
     limits = job["limits"]
-    deadline = context.current_utc_datetime + timedelta(seconds=limits["agentTimeoutSeconds"])
+    now = context.current_utc_datetime
+    deadline = now + timedelta(seconds=limits["agentTimeoutSeconds"])
+    if until is not None and until < deadline:
+        deadline = until
+    if deadline <= now:
+        return [_out_of_time(context, job, step, events, progress) for step in steps]
     deadlines = {step.agent: context.create_timer(deadline) for step in steps}
     outcomes: dict[str, AgentOutcome] = {}
     for step in steps:
@@ -218,7 +303,7 @@ def run_stage(
             s.agent: _call(context, job, s, cards[s.agent], attempt, continuation) for s in pending
         }
         races = [context.task_any([calls[s.agent], deadlines[s.agent]]) for s in pending]
-        yield from settle(context, races + events.flush())
+        yield from settle(context, races, events)
         retry = []
         for step in pending:
             call = calls[step.agent]
@@ -279,12 +364,27 @@ def run_stage(
                     progress.update(**{step.agent: "timed-out"})
                 pending = []
             else:
-                yield from settle(context, [context.create_timer(wake), *events.flush()])
+                yield from settle(context, [context.create_timer(wake)], events)
                 attempt += 1
     for timer in deadlines.values():
         if not timer.is_completed:
             timer.cancel()
     return [outcomes[step.agent] for step in steps]
+
+
+def _out_of_time(
+    context: df.DurableOrchestrationContext,
+    job: DelegationJob,
+    step: Step,
+    events: EventBatch,
+    progress: Progress,
+) -> AgentOutcome:
+    """The outcome of a step the turn has no time left for: not called, timed out."""
+    outcome = AgentOutcome(step.agent, step.skill, "timed-out", reason="no time left in this turn")
+    events.add("agent.status", {"status": "timed-out", "reason": outcome.reason}, agent=step.agent)
+    _said(context, job, outcome)
+    progress.update(**{step.agent: "timed-out"})
+    return outcome
 
 
 def _said(

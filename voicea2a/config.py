@@ -63,6 +63,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("WEBPUBSUB_HUB"),
     SettingSpec("WEBPUBSUB_TOKEN_MINUTES"),
     SettingSpec("EVENTS_PUBLISH_TIMEOUT_SECONDS"),
+    SettingSpec("EVENTS_BATCH_BUDGET_SECONDS"),
     SettingSpec("KEY_VAULT_URL"),
     SettingSpec("AZURE_CLIENT_ID"),
     SettingSpec("MAX_REQUEST_BODY_BYTES"),
@@ -99,6 +100,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("AGENT_RETRY_FIRST_SECONDS"),
     SettingSpec("AGENT_RETRY_MAX_SECONDS"),
     SettingSpec("APPROVAL_TIMEOUT_MINUTES"),
+    SettingSpec("TURN_DEADLINE_SECONDS"),
+    SettingSpec("HISTORY_RETRY_MINUTES"),
     SettingSpec("A2A_RESPONSE_MAX_BYTES"),
     SettingSpec("A2A_AGENT_AUDIENCES"),
 )
@@ -204,6 +207,8 @@ class LimitsJson(TypedDict):
     retryMaxSeconds: float
     approvalTimeoutMinutes: float
     responseMaxBytes: int
+    turnDeadlineSeconds: float
+    historyRetryMinutes: float
 
 
 @dataclass(frozen=True)
@@ -217,6 +222,10 @@ class DelegationSettings:
     retry_max_seconds: float = 4.0
     approval_timeout_minutes: float = 10.0
     response_max_bytes: int = 1024 * 1024
+    # Agent work of one turn, all stages together (a person's approval is not counted).
+    turn_deadline_seconds: float = 20.0
+    # How long recording a turn in the history is retried after the answer is out.
+    history_retry_minutes: float = 15.0
     # Entra audiences (app id URIs) the app may get a token for to call an agent: a card cannot
     # make the app's identity hand it a token for anything else (Key Vault, ARM, Graph ...).
     agent_audiences: frozenset[str] = frozenset()
@@ -230,6 +239,8 @@ class DelegationSettings:
             "retryMaxSeconds": self.retry_max_seconds,
             "approvalTimeoutMinutes": self.approval_timeout_minutes,
             "responseMaxBytes": self.response_max_bytes,
+            "turnDeadlineSeconds": self.turn_deadline_seconds,
+            "historyRetryMinutes": self.history_retry_minutes,
         }
 
 
@@ -258,6 +269,8 @@ class Settings:
     webpubsub_hub: str = DEFAULT_WEBPUBSUB_HUB
     webpubsub_token_minutes: int = 30
     events_publish_timeout_seconds: float = 2.0
+    # All the sends of one batch of a delegation's events together (activities/publish.py).
+    events_batch_budget_seconds: float = 5.0
     key_vault_url: str | None = None
     # The app's user-assigned identity (Key Vault, Web PubSub); None: the system-assigned one.
     managed_identity_client_id: str | None = None
@@ -510,6 +523,8 @@ def _delegation(env: Mapping[str, str]) -> DelegationSettings:
         response_max_bytes=_positive_int(
             "A2A_RESPONSE_MAX_BYTES", _get(env, "A2A_RESPONSE_MAX_BYTES"), 1024 * 1024
         ),
+        turn_deadline_seconds=number("TURN_DEADLINE_SECONDS", 20.0),
+        history_retry_minutes=number("HISTORY_RETRY_MINUTES", 15.0),
         agent_audiences=frozenset(
             a.strip() for a in (_get(env, "A2A_AGENT_AUDIENCES") or "").split(",") if a.strip()
         ),
@@ -559,6 +574,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         ),
         events_publish_timeout_seconds=_positive_float(
             "EVENTS_PUBLISH_TIMEOUT_SECONDS", _get(env, "EVENTS_PUBLISH_TIMEOUT_SECONDS"), 2.0
+        ),
+        events_batch_budget_seconds=_positive_float(
+            "EVENTS_BATCH_BUDGET_SECONDS", _get(env, "EVENTS_BATCH_BUDGET_SECONDS"), 5.0
         ),
         key_vault_url=(
             _http_url("KEY_VAULT_URL", key_vault_url, https_only=True) if key_vault_url else None

@@ -18,7 +18,7 @@ import hashlib
 import json
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from voicea2a.errors import InvalidRequest, NotFound, UpstreamUnavailable
 from voicea2a.messages import CONVERSATION_ID_RE, CUSTOMER_ID_RE
@@ -374,6 +374,65 @@ async def record_turn(
         await messages.submit_transaction(operations, **REQUEST_PATH)
     except AzureError:
         raise _store_failure() from None
+
+
+class TurnJson(TypedDict):
+    """One finished turn as the history takes it (the delegation's `record_turn` input, and
+    what a delegation keeps in its output while the history cannot take it)."""
+
+    user: str
+    conversationId: str
+    instanceId: str
+    startedAt: str
+    request: str  # the spoken request's text
+    outcomes: list[dict[str, Any]]
+    answer: dict[str, Any]
+    verifiedCustomerId: str | None
+    identityChecked: bool
+    verifiedIdentity: str
+
+
+async def save_turn(turn: TurnJson) -> None:
+    """Write the turn and, if it checked an identity, the check's outcome (both idempotent, so
+    a retry or the reconciliation job may write it again)."""
+    await record_turn(
+        turn["user"],
+        turn["conversationId"],
+        turn["instanceId"],
+        turn["startedAt"],
+        turn["request"],
+        turn["outcomes"],
+        turn["answer"],
+        turn.get("verifiedCustomerId"),
+    )
+    if turn.get("identityChecked"):
+        # Verified or not, this check replaces the earlier one: a failed check verifies nobody.
+        # As of the turn's start: a rerun of this turn never undoes a later turn's check.
+        await set_verified_customer(
+            turn["user"],
+            turn["conversationId"],
+            turn.get("verifiedCustomerId"),
+            turn["startedAt"],
+            turn.get("verifiedIdentity") or "",
+        )
+
+
+async def turn_saved(turn: TurnJson) -> bool:
+    """Whether the turn's answer is in the history already (one point read)."""
+    from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+    partition = _messages_partition(turn["user"], turn["conversationId"])
+    answer_row = turn_rows(
+        partition, turn["instanceId"], turn["startedAt"], turn["request"], [], turn["answer"]
+    )[-1]
+    try:
+        table = await ensure_table(MESSAGES)
+        await table.get_entity(partition, answer_row["RowKey"], **REQUEST_PATH)
+    except ResourceNotFoundError:
+        return False
+    except AzureError:
+        raise _store_failure() from None
+    return True
 
 
 async def list_conversations(

@@ -110,3 +110,39 @@ async def publish(event: Event) -> bool:
         extra={"event": "events.failed", "kind": event.type},
     )
     return False
+
+
+async def publish_all(events: list[Event], budget_seconds: float) -> int:
+    """Send `events` within `budget_seconds` in all: each agent's events (and the task's own)
+    in order, the agents' side by side. Returns how many were delivered; the ones the budget
+    left unsent are dropped, logged and counted like failed ones."""
+    lanes: dict[str | None, list[Event]] = {}
+    for event in events:
+        lanes.setdefault(event.agent, []).append(event)
+    unsent = {id(event): event for event in events}
+    delivered = 0
+
+    async def send(lane: list[Event]) -> None:
+        nonlocal delivered
+        for event in lane:
+            delivered += await publish(event)
+            unsent.pop(id(event), None)
+
+    tasks = [asyncio.create_task(send(lane)) for lane in lanes.values()]
+    _, late = await asyncio.wait(tasks, timeout=budget_seconds)
+    for task in late:
+        task.cancel()
+    await asyncio.gather(*late, return_exceptions=True)
+    if unsent:
+        stats.failed += len(unsent)
+        for event in unsent.values():
+            telemetry.record_event_failed(event.type)
+        first = next(iter(unsent.values()))
+        log.warning(
+            "%d event(s) of %s not published: the batch ran out of its %g s budget",
+            len(unsent),
+            first.instance_id or first.conversation_id,
+            budget_seconds,
+            extra={"event": "events.failed", "kind": first.type},
+        )
+    return delivered

@@ -93,8 +93,13 @@ async def ensure_table(name: str) -> TableClient:
 
 
 def _table_missing(error: Exception) -> bool:
-    # error_code is a str enum (TableErrorCode) or a plain string: both compare equal.
-    return getattr(error, "error_code", None) == "TableNotFound"
+    # error_code is a str enum (TableErrorCode) or a plain string: both compare equal. The
+    # SDK leaves it unset on some operations (create_entity), so the header is read too.
+    if getattr(error, "error_code", None) == "TableNotFound":
+        return True
+    response = getattr(error, "response", None)
+    headers = getattr(response, "headers", None) or {}
+    return headers.get("x-ms-error-code") == "TableNotFound"
 
 
 class _SelfHealingTable:

@@ -594,7 +594,19 @@ class Instruments:
         self.events_failed = meter.create_counter(
             "events.failed",
             unit="{event}",
-            description="Events dropped after Web PubSub failed twice, by type",
+            description="Events dropped (Web PubSub failed twice, or the batch ran out of time), "
+            "by type",
+        )
+        self.history_pending = meter.create_counter(
+            "history.pending",
+            unit="{turn}",
+            description="Turns the history could not take within HISTORY_RETRY_MINUTES "
+            "(left for the reconciliation job)",
+        )
+        self.history_reconciled = meter.create_counter(
+            "history.reconciled",
+            unit="{turn}",
+            description="Pending turns the reconciliation job wrote to the history",
         )
 
 
@@ -647,5 +659,15 @@ def record_event_published(event_type: str) -> None:
 
 
 def record_event_failed(event_type: str) -> None:
-    """An event was dropped: Web PubSub failed on both attempts."""
+    """An event was dropped: Web PubSub failed on both attempts, or its batch ran out of time."""
     instruments().events_failed.add(1, {"type": event_type})
+
+
+def record_history_pending() -> None:
+    """A delegation ended with its turn not in the history (kept in its output)."""
+    instruments().history_pending.add(1)
+
+
+def record_history_reconciled(count: int) -> None:
+    """The reconciliation job wrote `count` pending turns to the history."""
+    instruments().history_reconciled.add(count)

@@ -170,3 +170,18 @@ def test_a_card_that_changes_between_probes(system, fake_plan_agent):
     assert body["partial"] is False, body
     assert fake_plan_agent.rpc_calls == 1
     assert system.stuck_instances() == {}
+
+
+@pytest.mark.parametrize(
+    "overrides", [{"TURN_DEADLINE_SECONDS": "2", "AGENT_TIMEOUT_SECONDS": "60"}]
+)
+def test_the_turn_deadline_bounds_a_slow_stage_then_a_hanging_one(system):
+    # Each call alone may take a minute; the turn as a whole may not.
+    system.faults("authentication", latencyMs=800)
+    system.faults("network-performance", hang=True)
+
+    response = system.ask("CUST-0003", ["slow_internet"])
+
+    # Answered within the sync wait (8 s): composed from what was done when the turn ran out.
+    body = partial_answer(system, response, "network", {"timed-out"})
+    assert any("authentication" in agent for agent in body["agents"]), body

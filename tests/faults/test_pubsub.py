@@ -3,12 +3,15 @@ through the status route, history is complete, and the outage is visible in heal
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 
 import httpx
 import pytest
 
-from tests.system import assert_turn_complete
+from tests.system import ACCESS_KEY, assert_turn_complete
+from voicea2a import publisher
 
 pytestmark = pytest.mark.azurite
 
@@ -55,3 +58,64 @@ def test_conversations_complete_with_web_pubsub_down(system, loop_thread):
     assert health["dependencies"]["webPubSub"]["status"] == "unavailable"
     assert health["dependencies"]["storage"]["status"] == "ok"
     assert system.stuck_instances() == {}
+
+
+class BlackHole:
+    """A Web PubSub that accepts connections and never answers: nobody reads the sockets."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0), backlog=256)
+        self.port = self.server.getsockname()[1]
+        self.connections: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.server.accept()
+            except OSError:
+                return  # closed
+            self.connections.append(connection)
+
+    def close(self) -> None:
+        self.server.close()
+        for connection in self.connections:
+            connection.close()
+
+
+@pytest.fixture
+def black_hole():
+    hole = BlackHole()
+    yield hole
+    hole.close()
+
+
+@pytest.fixture
+def overrides(black_hole):
+    return {
+        "WEBPUBSUB_CONNECTION_STRING": (
+            f"Endpoint=http://127.0.0.1:{black_hole.port};AccessKey={ACCESS_KEY};"
+        ),
+        "EVENTS_PUBLISH_TIMEOUT_SECONDS": "1",
+        "EVENTS_BATCH_BUDGET_SECONDS": "2",
+    }
+
+
+def test_a_web_pubsub_that_never_answers_holds_up_no_answer(system, black_hole):
+    dropped = publisher.stats.failed
+    # A new conversation (its conversation.created is not published inline), then a second
+    # turn in it: both answered within the sync wait, each stage's events hanging meanwhile.
+    first = system.ask("CUST-0003", ["slow_internet"])
+    assert first.status_code == 200, first.text
+    conversation = first.json()["conversationId"]
+    second = system.ask("CUST-0003", ["billing_question"], conversationId=conversation)
+    assert second.status_code == 200, second.text
+
+    for answer in (first.json(), second.json()):
+        done = system.wait_done(answer["instanceId"])
+        assert done["status"] == "completed" and done["answer"] == answer["answer"], done
+        assert_turn_complete(system.wait_history(conversation, answer["instanceId"]), done)
+    assert black_hole.connections  # the events were tried
+    # Dropped at the end of each batch's budget, and counted (and logged: events.failed).
+    assert publisher.stats.failed > dropped
+    assert system.stuck_instances(timeout=30) == {}

@@ -12,14 +12,20 @@ would pause with it).
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from devhost.azurite import AzuriteProcess, start_azurite
+from orchestrations.contract import ORCHESTRATOR, DelegationJob
 from tests.conftest import ROOT, free_port
 from tests.system import assert_turn_complete, error_of, start_system, stop_system
+from voicea2a.config import get_settings
+from voicea2a.messages import instance_id_for, parse_message_request
 
 pytestmark = pytest.mark.azurite
 
@@ -65,7 +71,15 @@ def own_azurite(request, tmp_path):
 
 
 @pytest.fixture
-def storage_system(own_azurite, start_host, loop_thread, app_env, cached_clients_closed):
+def storage_settings() -> dict[str, str]:
+    """The app settings of one test (tests parametrize this fixture)."""
+    return SETTINGS
+
+
+@pytest.fixture
+def storage_system(
+    own_azurite, storage_settings, start_host, loop_thread, app_env, cached_clients_closed
+):
     def apply(**values: str):
         return app_env(AzureWebJobsStorage=own_azurite.connection_string, **values)
 
@@ -74,7 +88,7 @@ def storage_system(own_azurite, start_host, loop_thread, app_env, cached_clients
         loop_thread,
         apply,
         own_azurite.connection_string,
-        settings=SETTINGS,
+        settings=storage_settings,
         heartbeat_seconds=HEARTBEAT,
         agent_settings=AGENT_SETTINGS,
     )
@@ -104,15 +118,13 @@ def wait_stage(system, instance_id: str, stage: str, timeout: float = 10) -> Non
 
 
 def answer_through_status_route(system, instance_id: str, timeout: float = 20) -> dict:
-    """The delegation's answer as the status route shows it: once completed, or while the turn
-    is still being recorded (the progress carries the answer as soon as it is composed)."""
+    """The delegation's answer as the status route shows it: as soon as it is composed, while
+    the turn may still be being recorded."""
     deadline = time.monotonic() + timeout
     while True:
         body = system.status(instance_id).json()
-        if body["status"] == "completed":
+        if isinstance(body.get("answer"), str):
             return {key: body[key] for key in ("answer", "agents", "partial")}
-        if isinstance(body["progress"].get("answer"), dict):
-            return body["progress"]["answer"]
         assert body["status"] == "running" and time.monotonic() < deadline, body
         time.sleep(0.1)
 
@@ -198,3 +210,98 @@ def test_storage_restarted_empty_loses_the_history_and_recovers(storage_system, 
 
     third = finished_turn(system, "CUST-0002", ["modem_lights"], ledState="red")
     assert_turn_complete(system.wait_history(third["conversationId"], third["instanceId"]), third)
+
+
+def turn_rows(system, conversation: str, instance_id: str) -> list[dict]:
+    """The history's messages of one turn (each written once: user, agents, answer)."""
+    return [m for m in system.history(conversation) if m["instanceId"] == instance_id]
+
+
+def durable_status(system, instance_id: str) -> dict:
+    """The instance as the Durable HTTP API shows it (output included)."""
+    response = system.app.http.get(f"/runtime/webhooks/durabletask/instances/{instance_id}")
+    assert response.status_code in (200, 202), response.text
+    return response.json()
+
+
+@pytest.mark.parametrize("own_azurite", ["on-disk"], indirect=True)
+@pytest.mark.parametrize("storage_settings", [{**SETTINGS, "HISTORY_RETRY_MINUTES": "0.05"}])
+def test_a_turn_storage_never_took_is_reconciled_exactly_once(storage_system, own_azurite):
+    system = storage_system
+    system.faults("network-performance", latencyMs=1500)
+    posted = system.ask("CUST-0003", ["slow_internet"])
+    assert posted.status_code == 202, posted.text
+    instance_id, conversation = posted.json()["instanceId"], posted.json()["conversationId"]
+    wait_stage(system, instance_id, "diagnosing")
+
+    own_azurite.stop()
+    # Answered all the same; recording is retried for HISTORY_RETRY_MINUTES (3 s), then the
+    # turn is kept in the delegation's output.
+    answer = answer_through_status_route(system, instance_id)
+    done = system.wait_done(instance_id, timeout=60)
+    assert done["status"] == "completed" and done["answer"] == answer["answer"], done
+    pending = durable_status(system, instance_id)["output"]["historyPending"]
+    assert pending["instanceId"] == instance_id and pending["answer"] == answer
+
+    own_azurite.start()
+    assert turn_rows(system, conversation, instance_id) == []  # not written by itself
+    for _ in range(2):  # the job may run any number of times: the turn is written once
+        ran = system.app.http.post("/admin/functions/reconcile_history", json={})
+        assert ran.status_code == 202, ran.text
+        turn = turn_rows(system, conversation, instance_id)
+        assert_turn_complete(turn, done)
+        assert [m["role"] for m in turn].count("user") == 1, turn
+    # The API never shows the pending turn: the answer is the answer.
+    assert "historyPending" not in system.status(instance_id).json()
+
+
+def delegation_job(body: dict, user: str, conversation: str) -> DelegationJob:
+    """The job POST /api/messages builds for `body` (api/messages.py)."""
+    return {
+        "user": user,
+        "conversationId": conversation,
+        "callId": body["callId"],
+        "correlationId": None,
+        "traceparent": None,
+        "startedAt": datetime.now(UTC).isoformat(),
+        "request": parse_message_request(body).to_json(),
+        "limits": get_settings().delegation.to_json(),
+    }
+
+
+@pytest.mark.parametrize("own_azurite", ["on-disk"], indirect=True)
+@pytest.mark.parametrize("storage_settings", [{**SETTINGS, "TURN_DEADLINE_SECONDS": "2"}])
+def test_a_call_whose_planning_met_an_outage_is_answered_when_posted_again(
+    storage_system, own_azurite
+):
+    system = storage_system
+    conversation = "planning-outage-" + uuid.uuid4().hex[:8]
+    body = system.body("CUST-0003", ["slow_internet"], conversationId=conversation)
+    instance_id = instance_id_for("ada", conversation, body["callId"])
+
+    # The POST got through just before the outage: its delegation plans with storage down.
+    own_azurite.stop()
+    job = json.dumps(delegation_job(body, "ada", conversation))
+
+    async def start() -> None:
+        system.app.engine.start(ORCHESTRATOR, instance_id, job)
+
+    system.loop.run(start())
+    failed = system.wait_done(instance_id, timeout=30)
+    # Planning was retried within the turn's deadline, then the delegation failed as retryable.
+    assert failed["status"] == "failed" and failed["retryable"] is True, failed
+
+    own_azurite.start()
+    # Voice Live retries the tool call with the same call id: a fresh attempt answers it.
+    again = system.app.http.post("/api/messages", json=body, headers=system.headers())
+    assert again.status_code in (200, 202), again.text
+    assert again.json()["instanceId"] == instance_id
+    done = system.wait_done(instance_id)
+    assert done["status"] == "completed" and done["partial"] is False, done
+    turn = system.wait_history(conversation, instance_id)
+    assert_turn_complete(turn, done)
+    assert [m["role"] for m in turn].count("user") == 1, turn
+    # A completed call posted once more is the same answer, not a third attempt.
+    repeat = system.app.http.post("/api/messages", json=body, headers=system.headers())
+    assert repeat.status_code == 200 and repeat.json()["answer"] == done["answer"], repeat.text
+    assert turn_rows(system, conversation, instance_id) == turn

@@ -358,3 +358,18 @@ async def test_store_down_is_upstream_unavailable(app_env, cached_clients_closed
         with pytest.raises(UpstreamUnavailable) as caught:
             await call
         assert "127.0.0.1" not in caught.value.message
+
+
+async def test_a_turn_is_recorded_after_its_tables_disappeared(store, azurite):
+    # Storage restarted empty (an in-memory emulator, a restored account) while this process
+    # believed its tables existed: the first write of a new conversation re-creates them.
+    await history.ensure_conversation("ada", new_id("c"), "warm-up")  # the tables are known
+    service = TableServiceClient.from_connection_string(azurite.connection_string)
+    service.delete_table(history.CONVERSATIONS)
+    service.delete_table(history.MESSAGES)
+    conv = new_id("c")
+
+    await turn("ada", conv, new_id("dlg"), "2026-12-02T10:00:00+00:00")
+
+    assert [m["role"] for m in await all_messages("ada", conv)][-1] == "assistant"
+    assert (await history.get_conversation("ada", conv)) is not None

@@ -11,9 +11,9 @@ import azure.durable_functions as df
 import httpx
 import pytest
 
-from api import approvals
 from api.approvals import pending_approval, pending_approvals, running_instances
 from orchestrations.steps import Progress
+from voicea2a import instances
 from voicea2a.errors import UpstreamUnavailable
 
 NOW = datetime(2026, 8, 15, 10, 0, tzinfo=UTC)
@@ -161,13 +161,13 @@ async def test_the_last_page_ends_the_query(last):
 
 
 async def test_the_query_stops_after_max_pages(monkeypatch, caplog):
-    monkeypatch.setattr(approvals, "MAX_PAGES", 2)
+    monkeypatch.setattr(instances, "MAX_PAGES", 2)
     seen: list[httpx.Request] = []
     pages = [(200, [instance("a")], "t1"), (200, [instance("b")], "t2")]
     async with paged(pages, seen) as http:
         statuses = await running_instances(df.DurableOrchestrationClient(CLIENT_JSON), http)
     assert len(statuses) == 2 and len(seen) == 2
-    assert "some approvals may be missing" in caplog.text
+    assert "some of the pending approvals may be missing" in caplog.text
 
 
 @pytest.mark.parametrize(
