@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 from devhost.azurite import AzuriteError, start_azurite
 from devhost.durable.faults import ACTIVITY_FAULTS_SETTING
+from devhost.durable.store import StoreUnavailable, TableStore
+from devhost.durable.storeconfig import DURABLE_STORE_SETTING
 from devhost.functions import AppLoadError
 from devhost.host import DevHost
 from devhost.keys import HOST_KEY_SETTING
@@ -52,6 +54,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--no-azurite", action="store_true", help="do not start Azurite (use one already running)"
+    )
+    parser.add_argument(
+        "--azurite-ports",
+        default="10000,10001,10002",
+        help="Azurite's blob,queue,table ports (default 10000,10001,10002, which "
+        "UseDevelopmentStorage=true points at)",
+    )
+    parser.add_argument(
+        "--azurite-location",
+        type=Path,
+        default=None,
+        help="Azurite's data folder (default: .azurite in --script-root)",
     )
     parser.add_argument(
         "--no-agents",
@@ -113,16 +127,24 @@ async def serve(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     async with contextlib.AsyncExitStack() as running:
         if not args.no_azurite:
+            blob, queue, table = azurite_ports(args.azurite_ports)
+            location = (args.azurite_location or root / ".azurite").resolve()
             azurite = start_azurite(
-                blob_port=10000,
-                queue_port=10001,
-                table_port=10002,
-                location=root / ".azurite",
+                blob_port=blob,
+                queue_port=queue,
+                table_port=table,
+                location=location,
                 in_memory=False,
             )
             running.callback(azurite.stop)
             log.info(
-                "Azurite: blob 10000, queue 10001, table 10002 (data in %s)", root / ".azurite"
+                "Azurite (PID %s%s): blob %d, queue %d, table %d (data in %s)",
+                azurite.pid,
+                ", already running: reused" if azurite.reused_pid else "",
+                blob,
+                queue,
+                table,
+                location,
             )
         pubsub = None if args.no_pubsub else local_pubsub(os.environ)
         if pubsub is not None:
@@ -161,6 +183,18 @@ async def serve(args: argparse.Namespace) -> int:
             f"from {HOST_KEY_SETTING}" if host.host_key.from_setting else "random for this run",
             host.host_key.value,
         )
+        store = host.engine.store
+        if isinstance(store, TableStore):
+            log.info(
+                "Durable store: %s (%s=memory to keep orchestrations in memory only)",
+                store.endpoint,
+                DURABLE_STORE_SETTING,
+            )
+        elif host.index.orchestrators:
+            log.warning(
+                "Durable store: memory (%s): a restart loses every orchestration",
+                DURABLE_STORE_SETTING,
+            )
         if host.engine.activity_faults:
             log.warning(
                 "Activity fault modes on (%s): %s",
@@ -170,6 +204,17 @@ async def serve(args: argparse.Namespace) -> int:
         await stop.wait()
         log.info("Stopping")
     return 0
+
+
+def azurite_ports(text: str) -> tuple[int, int, int]:
+    """The blob, queue and table ports of `--azurite-ports`."""
+    try:
+        blob, queue, table = (int(part) for part in text.split(","))
+    except ValueError as exc:
+        raise SettingsError(
+            f"--azurite-ports: three comma-separated port numbers, got {text!r}"
+        ) from exc
+    return blob, queue, table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -185,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return asyncio.run(serve(args))
-    except (AppLoadError, SampleAgentsError, AzuriteError, SettingsError) as exc:
+    except (AppLoadError, SampleAgentsError, AzuriteError, SettingsError, StoreUnavailable) as exc:
         print(f"devhost: {exc}", file=sys.stderr)
         return 2
 

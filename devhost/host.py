@@ -12,6 +12,8 @@ from aiohttp import web
 from devhost.durable.api import RPC_PREFIX, WEBHOOK_PREFIX, DurableApi, client_binding
 from devhost.durable.engine import DurableEngine
 from devhost.durable.faults import activity_faults
+from devhost.durable.store import MemoryStore
+from devhost.durable.storeconfig import build_store, store_mode
 from devhost.functions import FunctionIndex, Invoker, index_app, load_app
 from devhost.keys import HostKey
 from devhost.server import CorsPolicy, FunctionsHandler, access_log, admin_handler, static_handler
@@ -78,14 +80,24 @@ class DevHost:
         self.settings = load_settings(self.script_root, self.environ)
         self.host_key = HostKey.from_environ(self.environ)
         faults = activity_faults(self.environ)
+        store_mode(self.environ)  # a typo stops the host even for an app without Durable
         self.index = index_app(load_app(self.script_root), self.settings.route_prefix)
         self.invoker = Invoker(self.script_root)
+        # As in Azure, the Durable extension (and its storage) only matters to an app that
+        # has orchestrations.
+        store = (
+            build_store(self.environ, self.settings.task_hub)
+            if self.index.orchestrators
+            else MemoryStore()
+        )
         self.engine = DurableEngine(
             self.index,
             self.invoker,
             event_double_encoding=self.event_double_encoding,
             activity_faults=faults,
+            store=store,
         )
+        await self.engine.load()
         if self.run_timers:
             self._timers = TimerRunner(
                 self.index.timers, self.invoker, self.client_binding, self.environ

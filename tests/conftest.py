@@ -7,6 +7,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from devhost.host import DevHost
 from voicea2a import config, httpclient, publisher, secrets, storage
 
 ROOT = Path(__file__).resolve().parent.parent
+STORAGE_SETTING = "AzureWebJobsStorage"
 
 # Env vars read outside Settings (secrets, identity) that a test machine might have set.
 _OTHER_APP_ENV = ("AUTH_SIGNING_KEY", "AZURE_CLIENT_ID")
@@ -157,14 +159,33 @@ async def _close_loop_clients() -> None:
     await publisher.close_clients()
 
 
+def own_task_hub() -> str:
+    """A task hub name of its own (the Durable store's instances are per hub)."""
+    return "t" + uuid.uuid4().hex[:16]
+
+
+def durable_store_env(azurite: AzuriteProcess) -> dict[str, str]:
+    """Settings for a `python -m devhost` subprocess: the Durable store on `azurite`, in a
+    task hub of its own."""
+    return {STORAGE_SETTING: azurite.connection_string, "TASKHUB_NAME": own_task_hub()}
+
+
 @pytest.fixture
-def start_host(loop_thread: LoopThread) -> Iterator[Callable[..., RunningHost]]:
+def start_host(
+    loop_thread: LoopThread, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., RunningHost]]:
     """Start devhosts (port 0) for a test; the environment is restored afterwards, since the
-    devhost copies local settings into it as the Functions host does."""
+    devhost copies local settings into it as the Functions host does. Unless the test chose
+    them, the Durable store is the session Azurite and the task hub is the test's own, so no
+    test resumes another's orchestrations (hosts of one test share it, as a restart would)."""
     started: list[RunningHost] = []
     saved_environ = dict(os.environ)
+    hub = own_task_hub()
 
     def start(root: Path, **options: Any) -> RunningHost:
+        if not os.environ.get(STORAGE_SETTING):
+            os.environ[STORAGE_SETTING] = request.getfixturevalue("azurite").connection_string
+        os.environ.setdefault("TASKHUB_NAME", hub)
         host = DevHost(root, **{"port": 0, **options})
         loop_thread.run(host.start())
         running = RunningHost(host, loop_thread)

@@ -186,6 +186,8 @@ class DurableApi:
             return web.json_response({"ExceptionMessage": str(exc)}, status=400)
         except InstanceExists as exc:
             return web.json_response({"ExceptionMessage": str(exc)}, status=409)
+        if not await self.engine.acknowledge(instance_id):
+            return _not_stored()
         # The public webhook URLs whichever listener was asked, as the extension answers.
         payload = management_payload(self.binding(), instance_id)
         return web.json_response(
@@ -260,6 +262,8 @@ class DurableApi:
             return web.json_response(
                 {"message": "The instance is gone: it completed or failed."}, status=410
             )
+        if not await self.engine.acknowledge(instance_id):
+            return _not_stored()
         return web.json_response(None, status=202)
 
     async def terminate(self, request: web.Request) -> web.Response:
@@ -271,13 +275,28 @@ class DurableApi:
             return web.json_response(
                 {"message": "The instance is gone: it completed or failed."}, status=410
             )
+        if not await self.engine.acknowledge(instance_id):
+            return _not_stored()
         return web.json_response(None, status=202)
 
     async def purge(self, request: web.Request) -> web.Response:
         """Delete a finished instance's history."""
-        if not self.engine.purge(request.match_info["instance_id"]):
+        instance_id = request.match_info["instance_id"]
+        if not self.engine.purge(instance_id):
             return web.json_response({"instancesDeleted": 0}, status=404)
+        if not await self.engine.acknowledge(instance_id):
+            return _not_stored()
         return web.json_response({"instancesDeleted": 1})
+
+
+def _not_stored() -> web.Response:
+    """A client operation done in memory whose write the store did not take in time (Azurite
+    away): not acknowledged, as the extension cannot acknowledge what it could not store. The
+    devhost keeps it and stores it once the storage answers again."""
+    return web.json_response(
+        {"ExceptionMessage": "The Durable store (Azure Storage) did not answer; try again."},
+        status=503,
+    )
 
 
 def _runtime_statuses(values: list[str]) -> set[str] | None:

@@ -17,18 +17,31 @@ import traceback
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from devhost.durable import history as h
 from devhost.durable.faults import DROP, REPLAY
+from devhost.durable.instance import Envelope, Instance, Leaf, RetryChain
+from devhost.durable.snapshot import TERMINAL, capture, restore
+from devhost.durable.store import DurableStore, MemoryStore
 from devhost.functions import FunctionIndex, FunctionInfo, Invoker
+
+__all__ = ["DurableEngine", "Instance", "InstanceExists", "OrchestratorNotFound", "TERMINAL"]
 
 log = logging.getLogger("devhost.durable")
 
 OUT_OF_PROC_MARKER = "$OutOfProcData$:"
-TERMINAL = {"Completed", "Failed", "Terminated", "Canceled"}
+# How long a client operation waits for its change to be stored before the API gives up.
+ACKNOWLEDGE_TIMEOUT_SECONDS = 10.0
+# How long a stopping engine waits for its pending writes.
+CLOSE_FLUSH_SECONDS = 3.0
+COMPLETIONS = (
+    h.EventType.TASK_COMPLETED,
+    h.EventType.TASK_FAILED,
+    h.EventType.SUB_ORCHESTRATION_COMPLETED,
+    h.EventType.SUB_ORCHESTRATION_FAILED,
+)
 
 # Action types of the SDK's out-of-proc protocol.
 CALL_ACTIVITY, CALL_ACTIVITY_WITH_RETRY = 0, 1
@@ -71,69 +84,6 @@ def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
-@dataclass
-class Leaf:
-    """One scheduled action, in the order the SDK yielded it."""
-
-    action_type: int
-    name: str | None
-    task_id: int | None
-
-
-@dataclass
-class RetryChain:
-    """The host-side state of one `*_with_retry` call (DTFx RetryInterceptor)."""
-
-    action: dict[str, Any]
-    max_attempts: int
-    interval: timedelta
-    attempts: int = 1
-
-
-@dataclass
-class Instance:
-    """One orchestration instance and everything the host keeps about it."""
-
-    instance_id: str
-    name: str
-    input_json: str | None
-    created: datetime
-    updated: datetime
-    parent: tuple[str, int] | None = None
-    status: str = "Pending"
-    output_json: str | None = None
-    custom_status: Any = None
-    execution: int = 0
-    history: list[dict[str, Any]] = field(default_factory=list)
-    inbox: deque[tuple[int | None, dict[str, Any]]] = field(default_factory=deque)
-    next_id: int = 0
-    leaves: list[Leaf] = field(default_factory=list)
-    retry_tasks: dict[int, RetryChain] = field(default_factory=dict)
-    retry_timers: dict[int, RetryChain] = field(default_factory=dict)
-    timers: dict[int, asyncio.TimerHandle] = field(default_factory=dict)
-    pump: asyncio.Task[None] | None = None
-
-    def reset(self, input_json: str | None) -> None:
-        """Start a fresh execution (continue-as-new): new history, ids and timers."""
-        for handle in self.timers.values():
-            handle.cancel()
-        self.input_json = input_json
-        self.execution += 1
-        self.history = []
-        self.next_id = 0
-        self.leaves = []
-        self.retry_tasks = {}
-        self.retry_timers = {}
-        self.timers = {}
-        self.output_json = None
-
-    def take_id(self) -> int:
-        """Hand out the next sequence id, as DTFx's context does."""
-        task_id = self.next_id
-        self.next_id += 1
-        return task_id
-
-
 def flatten(actions: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """The leaf actions of the SDK's (cumulative, yield-ordered) action list, depth first."""
     leaves: list[dict[str, Any]] = []
@@ -157,7 +107,8 @@ def leaf_name(action: dict[str, Any]) -> str | None:
 
 
 class DurableEngine:
-    """Runs orchestration instances on the real clock, in memory."""
+    """Runs orchestration instances on the real clock, in memory, writing them through to a
+    store (devhost/durable/store.py) that a restarted engine resumes from (`load`)."""
 
     def __init__(
         self,
@@ -167,8 +118,10 @@ class DurableEngine:
         event_double_encoding: bool = True,
         activity_faults: frozenset[str] = frozenset(),
         on_step: Callable[[str], None] | None = None,
+        store: DurableStore | None = None,
     ) -> None:
         self.index = index
+        self.store: DurableStore = store or MemoryStore()
         self.invoker = invoker
         # Off unless asked for (devhost/durable/faults.py): the activities' at-least-once runs.
         self.activity_faults = activity_faults
@@ -178,12 +131,106 @@ class DurableEngine:
         # written for what Azure does.
         self.event_double_encoding = event_double_encoding
         self.instances: dict[str, Instance] = {}
-        self._changed = asyncio.Condition()
+        self._progress = asyncio.Condition()
         self._orchestrator_thread = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="devhost-orch"
         )
         self._background: set[asyncio.Task[None]] = set()
         self._step = on_step or (lambda line: log.info("%s", line))
+        # Stamps every change (global, so a purged id started again keeps counting upwards).
+        self._clock = 0
+        self._last_change: dict[str, int] = {}
+        # A stopped engine takes no more work: a late activity result belongs to the next one.
+        self._closed = False
+
+    # ----- persistence -----
+
+    async def load(self) -> int:
+        """Open the store and take over every instance in it: finished ones answer queries,
+        running ones resume (their inbox, timers and unfinished activities); the count."""
+        await self.store.open()
+        stored = await self.store.load()
+        for record in stored:
+            instance = restore(record)
+            self.instances[instance.instance_id] = instance
+            self._clock = max(self._clock, record.changes)
+        running = [i for i in self.instances.values() if i.status not in TERMINAL]
+        for instance in sorted(running, key=lambda i: i.created):
+            self._resume(instance)
+        if stored:
+            self._step(
+                f"[durable] loaded {len(stored)} instance(s) from the store, {len(running)} resumed"
+            )
+        return len(stored)
+
+    def _resume(self, instance: Instance) -> None:
+        """Pick a running instance up where the store left it: messages not yet taken go
+        back in (but completions from an episode that was never stored are dropped: that
+        episode runs again and schedules its work again), timers are re-armed (a due one fires
+        at once), and the activities and sub-orchestrations scheduled without a completion
+        run again (at least once, as in Azure)."""
+        instance.inbox = deque(e for e in instance.inbox if not self._unscheduled(instance, e))
+        for timer_id, due in sorted(instance.timer_due.items()):
+            self._start_timer(instance, timer_id, due)
+        done = {
+            event["TaskScheduledId"]
+            for event in [*instance.history, *(e.message for e in instance.inbox)]
+            if event["EventType"] in COMPLETIONS
+        }
+        rerun = []
+        for event in instance.history:
+            task_id = event["EventId"]
+            if task_id in done:
+                continue
+            if event["EventType"] == h.EventType.TASK_SCHEDULED:
+                self._start_activity(instance, task_id, event["Name"], event.get("Input"))
+                rerun.append(f"{event['Name']}#{task_id}")
+            elif event["EventType"] == h.EventType.SUB_ORCHESTRATION_CREATED:
+                self._start_child(
+                    instance, task_id, event["Name"], event["InstanceId"], event.get("Input")
+                )
+                rerun.append(f"{event['Name']}#{task_id}")
+        self._start_pump(instance)
+        self._step(
+            f"[durable] {instance.name} {instance.instance_id}: resumed "
+            f"({len(instance.inbox)} message(s), {len(instance.timer_due)} timer(s)"
+            + (f", running again: {', '.join(rerun)})" if rerun else ")")
+        )
+
+    @staticmethod
+    def _unscheduled(instance: Instance, envelope: Envelope) -> bool:
+        """A completion for a task id the stored history never handed out."""
+        message = envelope.message
+        if envelope.execution not in (None, instance.execution):
+            return False  # dropped as stale when it is taken
+        if message["EventType"] in COMPLETIONS:
+            return message["TaskScheduledId"] >= instance.next_id
+        if message["EventType"] == h.EventType.TIMER_FIRED:
+            return message["TimerId"] >= instance.next_id
+        return False
+
+    async def acknowledge(
+        self, instance_id: str, timeout: float = ACKNOWLEDGE_TIMEOUT_SECONDS
+    ) -> bool:
+        """Wait until the instance's latest change is stored (what a client operation needs
+        before the API answers); False when the store did not take it in time."""
+        changes = self._last_change.get(instance_id)
+        if changes is None:
+            return True
+        return await self.store.flush(instance_id, changes, timeout)
+
+    def _changed(self, instance: Instance) -> None:
+        """Stamp a change; store it now unless an episode runs (then at the episode's end)."""
+        self._clock += 1
+        instance.changes = self._clock
+        self._last_change[instance.instance_id] = self._clock
+        if not instance.busy:
+            self._save(instance)
+
+    def _save(self, instance: Instance) -> None:
+        """Hand the store a snapshot of the instance (between episodes only)."""
+        if self.store.persistent and not self._closed:
+            self.store.save(capture(instance))
 
     # ----- client operations (what the Durable HTTP API calls) -----
 
@@ -209,8 +256,15 @@ class DurableEngine:
             existing.reset(None)
         now = utcnow()
         instance = Instance(instance_id, name, input_json, now, now, parent=parent)
+        if parent is not None:
+            parent_instance = self.instances.get(parent[0])
+            instance.parent_execution = parent_instance.execution if parent_instance else 0
         if existing:
             instance.execution = existing.execution
+            # Delivery numbers keep growing: the store drops messages numbered up to the last
+            # one taken, whichever execution they were for.
+            instance.inbox_next = existing.inbox_next
+            instance.inbox_consumed = existing.inbox_consumed
         self.instances[instance_id] = instance
         self._deliver(
             instance,
@@ -248,6 +302,11 @@ class DurableEngine:
         if instance is None or instance.status not in TERMINAL:
             return False
         del self.instances[instance_id]
+        self._clock += 1
+        instance.changes = self._clock
+        self._last_change[instance_id] = self._clock
+        if self.store.persistent:
+            self.store.save(capture(instance, deleted=True))
         return True
 
     async def wait(self, instance_id: str, timeout: float) -> Instance:
@@ -257,8 +316,8 @@ class DurableEngine:
             instance = self.instances.get(instance_id)
             return instance is not None and instance.status in TERMINAL
 
-        async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(finished), timeout)
+        async with self._progress:
+            await asyncio.wait_for(self._progress.wait_for(finished), timeout)
         return self.instances[instance_id]
 
     async def wait_idle(self, instance_id: str, timeout: float) -> Instance:
@@ -286,7 +345,9 @@ class DurableEngine:
             await asyncio.wait_for(asyncio.gather(*list(self._background)), timeout)
 
     async def close(self) -> None:
-        """Cancel timers and background work."""
+        """Cancel timers and background work; store what is pending (bounded). An episode cut
+        short is not stored: a restarted engine runs it again, as after a crash."""
+        self._closed = True
         for instance in self.instances.values():
             for handle in instance.timers.values():
                 handle.cancel()
@@ -296,12 +357,21 @@ class DurableEngine:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         self._orchestrator_thread.shutdown(wait=False, cancel_futures=True)
+        await self.store.close(CLOSE_FLUSH_SECONDS)
 
     # ----- message delivery -----
 
     def _deliver(self, instance: Instance, execution: int | None, message: dict[str, Any]) -> None:
-        instance.inbox.append((execution, message))
-        if instance.pump is None or instance.pump.done():
+        if self._closed:
+            return
+        instance.inbox.append(Envelope(instance.inbox_next, execution, message))
+        instance.inbox_next += 1
+        self._changed(instance)
+        self._start_pump(instance)
+
+    def _start_pump(self, instance: Instance) -> None:
+        """Run the instance's episodes, one at a time, while its inbox has messages."""
+        if instance.inbox and (instance.pump is None or instance.pump.done()):
             instance.pump = asyncio.get_running_loop().create_task(self._pump(instance))
 
     def _deliver_to(self, instance_id: str, execution: int, message: dict[str, Any]) -> None:
@@ -315,13 +385,16 @@ class DurableEngine:
             batch = self._next_batch(instance)
             if not batch:
                 continue
+            instance.busy = True
             try:
                 await self._process(instance, batch)
             except Exception as exc:  # the engine must survive any single bad episode
                 log.exception("[durable] %s: episode crashed", instance.instance_id)
                 await self._fail(instance, f"devhost could not run this episode: {exc}")
-            async with self._changed:
-                self._changed.notify_all()
+            instance.busy = False
+            self._changed(instance)  # the episode's commit point
+            async with self._progress:
+                self._progress.notify_all()
 
     def _next_batch(self, instance: Instance) -> list[dict[str, Any]]:
         """The messages of the next episode: everything queued, as the host batches them, except
@@ -329,15 +402,17 @@ class DurableEngine:
         retry depend on where in the episode it is processed)."""
         batch: list[dict[str, Any]] = []
         while instance.inbox:
-            execution, message = instance.inbox[0]
+            seq, execution, message = instance.inbox[0]
             stale = execution is not None and execution != instance.execution
             if instance.status in TERMINAL or stale:
                 instance.inbox.popleft()  # for a finished instance, or from before continue-as-new
+                instance.inbox_consumed = seq
                 continue
             alone = self._goes_alone(instance, message)
             if alone and batch:
                 break
             instance.inbox.popleft()
+            instance.inbox_consumed = seq
             batch.append(message)
             if alone:
                 break
@@ -524,16 +599,38 @@ class DurableEngine:
             instance.history.append(
                 h.sub_orchestration_created(now, task_id, name, child_id, input_json)
             )
-            try:
-                self.start(name, child_id, input_json, parent=(instance.instance_id, task_id))
-            except (OrchestratorNotFound, InstanceExists) as exc:
-                self._deliver(
-                    instance,
-                    instance.execution,
-                    h.sub_orchestration_failed(utcnow(), task_id, str(exc), None),
-                )
+            self._start_child(instance, task_id, name, child_id, input_json)
             return
         instance.history.append(h.task_scheduled(now, task_id, name, input_json))
+        self._start_activity(instance, task_id, name, input_json)
+
+    def _start_child(
+        self, instance: Instance, task_id: int, name: str, child_id: str, input_json: str | None
+    ) -> None:
+        """Start sub-orchestration `child_id`, or adopt it: an episode that was never stored
+        (a crash) may already have started it, and its run again must not start it twice."""
+        existing = self.instances.get(child_id)
+        if (
+            existing is not None
+            and existing.parent == (instance.instance_id, task_id)
+            and existing.parent_execution == instance.execution
+        ):
+            if existing.status in TERMINAL:
+                self._notify_parent(existing)
+            return
+        try:
+            self.start(name, child_id, input_json, parent=(instance.instance_id, task_id))
+        except (OrchestratorNotFound, InstanceExists) as exc:
+            self._deliver(
+                instance,
+                instance.execution,
+                h.sub_orchestration_failed(utcnow(), task_id, str(exc), None),
+            )
+
+    def _start_activity(
+        self, instance: Instance, task_id: int, name: str, input_json: str | None
+    ) -> None:
+        """Run activity `task_id` in the background; its result comes back as a message."""
         task = asyncio.get_running_loop().create_task(
             self._run_activity(instance.instance_id, instance.execution, task_id, name, input_json)
         )
@@ -584,6 +681,7 @@ class DurableEngine:
 
     def _start_timer(self, instance: Instance, timer_id: int, fire_at: datetime) -> None:
         delay = max(0.0, (fire_at - utcnow()).total_seconds())
+        instance.timer_due[timer_id] = fire_at
         loop = asyncio.get_running_loop()
         instance.timers[timer_id] = loop.call_later(
             delay, self._fire_timer, instance.instance_id, instance.execution, timer_id, fire_at
@@ -599,14 +697,15 @@ class DurableEngine:
             self._start_timer(instance, timer_id, fire_at)
             return
         instance.timers.pop(timer_id, None)
+        instance.timer_due.pop(timer_id, None)
+        if instance.status in TERMINAL:
+            return
         self._deliver_to(instance_id, execution, h.timer_fired(fire_at, timer_id, fire_at))
 
     def _apply_cancellations(self, instance: Instance, leaves: list[dict[str, Any]]) -> None:
         for leaf, action in zip(instance.leaves, leaves, strict=False):
             if leaf.action_type == CREATE_TIMER and action.get("isCanceled"):
-                handle = instance.timers.pop(leaf.task_id, None)
-                if handle is not None:
-                    handle.cancel()
+                instance.cancel_timer(leaf.task_id)
 
     # ----- endings -----
 
@@ -634,9 +733,7 @@ class DurableEngine:
         await self._finish(instance, "Failed", json.dumps(error))
 
     async def _finish(self, instance: Instance, status: str, output_json: str) -> None:
-        for handle in instance.timers.values():
-            handle.cancel()
-        instance.timers.clear()
+        instance.cancel_all_timers()
         now = utcnow()
         instance.status = status
         instance.output_json = output_json
@@ -644,20 +741,27 @@ class DurableEngine:
         instance.history.append(h.execution_completed(now, status, output_json))
         if status == "Completed":
             self._step(f"[durable] {instance.name} {instance.instance_id}: completed")
-        if instance.parent:
-            parent_id, task_id = instance.parent
-            parent = self.instances.get(parent_id)
-            if parent is not None:
-                if status == "Completed":
-                    message = h.sub_orchestration_completed(now, task_id, output_json)
-                else:
-                    reason = (
-                        f"Orchestrator function '{instance.name}' failed: {json.loads(output_json)}"
-                    )
-                    message = h.sub_orchestration_failed(now, task_id, reason, None)
-                self._deliver_to(parent_id, parent.execution, message)
-        async with self._changed:
-            self._changed.notify_all()
+        self._notify_parent(instance)
+        async with self._progress:
+            self._progress.notify_all()
+
+    def _notify_parent(self, instance: Instance) -> None:
+        """Tell the parent orchestration that this sub-orchestration finished."""
+        if not instance.parent:
+            return
+        parent_id, task_id = instance.parent
+        if parent_id not in self.instances:
+            return
+        now = utcnow()
+        if instance.status == "Completed":
+            message = h.sub_orchestration_completed(now, task_id, instance.output_json)
+        else:
+            reason = (
+                f"Orchestrator function '{instance.name}' failed: "
+                f"{json.loads(instance.output_json or 'null')}"
+            )
+            message = h.sub_orchestration_failed(now, task_id, reason, None)
+        self._deliver_to(parent_id, instance.parent_execution, message)
 
     # ----- helpers -----
 

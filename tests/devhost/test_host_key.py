@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from devhost.settings import SettingsError
-from tests.conftest import free_port, remember_secret
+from tests.conftest import durable_store_env, free_port, remember_secret
 from tests.devhost.conftest import APPS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -185,12 +185,12 @@ def test_two_runs_get_different_random_keys(start_host, monkeypatch):
     assert not first.host.host_key.from_setting
 
 
-def test_the_key_is_printed_once_at_start_up_and_in_no_other_line(tmp_path):
+def test_the_key_is_printed_once_at_start_up_and_in_no_other_line(tmp_path, azurite):
     """`python -m devhost`: its whole output, after calls with the key as header and as `code=`,
     with wrong keys, and through the management URLs, holds the key on one line only."""
     port = free_port()
     log = tmp_path / "devhost.log"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(REPO), **durable_store_env(azurite)}
     env.pop("DEVHOST_HOST_KEY", None)
     command = [
         *(sys.executable, "-m", "devhost", "--script-root", str(APPS / "durable")),

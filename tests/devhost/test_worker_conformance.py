@@ -320,7 +320,8 @@ def run_case(case: Case, root: Path) -> Outcome:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        # The cases are about indexing and invocation, not persistence: Durable in memory.
+        env={**os.environ, "PYTHONPATH": str(REPO), "DEVHOST_DURABLE_STORE": "memory"},
     )
     output: list[str] = []
     base_url = None

@@ -110,13 +110,14 @@ def test_every_turn_answered_once_recorded_once_and_shown_once(system, listener)
     assert [m["role"] for m in history].count("user") == len(turns)
 
     received = listener.close()
-    # The fault did happen: every event the orchestration published (all but the HTTP
-    # function's conversation.created) was published twice, with the same id.
+    # The fault did happen: every event (the orchestration publishes them all, the new
+    # conversation's conversation.created too) was published twice, with the same id.
     by_id: dict[str, list[dict[str, Any]]] = {}
     for event in received:
         by_id.setdefault(event["id"], []).append(event)
     once = [c[0]["type"] for c in by_id.values() if len(c) == 1]
-    assert once == ["conversation.created"], once
+    assert once == [], once
+    assert "conversation.created" in {c[0]["type"] for c in by_id.values()}
     # A repeat is the same event (same id, same content), so dropping it by id is right ...
     for copies in by_id.values():
         assert all(copy == copies[0] for copy in copies), copies

@@ -1,15 +1,12 @@
-"""The devhost killed (SIGKILL) while a delegation waits for a supervisor's approval.
+"""The devhost killed (SIGKILL) in the middle of turns, and started again on the same data.
 
 The devhost runs as its own process here (`python -m devhost`, as `scripts/run.sh` starts it),
-against the session Azurite, with the sample agents and the local Web PubSub service running in
-the test, so it can be killed and started again on the same port.
-
-What is lost locally: the devhost keeps orchestrations in memory, so the waiting instance (its
-history, its progress, the approval it waits for) is gone; its status is `404` (never a 5xx), an
-approval for it is `404`, and the conversation's history has no trace of the turn (a turn is
-recorded when it finishes). What is kept: everything in Table storage (the conversation itself,
-the agent registry). Posting the same tool call again starts the delegation afresh under the
-same instance id, and it completes. In Azure, Durable's storage backend keeps the instance.
+against the session Azurite, with the sample agents (slowed down with their fault knobs) and the
+local Web PubSub service running in the test, so it can be killed and started again on the same
+port. Its Durable engine keeps every instance in Azurite (DEVHOST_DURABLE_STORE=azurite, the
+default), so a restart resumes them as Azure's backend would: the turns under way finish and are
+recorded once, without the caller posting them again; the instance waiting for a supervisor
+still waits, and the approval given after the restart completes it.
 """
 
 from __future__ import annotations
@@ -27,51 +24,46 @@ import httpx
 import pytest
 from azure.data.tables import TableServiceClient
 
+from agents.catalog import AGENT_NAMES
 from agents.server import start_agents
 from agents.settings import load_settings as load_agent_settings
 from devhost.pubsub import PubSubService
-from tests.conftest import free_port, remember_secret
+from tests.conftest import durable_store_env, free_port, remember_secret
 from tests.system import (
     ACCESS_KEY,
     BASE_SETTINGS,
     ROOT,
     LocalSystem,
-    error_of,
 )
 
 pytestmark = pytest.mark.azurite
 
+SLOW_AGENT_MS = 1500  # under AGENT_TIMEOUT_SECONDS (3): slow, never timed out
+
 
 class DevhostProcess:
-    """`python -m devhost` on a fixed port, started and killed at will; its host key is set
-    (DEVHOST_HOST_KEY), so it stays the same across restarts."""
+    """`python -m devhost` on a fixed port, started and killed at will; its host key
+    (DEVHOST_HOST_KEY) and task hub stay the same across restarts."""
 
-    def __init__(self, port: int, log: Path) -> None:
+    def __init__(self, port: int, log: Path, env: dict[str, str]) -> None:
         self.port = port
         self.log = log
         self.key = remember_secret("restart-host-key-" + secrets.token_urlsafe(24))
+        self.env = {**env, "DEVHOST_HOST_KEY": self.key}
         self.base_url = f"http://127.0.0.1:{port}"
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60) -> None:
         command = [
-            sys.executable,
-            "-m",
-            "devhost",
-            "--script-root",
-            str(ROOT),
-            "--port",
-            str(self.port),
-            "--no-azurite",
-            "--no-agents",
-            "--no-pubsub",
+            *(sys.executable, "-m", "devhost", "--script-root", str(ROOT)),
+            *("--port", str(self.port), "--no-azurite", "--no-agents", "--no-pubsub"),
             "--no-timers",
         ]
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(  # noqa: S603 (our interpreter, fixed arguments)
                 command,
                 cwd=ROOT,
-                env={**os.environ, "DEVHOST_HOST_KEY": self.key},
+                env={**os.environ, **self.env},
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
@@ -116,7 +108,7 @@ def killable(azurite_env, azurite, loop_thread, tmp_path):
     }
     azurite_env(**settings)
     TableServiceClient.from_connection_string(azurite.connection_string).delete_table("agents")
-    devhost = DevhostProcess(free_port(), tmp_path / "devhost.log")
+    devhost = DevhostProcess(free_port(), tmp_path / "devhost.log", durable_store_env(azurite))
     devhost.start()
     agent_settings = replace(
         # The agents accept the app's tokens: signed with its key (agents/security.py).
@@ -135,53 +127,95 @@ def killable(azurite_env, azurite, loop_thread, tmp_path):
     loop_thread.run(pubsub.stop())
 
 
-def awaiting_approval(system, body: dict) -> str:
-    posted = system.app.http.post("/api/messages", json=body, headers=system.headers())
-    assert posted.status_code == 202, posted.text
-    instance_id = posted.json()["instanceId"]
-    deadline = time.monotonic() + 15
-    while system.status(instance_id).json()["progress"].get("stage") != "awaiting-approval":
+def posted(system, body: dict) -> str:
+    response = system.app.http.post("/api/messages", json=body, headers=system.headers())
+    assert response.status_code in (200, 202), response.text
+    return response.json()["instanceId"]
+
+
+def wait_progress(system, instance_id: str, reached, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not reached(system.status(instance_id).json()):
         assert time.monotonic() < deadline, system.status(instance_id).json()
         time.sleep(0.05)
-    return instance_id
 
 
-def test_a_devhost_killed_during_an_approval_loses_the_instance_not_the_api(killable):
+def recorded_once(system, conversation_id: str, instance_id: str, answer: str) -> None:
+    turn = system.wait_history(conversation_id, instance_id)
+    roles = [m["role"] for m in turn]
+    assert roles.count("user") == 1 and roles.count("assistant") == 1, roles
+    assert roles[0] == "user" and turn[-1]["text"] == answer
+    ids = [m["id"] for m in system.history(conversation_id)]
+    assert len(ids) == len(set(ids)), ids
+
+
+def test_turns_under_way_and_an_approval_survive_a_killed_devhost(killable):
     system, devhost = killable
-    body = system.body("CUST-0010", ["technician_visit"], conversationId="restart-approval")
-    instance_id = awaiting_approval(system, body)
-    assert system.history("restart-approval") == []  # a turn is recorded when it finishes
+    supervisor = system.headers("sam", ("supervisor",))
+
+    # A dispatch waiting for a supervisor ...
+    approval_body = system.body("CUST-0010", ["technician_visit"], conversationId="restart-appr")
+    waiting = posted(system, approval_body)
+    wait_progress(system, waiting, lambda s: s["progress"].get("stage") == "awaiting-approval")
+
+    # ... and three turns in the middle of asking slowed-down agents.
+    for name in AGENT_NAMES:
+        system.faults(name, latencyMs=SLOW_AGENT_MS)
+    turns = {}
+    asked = [
+        ("CUST-0003", ["slow_internet"]),
+        ("CUST-0001", ["no_internet"]),
+        ("CUST-0003", ["billing_question"]),
+    ]
+    for number, (customer, symptoms) in enumerate(asked):
+        conversation = f"restart-turn-{number}"
+        turns[posted(system, system.body(customer, symptoms, conversationId=conversation))] = (
+            conversation
+        )
+    for instance_id in turns:
+        wait_progress(system, instance_id, lambda s: s["status"] == "running" and s["progress"])
 
     devhost.kill()
-    devhost.start()
+    for name in AGENT_NAMES:
+        system.faults(name)  # back to normal speed for the reruns
+    devhost.start()  # the same data, no cleanup
+    log = devhost.log.read_text()
+    assert "4 resumed" in log and "running again: call_specialist" in log, log[-3000:]
 
-    # The instance is gone with the process: the API says so with 404s, not 5xx.
-    status = system.status(instance_id)
-    assert status.status_code == 404, status.text
-    assert error_of(status)["code"] == "not_found"
-    supervisor = system.headers("sam", ("supervisor",))
-    approval = system.app.http.post(
-        f"/api/approvals/{instance_id}", json={"approve": True}, headers=supervisor
-    )
-    assert approval.status_code == 404 and error_of(approval)["code"] == "not_found"
-    instances = system.app.http.get("/runtime/webhooks/durabletask/instances").json()
-    assert instances == []
+    # Every turn finishes on its own (nobody posts it again) and is recorded once.
+    for instance_id, conversation in turns.items():
+        done = system.wait_done(instance_id, timeout=60)
+        assert done["status"] == "completed", done
+        assert system.status(instance_id).status_code == 200
+        recorded_once(system, conversation, instance_id, done["answer"])
 
-    # Table storage kept the conversation (not the unfinished turn) and the registry.
-    conversation = system.app.http.get(
-        "/api/conversations/restart-approval", headers=system.headers()
-    )
-    assert conversation.status_code == 200, conversation.text
-    assert conversation.json()["messages"] == []
-    assert len(system.wait_agents()) == 6
-
-    # The browser posting the same tool call again starts it afresh, and it completes.
-    assert awaiting_approval(system, body) == instance_id
+    # The approval still waits, and is given after the restart.
+    assert system.status(waiting).json()["progress"]["stage"] == "awaiting-approval"
     approved = system.app.http.post(
-        f"/api/approvals/{instance_id}", json={"approve": True}, headers=supervisor
+        f"/api/approvals/{waiting}", json={"approve": True}, headers=supervisor
     )
     assert approved.status_code == 202, approved.text
-    done = system.wait_done(instance_id)
+    done = system.wait_done(waiting)
     assert done["status"] == "completed" and "book" in done["answer"].lower(), done
-    turn = system.wait_history("restart-approval", instance_id)
-    assert [m["role"] for m in turn][0] == "user" and turn[-1]["text"] == done["answer"]
+    recorded_once(system, "restart-appr", waiting, done["answer"])
+
+    instances = system.app.http.get("/runtime/webhooks/durabletask/instances").json()
+    assert {i["instanceId"] for i in instances} >= {waiting, *turns}
+    assert all(i["runtimeStatus"] == "Completed" for i in instances), instances
+
+
+def test_a_devhost_killed_twice_in_a_row_restarts_each_time(killable):
+    system, devhost = killable
+    body = system.body("CUST-0010", ["technician_visit"], conversationId="restart-twice")
+    waiting = posted(system, body)
+    wait_progress(system, waiting, lambda s: s["progress"].get("stage") == "awaiting-approval")
+    for _ in range(2):
+        devhost.kill()
+        devhost.start()
+        assert system.status(waiting).json()["progress"]["stage"] == "awaiting-approval"
+    supervisor = system.headers("sam", ("supervisor",))
+    approved = system.app.http.post(
+        f"/api/approvals/{waiting}", json={"approve": True}, headers=supervisor
+    )
+    assert approved.status_code == 202, approved.text
+    assert system.wait_done(waiting)["status"] == "completed"

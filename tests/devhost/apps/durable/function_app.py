@@ -82,6 +82,28 @@ def mixed(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
+def slow_retry(context: df.DurableOrchestrationContext):
+    """A retried activity with a 1 s pause between attempts (long enough to stop the host in)."""
+    retry = df.RetryOptions(first_retry_interval_in_milliseconds=1000, max_number_of_attempts=3)
+    first = yield context.call_activity_with_retry("flaky", retry, context.get_input())
+    second = yield context.call_activity("hello", "after")
+    return [first, second]
+
+
+@app.activity_trigger(input_name="size")
+def big(size: int) -> str:
+    return "x" * size
+
+
+@app.orchestration_trigger(context_name="context")
+def large(context: df.DurableOrchestrationContext):
+    """Activity inputs and results larger than a Table property or entity."""
+    text = yield context.call_activity("big", context.get_input())
+    echoed = yield context.call_activity("hello", text)
+    return len(echoed)
+
+
+@app.orchestration_trigger(context_name="context")
 def race(context: df.DurableOrchestrationContext):
     """`task_any` between an activity (or an external event) and a durable timer."""
     args = context.get_input()
