@@ -212,23 +212,31 @@ class DelegationOutput(TypedDict):
     historyPending: NotRequired[TurnRecord]
 
 
+def _as_handed_over(value: object) -> object:
+    """A value a host hands over, as a dict or JSON text, decoded (None if the text is not
+    JSON)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return None
+
+
+def _field(output: object, name: str) -> dict[str, Any] | None:
+    output = _as_handed_over(output)
+    value = output.get(name) if isinstance(output, dict) else None
+    return value if isinstance(value, dict) else None
+
+
 def answer_of(output: object) -> Answer | None:
     """The answer in a delegation's output, or None if the output is not one."""
-    if isinstance(output, str):  # a host may hand the output over as JSON text
-        try:
-            output = json.loads(output)
-        except ValueError:
-            return None
-    if not isinstance(output, dict) or not isinstance(output.get("answer"), dict):
-        return None
-    return cast(Answer, output["answer"])
+    return cast(Answer | None, _field(output, "answer"))
 
 
 def pending_turn(output: object) -> TurnRecord | None:
     """The turn a completed delegation kept because the history could not take it, if any."""
-    if not isinstance(output, dict) or not isinstance(output.get("historyPending"), dict):
-        return None
-    return cast(TurnRecord, output["historyPending"])
+    return cast(TurnRecord | None, _field(output, "historyPending"))
 
 
 # --- the external event and the custom status -------------------------------------------------
@@ -265,11 +273,7 @@ class CustomStatus(TypedDict):
 
 def read_custom_status(value: object) -> CustomStatus | None:
     """A custom status as a host hands it over (a dict, or JSON text), or None if it is not one."""
-    if isinstance(value, str):  # a host may hand custom status over as JSON text
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return None
+    value = _as_handed_over(value)
     if not isinstance(value, dict):
         return None
     return cast(CustomStatus, value)  # its fields are checked where they are read

@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def devhost_url(lines: Iterable[str], output: list[str]) -> str | None:
+    """The URL a `python -m devhost` process announces ("Open http://..."), read from its
+    output `lines` (kept in `output`); None if the output ends first."""
+    for line in lines:
+        output.append(line)
+        if "Open http://" in line:
+            return line.split("Open ", 1)[1].split("/ ", 1)[0]
+    return None
 
 
 def start_of_a_rate_window(needed_seconds: float = 20, window_seconds: int = 60) -> None:

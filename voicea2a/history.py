@@ -255,6 +255,14 @@ def _data_json(data: Any) -> str:
     return text if len(text) <= MAX_DATA_CHARS else "{}"
 
 
+def _turn_key_prefix(instance_id: str, started_at: str) -> str:
+    """What the row keys of one turn's messages start with: `{startedAt}-{instanceId}`."""
+    if not isinstance(instance_id, str) or not _INSTANCE_ID_RE.fullmatch(instance_id):
+        raise InvalidRequest("Field 'instanceId' must be 1 to 100 letters, digits, _ : or -.")
+    moment = _parse_time(started_at, "startedAt")
+    return f"{moment.astimezone(UTC):%Y%m%dT%H%M%S%f}Z-{instance_id}"
+
+
 def turn_rows(
     partition: str,
     instance_id: str,
@@ -266,13 +274,10 @@ def turn_rows(
 ) -> list[dict[str, Any]]:
     """The message rows of one turn: the user's request, each outcome, the answer (with the
     customer the turn was about)."""
-    if not isinstance(instance_id, str) or not _INSTANCE_ID_RE.fullmatch(instance_id):
-        raise InvalidRequest("Field 'instanceId' must be 1 to 100 letters, digits, _ : or -.")
+    prefix = _turn_key_prefix(instance_id, started_at)
     if len(outcomes) > MAX_OUTCOMES:
         raise InvalidRequest(f"Field 'outcomes' must have at most {MAX_OUTCOMES} items.")
-    moment = _parse_time(started_at, "startedAt")
-    created_at = _iso(moment)
-    prefix = f"{moment.astimezone(UTC):%Y%m%dT%H%M%S%f}Z-{instance_id}"
+    created_at = _iso(_parse_time(started_at, "startedAt"))
 
     def row(seq: int, role: str, text: Any, **fields: Any) -> dict[str, Any]:
         return {
@@ -422,12 +427,10 @@ async def turn_saved(turn: TurnJson) -> bool:
     from azure.core.exceptions import AzureError, ResourceNotFoundError
 
     partition = _messages_partition(turn["user"], turn["conversationId"])
-    answer_row = turn_rows(
-        partition, turn["instanceId"], turn["startedAt"], turn["request"], [], turn["answer"]
-    )[-1]
+    answer_key = f"{_turn_key_prefix(turn['instanceId'], turn['startedAt'])}-{ANSWER_SEQ:03d}"
     try:
         table = await ensure_table(MESSAGES)
-        await table.get_entity(partition, answer_row["RowKey"], **REQUEST_PATH)
+        await table.get_entity(partition, answer_key, **REQUEST_PATH)
     except ResourceNotFoundError:
         return False
     except AzureError:

@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from devhost.functions import FunctionIndex, index_app, load_app
+from tests.conftest import devhost_url
 from tests.oracle import Verdict, real_worker_verdict
 
 REPO = Path(__file__).resolve().parents[2]
@@ -324,12 +325,7 @@ def run_case(case: Case, root: Path) -> Outcome:
         env={**os.environ, "PYTHONPATH": str(REPO), "DEVHOST_DURABLE_STORE": "memory"},
     )
     output: list[str] = []
-    base_url = None
-    for line in process.stdout:
-        output.append(line)
-        if "Open http://" in line:
-            base_url = line.split("Open ", 1)[1].split("/ ", 1)[0]
-            break
+    base_url = devhost_url(process.stdout, output)
     responses = {}
     try:
         if base_url:

@@ -19,7 +19,7 @@ import pytest
 from agents.settings import load_settings as load_agent_settings
 from scripts.package import is_ignored, parse_ignore
 from tests.agents.identities import IDENTITIES
-from tests.conftest import free_port
+from tests.conftest import devhost_url, free_port
 from tests.oracle import real_worker_verdict
 from tests.system import ACCESS_KEY, bearer
 
@@ -145,12 +145,7 @@ def test_the_devhost_runs_the_unpacked_package_with_only_its_requirements(
     output: list[str] = []
     agents = None
     try:
-        base_url = None
-        for line in process.stdout:
-            output.append(line)
-            if "Open http://" in line:
-                base_url = line.split("Open ", 1)[1].split("/ ", 1)[0]
-                break
+        base_url = devhost_url(process.stdout, output)
         assert base_url, "".join(output)
         assert f"{worker_functions} function(s) indexed" in "".join(output)
         http = httpx.Client(base_url=base_url, timeout=30)
