@@ -58,11 +58,10 @@ class SpecialistAgent(ABC):
     def answer(self, values: dict[str, Any], caller: str) -> Reply:
         """Answer a request whose required fields are all present (normalized), from `caller`."""
 
-    def create_executor(self) -> AgentExecutor:
-        """The a2a-sdk executor serving this agent: one Message per request."""
-        from agents.executors import MessageExecutor
-
-        return MessageExecutor(self)
+    def create_executor(self) -> AgentExecutor | None:
+        """This agent's own a2a-sdk executor, if it needs one; None: the usual one Message per
+        request (agents/executors.py `executor_for`)."""
+        return None
 
 
 def missing_fields_reply(purpose: str, missing: list[InputField]) -> Reply:

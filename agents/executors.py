@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from a2a.helpers import get_data_parts, get_text_parts, new_data_part, new_message, new_text_part
 from a2a.server.agent_execution import AgentExecutor, RequestContext
@@ -12,10 +11,8 @@ from a2a.server.events import EventQueue
 from a2a.types import Part
 from a2a.utils.errors import UnsupportedOperationError
 
+from agents.base import Reply, SpecialistAgent
 from agents.inputs import RequestInput, read_input
-
-if TYPE_CHECKING:
-    from agents.base import Reply, SpecialistAgent
 
 # The end user a caller acts for (message metadata `onBehalfOf`, a pseudonym): any other shape
 # is ignored, so it cannot smuggle a separator into the limits' keys.
@@ -62,3 +59,8 @@ class MessageExecutor(AgentExecutor):
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
         """Nothing to cancel: answers are immediate."""
         raise UnsupportedOperationError(message="This agent answers immediately; no task to cancel")
+
+
+def executor_for(agent: SpecialistAgent) -> AgentExecutor:
+    """The executor serving `agent`: its own (a task-based one), else one Message per request."""
+    return agent.create_executor() or MessageExecutor(agent)

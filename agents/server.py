@@ -37,6 +37,7 @@ from starlette.routing import Route
 from agents.base import SpecialistAgent
 from agents.card import RPC_PATH, build_card
 from agents.catalog import AGENT_CLASSES, AGENT_NAMES, DEFAULT_BASE_PORT
+from agents.executors import executor_for
 from agents.faults import FaultConfig, FaultConfigError, FaultInjector, FaultMiddleware
 from agents.registration import DevTokenSource, EntraTokenSource, Registrar, TokenSource
 from agents.replay import ReplayingRequestHandler
@@ -131,7 +132,7 @@ def build_app(
     # The task store keeps tasks per caller (the a2a-sdk's ServerCallContext user, set by
     # AuthMiddleware): only the caller that started a task can see or continue it.
     handler = ReplayingRequestHandler(
-        agent_executor=agent.create_executor(), task_store=InMemoryTaskStore(), agent_card=card
+        agent_executor=executor_for(agent), task_store=InMemoryTaskStore(), agent_card=card
     )
 
     async def health(_request: Request) -> Response:
