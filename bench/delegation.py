@@ -9,9 +9,11 @@ overhead ratio (end to end / ideal), the CPU each process spent per conversation
 same run, the same work done sequentially (one agent after another, as the original host did)
 with our A2A client. `--pubsub both` runs each level twice side by side, with the local Web
 PubSub service and with a black hole (a socket that accepts connections and never answers):
-events must never hold up an answer.
+events must never hold up an answer. `--durable-store both` runs each level on two devhosts in
+this process, side by side: one keeping Durable state in memory, one in Azurite (the default).
 
     .venv/bin/python bench/delegation.py [--levels 10,50,200] [--pubsub up|black-hole|both]
+        [--durable-store memory|azurite|both]
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import jwt  # noqa: E402
 
 from agents.catalog import AGENT_NAMES  # noqa: E402
 from agents.registration import agent_identity  # noqa: E402
+from bench.common import add_log_option, percentile, send_logs_to  # noqa: E402
 from devhost.host import DevHost  # noqa: E402
 from devhost.pubsub import PubSubService  # noqa: E402
 from tests.agents.identities import IDENTITIES  # noqa: E402
@@ -80,11 +83,6 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def body(index: int) -> dict:
@@ -202,7 +200,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--levels", default="10,50,200")
     parser.add_argument("--pubsub", choices=("up", "black-hole", "both"), default="up")
+    parser.add_argument("--durable-store", choices=("memory", "azurite", "both"), default="azurite")
+    add_log_option(parser, "delegation")
     args = parser.parse_args()
+    send_logs_to(args.log)
+    stores = ["memory", "azurite"] if args.durable_store == "both" else [args.durable_store]
     levels = [int(level) for level in args.levels.split(",")]
 
     azurite = start_in_memory_azurite()
@@ -216,7 +218,8 @@ def main() -> None:
     signing_key = secrets.token_hex(32)
     os.environ.update(
         {
-            "LOG_LEVEL": "WARNING",  # the app logs every step at INFO: keep the table readable
+            # The app's own loggers at WARNING, as in every earlier run: figures stay comparable.
+            "LOG_LEVEL": "WARNING",
             "AzureWebJobsStorage": azurite.connection_string,
             "AUTH_SIGNING_KEY": signing_key,
             "AUTH_DEV_LOGIN_ENABLED": "true",
@@ -229,8 +232,16 @@ def main() -> None:
             "AGENT_TIMEOUT_SECONDS": "30",
         }
     )
-    host = DevHost(ROOT, port=0, run_timers=False)
-    run(host.start())
+    # The devhosts share the agent registry (Table storage); each keeps its own Durable state.
+    hosts = {
+        store: DevHost(
+            ROOT, port=0, run_timers=False, environ={**os.environ, "DEVHOST_DURABLE_STORE": store}
+        )
+        for store in stores
+    }
+    for devhost in hosts.values():
+        run(devhost.start())
+    host = hosts[stores[0]]
     # The agents are other services: their own process, as in production, not this one's CPU.
     base_port = free_port_block(6)
     agents = subprocess.Popen(  # noqa: S603 (this interpreter, fixed arguments)
@@ -258,9 +269,9 @@ def main() -> None:
     for name, latency in LATENCY_MS.items():
         httpx.post(f"{urls[name]}/_faults", json={"latencyMs": latency}, timeout=10)
 
-    async def level(count: int) -> list[float]:
+    async def level(count: int, devhost: DevHost) -> list[float]:
         async with httpx.AsyncClient(
-            base_url=host.base_url, timeout=120, limits=httpx.Limits(max_connections=count)
+            base_url=devhost.base_url, timeout=120, limits=httpx.Limits(max_connections=count)
         ) as client:
             return list(
                 await asyncio.gather(*(conversation(client, headers, i) for i in range(count)))
@@ -270,7 +281,8 @@ def main() -> None:
         return list(await asyncio.gather(*(sequential(urls, i) for i in range(count))))
 
     try:
-        run(level(5))  # warm-up: caches, connections, tables
+        for devhost in hosts.values():
+            run(level(5, devhost))  # warm-up: caches, connections, tables
         alone = run(service_times(urls))
         ideal = alone["authentication"] + max(
             alone["outage-check"], alone["modem-check"], alone["internet-plan"]
@@ -283,25 +295,26 @@ def main() -> None:
             + f" ms; ideal {ideal:.0f} ms\n"
         )
         print(
-            f"{'pubsub':>10} {'concurrency':>11} {'p50 ms':>8} {'p95 ms':>8} {'overhead p50':>13} "
-            f"{'overhead p95':>13} {'sequential p50':>15}   CPU ms per conversation: "
-            "app+devhost / agents / Azurite"
+            f"{'store':>8} {'pubsub':>10} {'concurrency':>11} {'p50 ms':>8} {'p95 ms':>8} "
+            f"{'overhead p50':>13} {'overhead p95':>13} {'sequential p50':>15}   "
+            "CPU ms per conversation: app+devhost / agents / Azurite"
         )
         processes = {"app": os.getpid(), "agents": agents.pid, "azurite": azurite.process.pid}
         ports = {"up": pubsub_port, "black-hole": black_hole()}
         modes = ["up", "black-hole"] if args.pubsub == "both" else [args.pubsub]
-        for count, mode in ((count, mode) for count in levels for mode in modes):
+        variants = [(c, store, mode) for c in levels for store in stores for mode in modes]
+        for count, store, mode in variants:
             use_pubsub(ports[mode])
             run(publisher.close_clients())
             before = {name: cpu_seconds(pid) for name, pid in processes.items()}
-            times = run(level(count))
+            times = run(level(count, hosts[store]))
             cpu = {
                 name: (cpu_seconds(pid) - before[name]) * 1000 / count
                 for name, pid in processes.items()
             }
             seq = run(baseline(count))
             print(
-                f"{mode:>10} {count:>11} {statistics.median(times):>8.0f} "
+                f"{store:>8} {mode:>10} {count:>11} {statistics.median(times):>8.0f} "
                 f"{percentile(times, 0.95):>8.0f} "
                 f"{statistics.median(times) / ideal:>13.2f} "
                 f"{percentile(times, 0.95) / ideal:>13.2f} {statistics.median(seq):>15.0f}"
@@ -310,7 +323,8 @@ def main() -> None:
     finally:
         agents.terminate()
         agents.wait(30)
-        run(host.stop())
+        for devhost in hosts.values():
+            run(devhost.stop())
         run(pubsub.stop())
         run(storage.close_all())
         run(httpclient.close_http_clients())

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import statistics
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import add_log_option, send_logs_to  # noqa: E402
 from devhost.azurite import start_azurite  # noqa: E402
 from devhost.durable.engine import DurableEngine  # noqa: E402
 from devhost.durable.store import TableStore  # noqa: E402
@@ -68,7 +68,6 @@ async def one_round(index, invoker, store, instances: int) -> dict[str, float]:
 
 
 async def main(instances: int, rounds: int) -> None:
-    logging.basicConfig(level=logging.WARNING)
     index = index_app(load_app(APP))
     invoker = Invoker(APP)
     with tempfile.TemporaryDirectory() as data:
@@ -114,5 +113,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--instances", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
+    add_log_option(parser, "durable_store")
     args = parser.parse_args()
+    send_logs_to(args.log)
     asyncio.run(main(args.instances, args.rounds))

@@ -23,16 +23,12 @@ sys.path.insert(0, str(ROOT))
 
 import websockets  # noqa: E402
 
+from bench.common import add_log_option, percentile, send_logs_to  # noqa: E402
 from devhost.pubsub import PubSubService  # noqa: E402
 from voicea2a import publisher  # noqa: E402
 from voicea2a.events import Event  # noqa: E402
 
 KEY = "bench-access-key-0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 async def listen(url: str, received: dict[str, list[float]]) -> websockets.ClientConnection:
@@ -109,7 +105,9 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=20)
+    add_log_option(parser, "events_fanout")
     args = parser.parse_args()
+    send_logs_to(args.log)
 
     # The service runs on its own loop and thread, as it would in its own process.
     service = PubSubService(KEY, endpoint="http://127.0.0.1")

@@ -18,6 +18,7 @@ SMALL = [
     ("token endpoint", ["bench/token_endpoint.py", "--requests", "100"]),
     ("events fan-out", ["bench/events_fanout.py", "--users", "50", "--events", "500"]),
     ("delegation", ["bench/delegation.py", "--levels", "1,10,50"]),
+    ("durable store", ["bench/durable_store.py", "--instances", "50", "--rounds", "1"]),
 ]
 
 

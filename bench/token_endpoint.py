@@ -27,6 +27,7 @@ import azure.functions as func  # noqa: E402
 import httpx  # noqa: E402
 import jwt  # noqa: E402
 
+from bench.common import add_log_option, percentile, send_logs_to  # noqa: E402
 from devhost.functions import index_app, load_app  # noqa: E402
 from devhost.host import DevHost  # noqa: E402
 from tests.conftest import LoopThread, start_in_memory_azurite  # noqa: E402
@@ -67,11 +68,6 @@ class CountingProxy:
         )
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
 async def measure(call: Callable[[], Awaitable[int]], count: int, proxy: CountingProxy) -> dict:
     for _ in range(20):  # warm-up: caches, connections, the current rate-limit row
         assert await call() == 200
@@ -99,7 +95,9 @@ async def no_limit(*args, **kwargs) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300)
+    add_log_option(parser, "token_endpoint")
     args = parser.parse_args()
+    send_logs_to(args.log)
 
     azurite = start_in_memory_azurite()
     loop = LoopThread()  # the app and the devhost run here, as in the tests

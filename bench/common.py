@@ -1,0 +1,37 @@
+"""What the benches share: the table on stdout, every log line in a file, and percentiles."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+from pathlib import Path
+
+
+def add_log_option(parser: argparse.ArgumentParser, bench: str) -> None:
+    """`--log FILE`: where the log lines go (default: a file named after the bench in the
+    system's temporary folder), so that stdout holds the result table alone."""
+    default = Path(tempfile.gettempdir()) / f"voicea2a-bench-{bench}.log"
+    parser.add_argument(
+        "--log", metavar="FILE", type=Path, default=default, help=f"log file (default {default})"
+    )
+
+
+def send_logs_to(path: Path) -> None:
+    """Send every log line of this process to `path` (INFO and up), none to the console: the
+    app and the devhost log each step, thousands of lines per run."""
+    handler = logging.FileHandler(path, mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    print(f"(log lines go to {path})", file=sys.stderr)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The value below which `fraction` of `values` lie (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
