@@ -89,8 +89,11 @@ export class Approvals {
     if (item.note.value.trim()) body.note = item.note.value.trim();
     try {
       await this.api.request(`/api/approvals/${encodeURIComponent(instanceId)}`, { method: "POST", body });
-      item.node.dataset.state = "sent";
-      item.message.textContent = approve ? "Approval sent." : "Rejection sent.";
+      // The approval.resolved event may have come first: it has the last word.
+      if (item.node.dataset.state === "pending") {
+        item.node.dataset.state = "sent";
+        item.message.textContent = approve ? "Approval sent." : "Rejection sent.";
+      }
     } catch (error) {
       const problem = asApiError(error);
       item.approve.disabled = item.reject.disabled = false;
