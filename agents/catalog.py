@@ -10,19 +10,16 @@ from agents.network_performance import NetworkPerformanceAgent
 from agents.outage_check import OutageCheckAgent
 from agents.technical_dispatch import TechnicalDispatchAgent
 
+_CLASSES: tuple[type[SpecialistAgent], ...] = (
+    AuthenticationAgent,
+    OutageCheckAgent,
+    ModemCheckAgent,
+    InternetPlanAgent,
+    NetworkPerformanceAgent,
+    TechnicalDispatchAgent,
+)
 AGENT_CLASSES: dict[str, type[SpecialistAgent]] = {
-    cls.name: cls
-    for cls in sorted(
-        (
-            AuthenticationAgent,
-            OutageCheckAgent,
-            ModemCheckAgent,
-            InternetPlanAgent,
-            NetworkPerformanceAgent,
-            TechnicalDispatchAgent,
-        ),
-        key=lambda cls: cls.port_offset,
-    )
+    cls.name: cls for cls in sorted(_CLASSES, key=lambda cls: cls.port_offset)
 }
 AGENT_NAMES = tuple(AGENT_CLASSES)
 DEFAULT_BASE_PORT = 8101

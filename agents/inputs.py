@@ -152,11 +152,11 @@ def date_in_text(text: str) -> str | None:
     for match in _ISO_DATE.finditer(text):
         candidates.append((match.start(), (match.group(1), match.group(2), match.group(3))))
     for match in _MONTH_FIRST_DATE.finditer(text):
-        month = _month_number(match.group(1))
-        candidates.append((match.start(), (match.group(3), month, match.group(2))))
+        named = _month_number(match.group(1))
+        candidates.append((match.start(), (match.group(3), named, match.group(2))))
     for match in _DAY_FIRST_DATE.finditer(text):
-        month = _month_number(match.group(2))
-        candidates.append((match.start(), (match.group(3), month, match.group(1))))
+        named = _month_number(match.group(2))
+        candidates.append((match.start(), (match.group(3), named, match.group(1))))
     for _, (year, month, day) in sorted(candidates):
         try:
             return dt.date(int(year), int(month), int(day)).isoformat()

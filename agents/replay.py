@@ -18,6 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from a2a.server.cluster import StoredTask
 from a2a.server.context import ServerCallContext
 from a2a.server.request_handlers import DefaultRequestHandler
 from a2a.types import Message, SendMessageRequest, Task
@@ -62,6 +63,8 @@ class ReplayingRequestHandler(DefaultRequestHandler):
             if isinstance(sent.reply, Message):
                 return sent.reply
             task = await self.task_store.get(sent.reply, context)
+            if isinstance(task, StoredTask):  # what a versioned store returns, as the SDK does
+                task = task.task
             if task is None:
                 raise TaskNotFoundError(message=f"Task {sent.reply} no longer exists")
             return task

@@ -47,7 +47,7 @@ from agents.settings import AgentSettings, load_settings
 if TYPE_CHECKING:
     import httpx
 
-    from agents.faults import Receive, Scope, Send
+    from agents.faults import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class RequestLogMiddleware:
     caller's trace (recorded when the process has an OpenTelemetry SDK; a no-op otherwise)."""
 
     def __init__(
-        self, app: Starlette, *, agent_name: str, seen: deque[dict[str, str]] | None = None
+        self, app: ASGIApp, *, agent_name: str, seen: deque[dict[str, str]] | None = None
     ) -> None:
         self.app = app
         self.agent_name = agent_name

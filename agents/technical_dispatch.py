@@ -25,7 +25,7 @@ from a2a.server.agent_execution import AgentExecutor, RequestContext
 from a2a.server.events import EventQueue
 from a2a.server.tasks import TaskUpdater
 from a2a.types import Task, TaskState
-from a2a.utils.errors import UnsupportedOperationError
+from a2a.utils.errors import InvalidParamsError, UnsupportedOperationError
 
 from agents.base import Reply, Skill, SpecialistAgent, skill_description, unknown_customer_reply
 from agents.datastore import customers_by_id, load_data
@@ -313,6 +313,8 @@ class DispatchExecutor(AgentExecutor):
         task = context.current_task
         proposal = pending_proposal(task) if task is not None else None
         if task is None:
+            if context.message is None:  # the SDK always passes one with message/send
+                raise InvalidParamsError(message="A dispatch request needs a message")
             task = new_task_from_user_message(context.message)
             await event_queue.enqueue_event(task)
         reply = (

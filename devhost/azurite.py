@@ -103,7 +103,8 @@ class AzuriteProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout)
-        self.stderr_file.close()
+        if self.stderr_file is not None:
+            self.stderr_file.close()
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -164,11 +165,11 @@ def _busy(ports: tuple[int, int, int], location: Path | None) -> AzuriteProcess 
             blob, queue, table = ports
             return AzuriteProcess(None, blob, queue, table, None, reused_pid=owner.pid)
     lines = []
-    for port, owner in owners.items():
-        if owner is None:
+    for port, holder in owners.items():
+        if holder is None:
             lines.append(f"  port {port}: held by a process this user cannot see")
         else:
-            lines.append(f"  port {port}: PID {owner.pid}: {owner.command[:300]}")
+            lines.append(f"  port {port}: PID {holder.pid}: {holder.command[:300]}")
     pids = " ".join(str(pid) for pid in sorted(found)) or "PID"
     raise AzuriteError(
         f"port(s) {busy} on {HOST} are already in use, and not by an Azurite serving "
@@ -176,11 +177,13 @@ def _busy(ports: tuple[int, int, int], location: Path | None) -> AzuriteProcess 
     )
 
 
-def _wait_until_listening(azurite: AzuriteProcess, timeout: float) -> None:
+def _wait_until_listening(
+    azurite: AzuriteProcess, process: subprocess.Popen[bytes], timeout: float
+) -> None:
     deadline = time.monotonic() + timeout
     ports = (azurite.table_port, azurite.blob_port, azurite.queue_port)
     while True:
-        code = azurite.process.poll()
+        code = process.poll()
         if code is not None:
             tail = azurite.stderr_tail()
             azurite.stop()
@@ -248,5 +251,5 @@ def start_azurite(
         preexec_fn=preexec,  # only prctl, getppid and kill run in the child
     )
     azurite = AzuriteProcess(process, blob_port, queue_port, table_port, stderr_file)
-    _wait_until_listening(azurite, timeout)
+    _wait_until_listening(azurite, process, timeout)
     return azurite

@@ -20,6 +20,9 @@ from typing import Any
 import azure.functions as func
 from azure.functions import meta
 
+# The context parts azure.functions declares but does not export at its top level.
+from azure.functions._abc import RetryContext, RpcException, TraceContext
+
 from devhost import worker_rules
 from devhost.worker_rules import IndexedFunction
 
@@ -89,6 +92,8 @@ def load_app(script_root: Path, environ: Mapping[str, str] = os.environ) -> Any:
     # Load this root's file even when another app's script was imported before (tests).
     module_name = path.stem
     spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise AppLoadError(f"{path} cannot be imported as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     try:
@@ -163,9 +168,10 @@ class InvocationContext(func.Context):
         return self._invocation_id
 
     @property
-    def thread_local_storage(self) -> threading.local:
+    def thread_local_storage(self) -> type[threading.local]:
         """Per-invocation thread-local storage."""
-        return self._thread_local_storage
+        # azure.functions declares the type, the worker hands over an instance: so do we.
+        return self._thread_local_storage  # type: ignore[return-value]
 
     @property
     def function_name(self) -> str:
@@ -178,14 +184,60 @@ class InvocationContext(func.Context):
         return self._function_directory
 
     @property
-    def trace_context(self) -> None:
-        """No distributed trace context locally."""
-        return None
+    def trace_context(self) -> TraceContext:
+        """An empty trace context: the worker always passes one, empty without a trace."""
+        return _NO_TRACE
 
     @property
-    def retry_context(self) -> None:
-        """No retry policy locally."""
-        return None
+    def retry_context(self) -> RetryContext:
+        """A first attempt: the worker always passes one, zeros without a retry policy."""
+        return _FIRST_ATTEMPT
+
+
+class _EmptyTraceContext(TraceContext):
+    @property
+    def trace_state(self) -> str:
+        return ""
+
+    @property
+    def trace_parent(self) -> str:
+        return ""
+
+    @property
+    def attributes(self) -> dict[str, str]:
+        return {}
+
+
+class _NoException(RpcException):
+    @property
+    def source(self) -> str:
+        return ""
+
+    @property
+    def stack_trace(self) -> str:
+        return ""
+
+    @property
+    def message(self) -> str:
+        return ""
+
+
+class _FirstAttempt(RetryContext):
+    @property
+    def retry_count(self) -> int:
+        return 0
+
+    @property
+    def max_retry_count(self) -> int:
+        return 0
+
+    @property
+    def exception(self) -> RpcException:
+        return _NoException()
+
+
+_NO_TRACE = _EmptyTraceContext()
+_FIRST_ATTEMPT = _FirstAttempt()
 
 
 class Invoker:
@@ -260,7 +312,10 @@ class Invoker:
         context = worker_rules.decode(
             info.worker.inputs[info.trigger_arg], meta.Datum(context_json, "string")
         )
-        return self._encode_return(info, info.user_function(context)).value
+        result = self._encode_return(info, info.user_function(context))
+        if result is None:  # an orchestration trigger always has its $return binding
+            raise RuntimeError(f"orchestrator {info.name!r} has no $return binding")
+        return result.value
 
     def close(self) -> None:
         """Stop the worker threads."""

@@ -6,6 +6,7 @@ import logging
 import os
 from collections.abc import MutableMapping
 from pathlib import Path
+from typing import TypeVar
 
 from aiohttp import web
 
@@ -26,6 +27,7 @@ log = logging.getLogger("devhost")
 HOST_MAX_BODY_BYTES = 100 * 1024 * 1024
 HOST_MAX_HEADER_BYTES = 32 * 1024
 RPC_BIND = "127.0.0.1"
+T = TypeVar("T")
 
 
 class DevHost:
@@ -50,15 +52,40 @@ class DevHost:
         self.environ = environ
         self.event_double_encoding = event_double_encoding
         self.port: int | None = None
-        self.settings: HostSettings | None = None
-        self.index: FunctionIndex | None = None
-        self.engine: DurableEngine | None = None
-        self.host_key: HostKey | None = None
         self.rpc_port: int | None = None
+        self._settings: HostSettings | None = None
+        self._index: FunctionIndex | None = None
+        self._engine: DurableEngine | None = None
+        self._host_key: HostKey | None = None
+        self._invoker: Invoker | None = None
         self._runner: web.AppRunner | None = None
         self._rpc_runner: web.AppRunner | None = None
         self._timers: TimerRunner | None = None
-        self.invoker: Invoker | None = None
+
+    @property
+    def settings(self) -> HostSettings:
+        """The host settings (local.settings.json and the environment), once started."""
+        return _started(self._settings)
+
+    @property
+    def index(self) -> FunctionIndex:
+        """The app's functions, once started."""
+        return _started(self._index)
+
+    @property
+    def engine(self) -> DurableEngine:
+        """The Durable engine, once started."""
+        return _started(self._engine)
+
+    @property
+    def host_key(self) -> HostKey:
+        """The key /admin and /runtime/webhooks want, once started."""
+        return _started(self._host_key)
+
+    @property
+    def invoker(self) -> Invoker:
+        """What runs the app's functions, once started."""
+        return _started(self._invoker)
 
     @property
     def base_url(self) -> str:
@@ -77,22 +104,20 @@ class DevHost:
     async def start(self) -> None:
         """Load settings, import and index the app (raises AppLoadError or SettingsError), then
         start serving."""
-        self.settings = load_settings(self.script_root, self.environ)
-        self.host_key = HostKey.from_environ(self.environ)
+        settings = self._settings = load_settings(self.script_root, self.environ)
+        self._host_key = HostKey.from_environ(self.environ)
         faults = activity_faults(self.environ)
         store_mode(self.environ)  # a typo stops the host even for an app without Durable
-        self.index = index_app(load_app(self.script_root), self.settings.route_prefix)
-        self.invoker = Invoker(self.script_root)
+        index = self._index = index_app(load_app(self.script_root), settings.route_prefix)
+        self._invoker = Invoker(self.script_root)
         # As in Azure, the Durable extension (and its storage) only matters to an app that
         # has orchestrations.
         store = (
-            build_store(self.environ, self.settings.task_hub)
-            if self.index.orchestrators
-            else MemoryStore()
+            build_store(self.environ, settings.task_hub) if index.orchestrators else MemoryStore()
         )
-        self.engine = DurableEngine(
-            self.index,
-            self.invoker,
+        self._engine = DurableEngine(
+            index,
+            self._invoker,
             event_double_encoding=self.event_double_encoding,
             activity_faults=faults,
             store=store,
@@ -137,7 +162,7 @@ class DevHost:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.bind, self.requested_port)
         await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # the real port when 0 was asked for
+        self.port = self._runner.addresses[0][1]  # the real port when 0 was asked for
         if self._timers:
             self._timers.start()
 
@@ -151,17 +176,23 @@ class DevHost:
         await self._rpc_runner.setup()
         site = web.TCPSite(self._rpc_runner, RPC_BIND, 0)
         await site.start()
-        self.rpc_port = site._server.sockets[0].getsockname()[1]
+        self.rpc_port = self._rpc_runner.addresses[0][1]
 
     async def stop(self) -> None:
         """Stop timers, orchestrations and the server."""
         if self._timers:
             await self._timers.stop()
-        if self.engine:
-            await self.engine.close()
+        if self._engine:
+            await self._engine.close()
         if self._runner:
             await self._runner.cleanup()
         if self._rpc_runner:
             await self._rpc_runner.cleanup()
-        if self.invoker:
-            self.invoker.close()
+        if self._invoker:
+            self._invoker.close()
+
+
+def _started(value: T | None) -> T:
+    if value is None:
+        raise RuntimeError("the devhost is not started")
+    return value

@@ -16,6 +16,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from devhost.settings import SettingsError
 
@@ -58,7 +59,7 @@ class HostKey:
             presented = request.query.get(KEY_QUERY, "")
         return hmac.compare_digest(presented.encode(), self.value.encode())
 
-    def middleware(self) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    def middleware(self) -> Middleware:
         """Refuse protected routes without the key, before any handler (or 404) runs."""
 
         @web.middleware

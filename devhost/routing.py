@@ -6,6 +6,7 @@ import bisect
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 from urllib.parse import unquote
 
 Constraint = Callable[[str], bool]
@@ -386,32 +387,35 @@ class RouteTemplate:
         return values if len(parts) <= len(self._segments) else None
 
 
+Target = TypeVar("Target")
+
+
 @dataclass(frozen=True)
-class Route:
+class Route(Generic[Target]):
     """One registered route: its template, allowed methods (None = all) and target."""
 
     template: RouteTemplate
     methods: frozenset[str] | None
-    target: object
+    target: Target
 
     def allows(self, method: str) -> bool:
         """Whether this route accepts the HTTP method."""
         return self.methods is None or method.upper() in self.methods
 
 
-class Router:
+class Router(Generic[Target]):
     """Routes ordered by ASP.NET-like precedence, resolved by path and then by method."""
 
     def __init__(self) -> None:
         """Create an empty router."""
-        self._routes: list[Route] = []
+        self._routes: list[Route[Target]] = []
 
     @property
-    def routes(self) -> list[Route]:
+    def routes(self) -> list[Route[Target]]:
         """The registered routes in precedence order."""
         return list(self._routes)
 
-    def add(self, template: str, methods: Iterable[str] | None, target: object) -> Route:
+    def add(self, template: str, methods: Iterable[str] | None, target: Target) -> Route[Target]:
         """Register target for template and methods (None or empty = every method)."""
         if isinstance(methods, str):
             methods = (methods,)
@@ -421,7 +425,7 @@ class Router:
         bisect.insort_right(self._routes, route, key=lambda r: r.template.precedence)
         return route
 
-    def resolve(self, method: str, path: str) -> tuple[object, dict[str, str]]:
+    def resolve(self, method: str, path: str) -> tuple[Target, dict[str, str]]:
         """Return (target, parameters) for the request; raise RouteNotFound or MethodNotAllowed."""
         allowed: set[str] = set()
         path_matched = False

@@ -25,9 +25,9 @@ def error_response(
     return web.json_response(body, status=status, headers=headers)
 
 
-def build_router(index: FunctionIndex) -> Router:
+def build_router(index: FunctionIndex) -> Router[FunctionInfo]:
     """A router over every HTTP-triggered function (default route: the function name)."""
-    router = Router()
+    router: Router[FunctionInfo] = Router()
     for info in index.http:
         methods = [getattr(m, "value", m) for m in (info.trigger.methods or [])] or None
         router.add(info.trigger.route or info.name, methods, info)
@@ -124,7 +124,7 @@ class FunctionsHandler:
         ):
             return self._preflight(request, origin)
         try:
-            target, route_params = self.router.resolve(request.method, path)
+            info, route_params = self.router.resolve(request.method, path)
         except RouteNotFound:
             return error_response(
                 404,
@@ -140,7 +140,6 @@ class FunctionsHandler:
                 f"{request.method} is not allowed here; use {', '.join(exc.allowed)}.",
                 headers,
             )
-        info: FunctionInfo = target  # type: ignore[assignment]
         body = await request.read()
         http_request = to_http_request(request, body, route_params)
         try:

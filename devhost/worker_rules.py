@@ -231,11 +231,12 @@ def _check_parameters(
             if not fits:
                 # The worker compares the v2 model's data_type (None) with its "undefined"
                 # enum by identity, so it always reports the dataType form of this message.
+                shown = getattr(pytype, "__name__", pytype)
                 raise FunctionLoadError(
                     name,
                     f'{param.name!r} binding type "{binding.type}" and dataType '
                     f'"{binding.data_type}" in function.json do not match the corresponding '
-                    f'function parameter\'s Python type annotation "{pytype.__name__}"',
+                    f'function parameter\'s Python type annotation "{shown}"',
                 )
         if not binding_out:
             inputs[param.name] = ParamType(converter, pytype)
@@ -308,20 +309,23 @@ def _is_out(annotation: Any) -> bool:
 
 def _is_generic_type(tp: Any) -> bool:
     """typing_inspect's test as vendored by the worker: PEP 585 aliases (dict[...]) fail it."""
+    # typing's private alias classes, as the worker's test reads them (not in typeshed).
     special = (typing._GenericAlias, typing._SpecialGenericAlias)  # type: ignore[attr-defined]
-    return (isinstance(tp, type) and issubclass(tp, typing.Generic)) or (  # type: ignore[arg-type]
+    return (isinstance(tp, type) and issubclass(tp, typing.Generic)) or (
         isinstance(tp, special)
         and tp.__origin__ not in (typing.Union, tuple, typing.ClassVar, collections.abc.Callable)
     )
 
 
 def _generic_origin(tp: Any) -> Any:
+    # typing._GenericAlias: private, not in typeshed; the worker's vendored code reads it.
     if isinstance(tp, typing._GenericAlias):  # type: ignore[attr-defined]
         return tp.__origin__ if tp.__origin__ is not typing.ClassVar else None
     return typing.Generic if tp is typing.Generic else None
 
 
 def _generic_args(tp: Any) -> tuple[Any, ...]:
+    # typing._GenericAlias: private, not in typeshed; the worker's vendored code reads it.
     return tp.__args__ if isinstance(tp, typing._GenericAlias) else ()  # type: ignore[attr-defined]
 
 

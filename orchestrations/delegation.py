@@ -10,7 +10,7 @@ import json
 import logging
 from collections.abc import Generator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import azure.durable_functions as df
 
@@ -44,6 +44,7 @@ from orchestrations.steps import (
     first_of,
     run_stage,
     say,
+    timer,
     trace_fields,
 )
 from voicea2a import telemetry
@@ -74,10 +75,11 @@ class TransientFailure(Exception):
 
 
 @bp.orchestration_trigger(context_name="context", orchestration=ORCHESTRATOR)
-def delegation(context: df.DurableOrchestrationContext):  # noqa: ANN201 (a generator)
+def delegation(context: df.DurableOrchestrationContext) -> Generator[Any, Any, DelegationOutput]:
     """Plan, run the stages in parallel, get a dispatch approved, compose, record, answer."""
     telemetry.ensure_setup()
-    job: DelegationJob = context.get_input()
+    # The input is always the job api/messages.py started this instance with.
+    job = cast(DelegationJob, context.get_input())
     say(context, job, "delegation started", event="delegation.started")
     try:
         output = yield from delegate(context, job)
@@ -280,7 +282,9 @@ def get_approval(
     # Shown in the custom status while pending, for a supervisor who was not listening for the
     # event (GET /api/approvals): the event's data and ids, never the owner's id.
     pending: PendingApproval = {
-        **request,
+        "reason": request["reason"],
+        "expiresAt": request["expiresAt"],
+        "customerId": request["customerId"],
         "requestedAt": _iso(now),
         "conversationId": job.get("conversationId"),
         "callId": job.get("callId"),
@@ -294,10 +298,10 @@ def get_approval(
         event="approval.requested",
     )
     decision = context.wait_for_external_event(APPROVAL_EVENT)
-    timer = context.create_timer(expires)
-    winner = yield from first_of(context, [decision, timer], events)
+    expiry = timer(context, expires)
+    winner = yield from first_of(context, [decision, expiry], events)
     if winner is decision:
-        timer.cancel()
+        expiry.cancel()
         raw = decision.result
         # The Durable extension hands raised-event data over as JSON text (see README).
         choice: ApprovalDecision = json.loads(raw) if isinstance(raw, str) else raw

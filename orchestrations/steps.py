@@ -12,10 +12,10 @@ import hashlib
 import logging
 from collections.abc import Generator, Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import azure.durable_functions as df
-from azure.durable_functions.models.Task import TaskBase, TaskState
+from azure.durable_functions.models.Task import TaskBase, TaskState, TimerTask
 
 from orchestrations.contract import (
     ANSWERED,
@@ -52,6 +52,12 @@ def trace_fields(context: df.DurableOrchestrationContext, job: DelegationJob) ->
         "instanceId": context.instance_id,
         "user": job.get("user"),
     }
+
+
+def timer(context: df.DurableOrchestrationContext, fire_at: datetime) -> TimerTask:
+    """A durable timer that can be cancelled (the SDK annotates it as a plain TaskBase)."""
+    # create_timer returns a TimerTask, or for long waits a LongTimerTask: both have cancel().
+    return cast(TimerTask, context.create_timer(fire_at))
 
 
 def _derived_traceparent(instance_id: str) -> str:
@@ -292,7 +298,7 @@ def run_stage(
         deadline = until
     if deadline <= now:
         return [_out_of_time(context, job, step, events, progress) for step in steps]
-    deadlines = {step.agent: context.create_timer(deadline) for step in steps}
+    deadlines = {step.agent: timer(context, deadline) for step in steps}
     outcomes: dict[str, AgentOutcome] = {}
     for step in steps:
         events.add("agent.status", {"status": "started", "attempt": 1}, agent=step.agent)
@@ -315,7 +321,7 @@ def run_stage(
                     step.agent, step.skill, "timed-out", reason="no answer before the deadline"
                 )
             elif result is None or (result["state"] == "failed" and result.get("retryable")):
-                reason = result["error"] if result else "the call failed"
+                reason = (result["error"] if result else None) or "the call failed"
                 if attempt < limits["retryMaxAttempts"]:
                     retry.append(step)
                     say(
@@ -366,9 +372,9 @@ def run_stage(
             else:
                 yield from settle(context, [context.create_timer(wake)], events)
                 attempt += 1
-    for timer in deadlines.values():
-        if not timer.is_completed:
-            timer.cancel()
+    for deadline_timer in deadlines.values():
+        if not deadline_timer.is_completed:
+            deadline_timer.cancel()
     return [outcomes[step.agent] for step in steps]
 
 

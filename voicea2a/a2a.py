@@ -620,7 +620,7 @@ def _from_task(task: dict[str, Any]) -> A2AResult:
     status = task["status"]
     if not isinstance(status, dict):
         raise TypeError("task status is not an object")
-    state = STATES.get(status.get("state"))
+    state = STATES.get(str(status.get("state")))
     if state is None:
         raise ValueError(f"unknown task state {str(status.get('state'))[:40]!r}")
     parts = []

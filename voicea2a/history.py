@@ -17,9 +17,11 @@ import binascii
 import hashlib
 import json
 import re
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
+from voicea2a.compose import AnswerJson, OutcomeJson
 from voicea2a.errors import InvalidRequest, NotFound, UpstreamUnavailable
 from voicea2a.messages import CONVERSATION_ID_RE, CUSTOMER_ID_RE
 from voicea2a.planner import Verified
@@ -244,8 +246,8 @@ async def set_verified_customer(
 async def verified_customer(user_id: str, conversation_id: str) -> Verified | None:
     """The customer verified earlier in this conversation, if any, with its identity."""
     entity = await _get_entity(user_id, conversation_id)
-    customer_id = (entity or {}).get("verifiedCustomerId")
-    if not customer_id:
+    customer_id = entity.get("verifiedCustomerId") if entity else None
+    if not entity or not customer_id:
         return None
     return Verified(customer_id, entity.get("verifiedIdentity") or "")
 
@@ -268,8 +270,8 @@ def turn_rows(
     instance_id: str,
     started_at: str,
     request: str,
-    outcomes: list[dict[str, Any]],
-    answer: dict[str, Any],
+    outcomes: Sequence[Mapping[str, Any]],
+    answer: Mapping[str, Any],
     customer_id: str | None = None,
 ) -> list[dict[str, Any]]:
     """The message rows of one turn: the user's request, each outcome, the answer (with the
@@ -361,8 +363,8 @@ async def record_turn(
     instance_id: str,
     started_at: str,
     request: str,
-    outcomes: list[dict[str, Any]],
-    answer: dict[str, Any],
+    outcomes: Sequence[Mapping[str, Any]],
+    answer: Mapping[str, Any],
     customer_id: str | None = None,
 ) -> None:
     """Write one turn (idempotent: a retry upserts the same rows) and bump updatedAt."""
@@ -390,8 +392,8 @@ class TurnJson(TypedDict):
     instanceId: str
     startedAt: str
     request: str  # the spoken request's text
-    outcomes: list[dict[str, Any]]
-    answer: dict[str, Any]
+    outcomes: list[OutcomeJson]
+    answer: AnswerJson
     verifiedCustomerId: str | None
     identityChecked: bool
     verifiedIdentity: str

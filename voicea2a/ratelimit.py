@@ -14,10 +14,14 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from voicea2a import telemetry
 from voicea2a.errors import RateLimited, UpstreamUnavailable
 from voicea2a.storage import REQUEST_PATH, ensure_table
+
+if TYPE_CHECKING:
+    from azure.data.tables.aio import TableClient
 
 TABLE = "ratelimits"
 log = logging.getLogger(__name__)
@@ -119,9 +123,9 @@ def _rejected(route: str, limit: int, window_seconds: int) -> None:
     )
 
 
-async def _read(table, key: tuple[str, str]) -> _Seen:  # noqa: ANN001 (an azure TableClient)
+async def _read(table: TableClient, key: tuple[str, str]) -> _Seen:
     entity = await table.get_entity(key[0], key[1], **REQUEST_PATH)
-    return _Seen(int(entity["count"]), entity.metadata["etag"])
+    return _Seen(int(entity["count"]), entity.metadata["etag"] or "")
 
 
 def _remember(key: tuple[str, str], seen: _Seen) -> None:

@@ -218,7 +218,7 @@ async def register(
             owner=by.identity,
             admission=ADMITTED if admitted else PENDING,
             priority=previous.priority if previous is not None else 0,
-            admitted_at=(previous.admitted_at if keeps else now) if admitted else None,
+            admitted_at=(previous.admitted_at if keeps and previous else now) if admitted else None,
         )
         await table.upsert_entity(_entity(record), **REQUEST_PATH)
     except AzureError:

@@ -6,7 +6,7 @@ import asyncio
 import concurrent.futures
 import threading
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -30,7 +30,7 @@ class SingleFlight(Generic[T]):
         with self._lock:
             value = cached()
             if value is not MISS:
-                return value  # type: ignore[return-value]
+                return cast(T, value)  # not MISS: what `fetch` returned earlier
             flight = self._flights.get(key)
             owner = flight is None
             if flight is None:

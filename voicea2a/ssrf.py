@@ -37,7 +37,7 @@ class VettedUrl:
 async def system_resolver(host: str, port: int) -> list[str]:
     """The host's addresses from the system resolver."""
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [info[4][0] for info in infos]
+    return [str(info[4][0]) for info in infos]
 
 
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from voicea2a.config import StorageSettings, get_settings
 from voicea2a.loopcache import PerLoop
@@ -89,7 +89,8 @@ async def ensure_table(name: str) -> TableClient:
         with contextlib.suppress(ResourceExistsError):
             await table_service().create_table(name, **REQUEST_PATH)
         _created_tables.add(name)
-    return _SelfHealingTable(name, table_client(name))  # type: ignore[return-value]
+    # It forwards every other TableClient method (__getattr__): callers see a TableClient.
+    return cast("TableClient", _SelfHealingTable(name, table_client(name)))
 
 
 def _table_missing(error: Exception) -> bool:

@@ -459,9 +459,10 @@ class DurableEngine:
         instance.updated = now
         if state is not None and state.get("customStatus") is not None:
             instance.custom_status = state["customStatus"]
-        if error is not None:
+        if error is not None or state is None:
             instance.history.append(h.orchestrator_completed(now))
-            await self._fail(instance, f"Orchestrator function '{instance.name}' failed: {error}")
+            cause = error or "it returned no state"
+            await self._fail(instance, f"Orchestrator function '{instance.name}' failed: {cause}")
             return
 
         for message in messages:
@@ -704,7 +705,11 @@ class DurableEngine:
 
     def _apply_cancellations(self, instance: Instance, leaves: list[dict[str, Any]]) -> None:
         for leaf, action in zip(instance.leaves, leaves, strict=False):
-            if leaf.action_type == CREATE_TIMER and action.get("isCanceled"):
+            if (
+                leaf.action_type == CREATE_TIMER
+                and leaf.task_id is not None
+                and action.get("isCanceled")
+            ):
                 instance.cancel_timer(leaf.task_id)
 
     # ----- endings -----

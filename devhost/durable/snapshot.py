@@ -44,7 +44,7 @@ def capture(instance: Instance, *, deleted: bool = False) -> InstanceRecord:
         state=state,
         history=instance.history,
         history_count=len(instance.history),
-        inbox=[tuple(envelope) for envelope in instance.inbox],
+        inbox=[(e.seq, e.execution, e.message) for e in instance.inbox],
         inbox_consumed=instance.inbox_consumed,
     )
 

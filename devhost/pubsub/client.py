@@ -101,7 +101,11 @@ class ClientEndpoint:
             and connection.reliable
             and verify_reconnection_token(token, self._key, connection_id)
         )
-        protocols = (connection.subprotocol,) if valid and connection else frames.SUBPROTOCOLS
+        protocols = (
+            (connection.subprotocol,)
+            if valid and connection and connection.subprotocol
+            else frames.SUBPROTOCOLS
+        )
         ws = _websocket(protocols)
         await ws.prepare(request)
         # The session may have expired while the handshake was written.

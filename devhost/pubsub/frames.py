@@ -51,7 +51,8 @@ def _with_sequence(message: dict[str, object], sequence_id: int | None) -> str:
 
 def server_message(payload: Payload, sequence_id: int | None) -> str:
     """`{"type":"message","from":"server",...}`."""
-    message = {"type": "message", "from": "server", "dataType": payload.data_type}
+    message: dict[str, object] = {"type": "message", "from": "server"}
+    message["dataType"] = payload.data_type
     message["data"] = payload.json_value()
     return _with_sequence(message, sequence_id)
 
@@ -70,7 +71,7 @@ def group_message(
 
 def connected(user_id: str | None, connection_id: str, reconnection_token: str | None) -> str:
     """The first frame of a new connection."""
-    message = {"type": "system", "event": "connected", "userId": user_id or ""}
+    message: dict[str, object] = {"type": "system", "event": "connected", "userId": user_id or ""}
     message["connectionId"] = connection_id
     if reconnection_token is not None:
         message["reconnectionToken"] = reconnection_token
