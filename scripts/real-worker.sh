@@ -4,7 +4,7 @@
 #
 # shared/real-worker ships the worker's Python code without its generated gRPC modules, so the
 # worker tree is assembled in .venv-worker/oracle with the modules generated from the protos the
-# worker was built with (tests/oracle/protos, same commit). Nothing of it is part of the app.
+# worker was built with (tests/oracle/third_party/protos, same commit). Nothing of it is part of the app.
 # Idempotent: redone only when the worker, the protos or the pins below change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +16,7 @@ if [ ! -f "$worker_src/index.py" ]; then
 fi
 python_bin=${1:-python3.11}
 pins="grpcio==1.59.5 grpcio-tools==1.59.5 protobuf==4.25.9 azurefunctions-extensions-base==1.2.0"
-wanted=$( { echo "$pins"; cat requirements.txt; find "$worker_src" tests/oracle/protos -type f \
+wanted=$( { echo "$pins"; cat requirements.txt; find "$worker_src" tests/oracle/third_party/protos -type f \
   -printf '%P %s %T@\n' | sort; } | sha256sum | cut -d' ' -f1)
 stamp=.venv-worker/.oracle.sha
 if [ "$(cat "$stamp" 2>/dev/null)" = "$wanted" ]; then
@@ -38,7 +38,7 @@ protos="$oracle/azure_functions_worker/protos"
 staging=$(mktemp -d)
 trap 'rm -rf "$staging"' EXIT
 mkdir -p "$staging/azure_functions_worker/protos"
-cp -r tests/oracle/protos/. "$staging/azure_functions_worker/protos/"
+cp -r tests/oracle/third_party/protos/. "$staging/azure_functions_worker/protos/"
 for proto in shared/NullableTypes.proto identity/ClaimsIdentityRpc.proto FunctionRpc.proto; do
   (cd "$staging" && "$OLDPWD/.venv-worker/bin/python" -m grpc_tools.protoc \
     -I azure_functions_worker/protos --python_out "$OLDPWD/$protos" \
