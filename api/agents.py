@@ -5,14 +5,13 @@ import azure.functions as func
 
 from api._http import http_endpoint, json_response, read_json, signed_in
 from voicea2a import registry
+from voicea2a.bodies import AGENT_ADMISSION, AGENT_REGISTRATION
 from voicea2a.config import get_settings
-from voicea2a.errors import InvalidRequest
 from voicea2a.publisher import publish
 
 bp = df.Blueprint()
 
 SUPERVISOR = "supervisor"
-MAX_PRIORITY = 1000
 
 
 @bp.route(route="agents", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -21,13 +20,10 @@ async def register_agent(req: func.HttpRequest) -> func.HttpResponse:
     """`{url}`: the app fetches and validates the card itself (behind the SSRF guard); pending
     until a supervisor admits it, unless a supervisor or an allow-listed identity registers it."""
     principal = await signed_in(req, "agent", SUPERVISOR)
-    body = read_json(req)
-    unknown = sorted(set(body) - {"url"})
-    if unknown:
-        raise InvalidRequest(f"Unknown field(s): {', '.join(unknown)}.")
+    registration = AGENT_REGISTRATION.parse(read_json(req, free_text=AGENT_REGISTRATION.free_text))
     settings = get_settings().agents
     by = registry.registrant(principal.user_id, principal.has_role(SUPERVISOR), settings)
-    record, changed = await registry.register(body.get("url"), settings, by)
+    record, changed = await registry.register(registration.url, settings, by)
     if changed:
         await publish(registry.registry_event(await registry.list_agents()))
     return json_response({**record.public(), "admission": record.admission})
@@ -51,20 +47,11 @@ async def admit_agent(req: func.HttpRequest) -> func.HttpResponse:
     """Admit an agent; `{priority?}` decides which agent gets a skill two of them offer."""
     await signed_in(req, SUPERVISOR)
     name = registry.route_name(req.route_params["name"])
-    body = read_json(req) if req.get_body() else {}
-    unknown = sorted(set(body) - {"priority"})
-    if unknown:
-        raise InvalidRequest(f"Unknown field(s): {', '.join(unknown)}.")
-    priority = body.get("priority")
-    if priority is not None and (
-        isinstance(priority, bool)
-        or not isinstance(priority, int)
-        or not -MAX_PRIORITY <= priority <= MAX_PRIORITY
-    ):
-        raise InvalidRequest(
-            f"Field 'priority' must be an integer from {-MAX_PRIORITY} to {MAX_PRIORITY}."
-        )
-    record = await registry.admit(name, priority)
+    # The body is optional: without one, the agent is admitted with the priority it has.
+    admission = AGENT_ADMISSION.parse(
+        read_json(req, free_text=AGENT_ADMISSION.free_text) if req.get_body() else {}
+    )
+    record = await registry.admit(name, admission.priority)
     await publish(registry.registry_event(await registry.list_agents()))
     return json_response(record.for_supervisor())
 

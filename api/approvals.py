@@ -3,7 +3,7 @@
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -17,6 +17,7 @@ from orchestrations.contract import (
     ApprovalDecision,
     read_custom_status,
 )
+from voicea2a.bodies import APPROVAL_DECISION
 from voicea2a.errors import InvalidRequest, NotFound
 from voicea2a.instances import list_instances
 from voicea2a.messages import is_instance_id, url_segment
@@ -29,22 +30,15 @@ logger = logging.getLogger(__name__)
 
 MAX_APPROVALS = 100
 # What GET /api/approvals shows of a pending approval: the approval.requested event's data and
-# ids, as the ops group already receives them (never the owner's user id).
-APPROVAL_FIELDS = ("reason", "customerId", "expiresAt", "requestedAt")
-OPTIONAL_FIELDS = ("conversationId", "callId")
-
-
-def parse_decision(body: dict[str, Any]) -> tuple[bool, str]:
-    """`{approve, note?}`: a boolean and a short note."""
-    unknown = sorted(set(body) - {"approve", "note"})
-    if unknown:
-        raise InvalidRequest(f"Unknown field '{unknown[0]}'.")
-    if not isinstance(body.get("approve"), bool):
-        raise InvalidRequest("Field 'approve' must be true or false.")
-    note = body.get("note", "")
-    if not isinstance(note, str) or len(note) > 500:
-        raise InvalidRequest("Field 'note' must be a string of at most 500 characters.")
-    return body["approve"], note
+# ids, as the ops group already receives them (never the owner's user id). Typed as literals:
+# they index the PendingApproval TypedDict.
+APPROVAL_FIELDS: tuple[Literal["reason", "customerId", "expiresAt", "requestedAt"], ...] = (
+    "reason",
+    "customerId",
+    "expiresAt",
+    "requestedAt",
+)
+OPTIONAL_FIELDS: tuple[Literal["conversationId", "callId"], ...] = ("conversationId", "callId")
 
 
 @bp.route(route="approvals/{instanceId}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -55,7 +49,7 @@ async def approve(
 ) -> func.HttpResponse:
     """Deliver the decision to a delegation waiting for one."""
     supervisor = await signed_in(req, "supervisor")
-    approved, note = parse_decision(read_json(req, free_text=("note",)))
+    decision = APPROVAL_DECISION.parse(read_json(req, free_text=APPROVAL_DECISION.free_text))
     instance_id = req.route_params["instanceId"]
     if not is_instance_id(instance_id):
         raise NotFound("No such delegation.")
@@ -64,9 +58,13 @@ async def approve(
         raise NotFound("No such delegation.")
     if (status.custom_status or {}).get("stage") != AWAITING_APPROVAL:
         raise InvalidRequest("This delegation is not waiting for an approval.")
-    decision: ApprovalDecision = {"approve": approved, "note": note, "by": supervisor.user_id}
-    await client.raise_event(url_segment(instance_id), APPROVAL_EVENT, decision)
-    return json_response({"instanceId": instance_id, "approve": approved}, status=202)
+    event: ApprovalDecision = {
+        "approve": decision.approve,
+        "note": decision.note,
+        "by": supervisor.user_id,
+    }
+    await client.raise_event(url_segment(instance_id), APPROVAL_EVENT, event)
+    return json_response({"instanceId": instance_id, "approve": decision.approve}, status=202)
 
 
 def pending_approval(status: Any, now: datetime) -> dict[str, Any] | None:

@@ -7,7 +7,7 @@ from api._http import http_endpoint, json_response, read_json, signed_in, token_
 from voicea2a import issuance
 from voicea2a.auth import issue_app_token
 from voicea2a.config import get_settings
-from voicea2a.devlogin import parse_dev_login
+from voicea2a.devlogin import DEV_LOGIN
 from voicea2a.errors import NotFound
 
 bp = df.Blueprint()
@@ -20,20 +20,20 @@ async def dev_token(req: func.HttpRequest) -> func.HttpResponse:
     settings = get_settings()
     if not settings.auth.dev_login_enabled:
         raise NotFound()
-    user, roles = parse_dev_login(read_json(req))
-    entry = token_audit(req, user, "dev")
+    login = DEV_LOGIN.parse(read_json(req, free_text=DEV_LOGIN.free_text))
+    entry = token_audit(req, login.user, "dev")
     # Nobody is signed in yet, so the budget is per client address.
     limit = settings.rate_limits.voice_token_per_minute
     await issuance.admit("dev-token", entry.client_ip, limit, entry)
-    token, expires_at = await issue_app_token(settings.auth, user, roles)
+    token, expires_at = await issue_app_token(settings.auth, login.user, login.roles)
     await issuance.issued(entry)
     return json_response(
         {
             "token": token,
             "tokenType": "Bearer",
             "expiresAt": expires_at.isoformat().replace("+00:00", "Z"),
-            "user": user,
-            "roles": roles,
+            "user": login.user,
+            "roles": list(login.roles),
         }
     )
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
+from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
 from api._http import current_correlation_id, http_endpoint, json_response, read_json, signed_in
 from orchestrations.contract import (
@@ -21,6 +22,7 @@ from voicea2a import history, telemetry
 from voicea2a.config import get_settings
 from voicea2a.errors import InternalError, NotFound, UpstreamUnavailable
 from voicea2a.messages import (
+    MESSAGE_REQUEST,
     instance_id_for,
     is_instance_id,
     parse_message_request,
@@ -54,7 +56,7 @@ async def post_message(
     """Start (once) the delegation for this call and wait briefly for its answer."""
     principal = await signed_in(req)
     settings = get_settings()
-    message = parse_message_request(read_json(req, free_text=("request",)))
+    message = parse_message_request(read_json(req, free_text=MESSAGE_REQUEST.free_text))
     conversation_id = message.conversation_id or uuid.uuid4().hex
     call_id = message.call_id or uuid.uuid4().hex
     instance_id = instance_id_for(principal.user_id, conversation_id, call_id)
@@ -97,9 +99,16 @@ async def post_message(
     )
 
 
-def _running_or_done(status: Any) -> bool:
+def _state(status: DurableOrchestrationStatus) -> str:
+    """The instance's runtime status name (`Running`, `Completed`, ...)."""
+    runtime = status.runtime_status
+    return runtime.value if runtime is not None else "Unknown"
+
+
+def _running_or_done(status: DurableOrchestrationStatus | None) -> bool:
     """Whether this call id's delegation exists and is not one to start afresh."""
-    return bool(status) and status.runtime_status.value not in RESTARTABLE
+    # A status is falsy when no such instance exists (the SDK's __bool__).
+    return status is not None and bool(status) and _state(status) not in RESTARTABLE
 
 
 def _transient(status: Any) -> bool:
@@ -119,7 +128,7 @@ async def wait_for(
     while True:
         status = await client.get_status(url_segment(instance_id))
         if status:
-            state = status.runtime_status.value
+            state = _state(status)
             if state == "Completed":
                 return answer_of(status.output)
             # The answer is shown before the turn is recorded: no need to wait for that.
@@ -152,7 +161,7 @@ async def get_message(
     status = await client.get_status(url_segment(instance_id), show_input=True)
     if not status or instance_input(status).get("user") != principal.user_id:
         raise NotFound("No such message.")
-    state = status.runtime_status.value
+    state = _state(status)
     body: dict[str, Any] = {
         "instanceId": instance_id,
         "conversationId": instance_input(status).get("conversationId"),

@@ -1,31 +1,47 @@
-"""The dev sign-in: who may ask for a development token, and with which roles."""
+"""The dev sign-in's request body: who may ask for a development token, and with which roles."""
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from dataclasses import dataclass
 
 from voicea2a.auth import ROLES
-from voicea2a.errors import InvalidRequest
-
-_USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+from voicea2a.schema import Array, Choice, Field, Obj, Text
 
 
-def parse_dev_login(body: dict[str, Any]) -> tuple[str, list[str]]:
-    """Validate `{user, roles?}`: a short user name and known roles (default `user`)."""
-    unknown = sorted(set(body) - {"user", "roles"})
-    if unknown:
-        raise InvalidRequest(f"Unknown field(s): {', '.join(unknown)}.")
-    user = body.get("user")
-    if not isinstance(user, str) or not _USER.fullmatch(user):
-        raise InvalidRequest(
-            "Field 'user' must be 1-64 characters: letters, digits, '.', '_', '@' or '-'."
-        )
-    roles = body.get("roles", ["user"])
-    if (
-        not isinstance(roles, list)
-        or not roles
-        or not all(isinstance(role, str) and role in ROLES for role in roles)
-    ):
-        raise InvalidRequest(f"Field 'roles' must be a non-empty list of: {', '.join(ROLES)}.")
-    return user, sorted(set(roles))
+@dataclass(frozen=True)
+class DevLogin:
+    """A validated `{user, roles?}`: a short user name and known roles, sorted."""
+
+    user: str
+    roles: tuple[str, ...]
+
+
+def _dev_login(user: str, roles: tuple[str, ...]) -> DevLogin:
+    """The sign-in with its roles sorted (the token's claim and the answer list them so)."""
+    return DevLogin(user, tuple(sorted(roles)))
+
+
+DEV_LOGIN = Obj(
+    name="DevTokenRequest",
+    build=_dev_login,
+    fields=(
+        Field(
+            name="user",
+            kind=Text(
+                pattern=r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}",
+                rule="must be 1-64 characters: letters, digits, '.', '_', '@' or '-'",
+            ),
+            required=True,
+        ),
+        Field(
+            name="roles",
+            kind=Array(
+                items=Choice(name="Role", values=ROLES),
+                min_items=1,
+                max_items=len(ROLES),
+                unique=True,
+            ),
+            default=("user",),
+        ),
+    ),
+)

@@ -19,6 +19,8 @@ _UTF8 = frozenset({"utf-8", "utf8"})
 _NOT_TEXT = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _NOT_FREE_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _MAX_FIELD_CHARS = 100  # of a field's path in an error message: names come from the caller
+# An item's index in a path: `free_text` names every item of a list as `a[]`.
+_INDEX = re.compile(r"\[[0-9]+\]")
 # A count is small: a bound on digits keeps int() off huge strings (it refuses > 4,300 digits).
 _COUNT = re.compile(r"[0-9]{1,9}")
 
@@ -50,21 +52,23 @@ def is_text(value: str, free_text: bool = False) -> bool:
 
 def check_text(value: Any, free_text: Collection[str] = ()) -> None:
     """Every string of a parsed JSON value, field names included, is text (`is_text`); else 400
-    naming the first field that is not. `free_text` names the fields (`a`, `a.b`, `a[0]`) that
-    may hold tabs and line breaks."""
+    naming the first field that is not. `free_text` names the fields (`a`, `a.b`, `a[]` for
+    every item of `a`) that may hold tabs and line breaks."""
     stack: list[tuple[str, Any]] = [("", value)]
     while stack:  # a loop, not recursion: a body may nest as deep as the parser allows
         path, item = stack.pop()
-        if isinstance(item, str) and not is_text(item, path in free_text):
-            allowed = " other than tab and line breaks" if path in free_text else ""
-            raise InvalidRequest(
-                f"Field '{_shown(path)}' must not contain control characters{allowed} "
-                "or unpaired surrogates."
-            )
+        if isinstance(item, str):
+            free = _INDEX.sub("[]", path) in free_text
+            if not is_text(item, free):
+                allowed = " other than tab and line breaks" if free else ""
+                raise InvalidRequest(
+                    f"Field '{shown_field(path)}' must not contain control characters{allowed} "
+                    "or unpaired surrogates."
+                )
         if isinstance(item, dict):
             for key in item:
                 if not is_text(key):
-                    where = f"in '{_shown(path)}'" if path else "at the top level"
+                    where = f"in '{shown_field(path)}'" if path else "at the top level"
                     raise InvalidRequest(
                         f"A field name {where} holds control characters or unpaired surrogates."
                     )
@@ -74,7 +78,9 @@ def check_text(value: Any, free_text: Collection[str] = ()) -> None:
             stack.extend(reversed([(f"{path}[{i}]", child) for i, child in enumerate(item)]))
 
 
-def _shown(path: str) -> str:
+def shown_field(path: str) -> str:
+    """A field's path as an error message shows it: cut short, since names come from the
+    caller."""
     return path if len(path) <= _MAX_FIELD_CHARS else path[:_MAX_FIELD_CHARS] + "..."
 
 

@@ -2,13 +2,16 @@
 
 The app is indexed the way the Functions host indexes it (`get_functions()` via the devhost's
 `load_app` + `index_app`), so a route added, removed or renamed in api/ without the spec (or the
-other way round) fails here. The limits and enums of the request bodies are checked against the
-constants the code validates with.
+other way round) fails here. The request-body schemas are generated from the code's declarations
+(scripts/openapi.py): the document must hold exactly what it generates, and sample bodies must
+get the same verdict from the schema and from the code.
 """
 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,9 +20,12 @@ from openapi_spec_validator import validate
 
 from devhost.functions import index_app, load_app
 from devhost.settings import load_settings as load_host_settings
+from scripts import openapi as generator
 from tests.contract.schemathesis_hooks import CODES as STATUS_CODES
-from voicea2a import errors, messages
+from voicea2a import bodies, errors, messages
 from voicea2a.auth import ROLES
+from voicea2a.devlogin import DEV_LOGIN
+from voicea2a.schema import REF
 from voicea2a.voice_session import SYMPTOMS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -179,7 +185,7 @@ def test_the_messages_body_has_the_codes_limits(spec):
     assert schemas["Symptom"]["enum"] == list(SYMPTOMS)
     assert schemas["LedState"]["enum"] == list(messages.LED_STATES)
     conversation = schemas["ConversationId"]["pattern"]
-    assert conversation == f"^{messages.CONVERSATION_ID_RE.pattern}$"
+    assert conversation == f"^(?:{messages.CONVERSATION_ID_RE.pattern})$"
     customer = schemas["Customer"]
     assert customer["additionalProperties"] is False
     assert set(customer["properties"]) == {
@@ -193,7 +199,9 @@ def test_the_messages_body_has_the_codes_limits(spec):
     assert customer["properties"]["postalCode"]["maxLength"] == messages.MAX_POSTAL_CODE_CHARS
     assert schemas["Role"]["enum"] == list(ROLES)
     assert schemas["ApprovalDecision"]["properties"]["note"]["maxLength"] == 500
-    for name in ("MessageRequest", "Customer", "DevTokenRequest", "AgentRegistration"):
+    priority = schemas["AgentAdmission"]["properties"]["priority"]
+    assert (priority["minimum"], priority["maximum"]) == (-1000, 1000)
+    for name in (*(body.name for body in generator.BODIES), "Customer"):
         assert schemas[name]["additionalProperties"] is False, name
 
 
@@ -205,43 +213,160 @@ def test_path_ids_have_the_patterns_the_code_checks(spec):
     assert conversation["schema"] == {"$ref": "#/components/schemas/ConversationId"}
 
 
-def test_the_messages_body_accepts_what_the_code_accepts(spec):
-    """Sample bodies: the schema (jsonschema, 2020-12) and the code's validator agree."""
+def test_the_request_schemas_are_the_ones_the_code_generates(spec):
+    schemas = spec["components"]["schemas"]
+    for name, schema in generator.generated().items():
+        assert schemas.get(name) == schema, f"{name}: run python scripts/openapi.py --write"
+    text = SPEC_PATH.read_text(encoding="utf-8")
+    assert generator.rewrite(text, generator.generated()) == text, "scripts/openapi.py --write"
+
+
+def test_every_request_body_is_a_generated_schema(spec):
+    bodies = {}
+    for path, method, operation in operations(spec):
+        if "requestBody" in operation:
+            schema = operation["requestBody"]["content"]["application/json"]["schema"]
+            assert set(schema) == {"$ref"}, (path, method)  # no hand-written body schema
+            bodies[operation["operationId"]] = schema["$ref"].removeprefix(REF)
+    assert set(bodies.values()) == {body.name for body in generator.BODIES}
+    assert bodies == {
+        "dev_token": "DevTokenRequest",
+        "register_agent": "AgentRegistration",
+        "admit_agent": "AgentAdmission",
+        "post_message": "MessageRequest",
+        "approve": "ApprovalDecision",
+    }
+
+
+# Per body: bodies the code accepts, then bodies it refuses. The schema must agree on each.
+SAMPLES = {
+    "MessageRequest": (
+        messages.MESSAGE_REQUEST,
+        [
+            {"request": "No internet since this morning"},
+            {"request": "line one\n\tline two", "symptoms": None, "customer": None},
+            {
+                "request": "x" * 4000,
+                "conversationId": "conv_1-A",
+                "callId": "call_abc",
+                "customer": {"firstName": "Ada", "customerId": "", "dateOfBirth": None},
+                "symptoms": ["no_internet", "modem_lights"],
+                "ledState": "",
+                "preferredDate": "2026-08-01",
+            },
+        ],
+        [
+            {},
+            {"request": None},
+            {"request": "x" * 4001},
+            {"request": "   "},
+            {"request": "hi", "unknown": 1},
+            {"request": "hi", "symptoms": ["sneezing"]},
+            {"request": "hi", "customer": {"middleName": "B"}},
+            {"request": "hi", "customer": {"customerId": "C-1"}},
+            {"request": "hi", "customer": {"postalCode": "M5H/1A1"}},
+            {"request": "hi", "customer": {"dateOfBirth": "14/03/1985"}},
+            {"request": "hi", "customer": "Ada"},
+            {"request": "hi", "ledState": "green"},
+            {"request": "hi", "conversationId": "has space"},
+            {"request": "hi", "conversationId": ""},
+            {"request": "hi", "callId": "has space"},
+            {"request": "hi", "callId": ""},
+            {"request": "hi", "symptoms": ["no_internet"] * 11},
+            {"request": "hi", "preferredDate": "tomorrow"},
+        ],
+    ),
+    "DevTokenRequest": (
+        DEV_LOGIN,
+        [{"user": "ada"}, {"user": "ada.l@contoso", "roles": ["supervisor", "agent"]}],
+        [
+            {},
+            {"user": ""},
+            {"user": "a b"},
+            {"user": "x" * 65},
+            {"user": 7},
+            {"user": "ada", "roles": []},
+            {"user": "ada", "roles": ["admin"]},
+            {"user": "ada", "roles": "user"},
+            {"user": "ada", "roles": None},
+            {"user": "ada", "extra": 1},
+        ],
+    ),
+    "ApprovalDecision": (
+        bodies.APPROVAL_DECISION,
+        [{"approve": True}, {"approve": False, "note": "n" * 500}, {"approve": True, "note": ""}],
+        [
+            {},
+            {"approve": "yes"},
+            {"approve": None},
+            {"approve": True, "note": "n" * 501},
+            {"approve": True, "note": None},
+            {"approve": True, "by": "me"},
+        ],
+    ),
+    "AgentRegistration": (
+        bodies.AGENT_REGISTRATION,
+        [{"url": "https://outage.agents.contoso.example"}],
+        [{}, {"url": None}, {"url": ""}, {"url": 5}, {"url": "https://a.example", "name": "x"}],
+    ),
+    "AgentAdmission": (
+        bodies.AGENT_ADMISSION,
+        [{}, {"priority": 0}, {"priority": -1000}, {"priority": 1000}],
+        [
+            {"priority": 1001},
+            {"priority": "5"},
+            {"priority": True},
+            {"priority": 1.5},
+            {"priority": None},
+            {"rank": 1},
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(SAMPLES))
+def test_each_body_schema_accepts_what_the_code_accepts(spec, name):
+    """Sample bodies: the schema (jsonschema, 2020-12) and the code's parser agree."""
     import jsonschema
 
-    def validator():
-        body = {"$ref": "#/components/schemas/MessageRequest", "components": spec["components"]}
-        return jsonschema.Draft202012Validator(body, format_checker=None)
-
-    good = [
-        {"request": "No internet since this morning"},
-        {
-            "request": "x" * 4000,
-            "conversationId": "conv_1-A",
-            "callId": "call_abc",
-            "customer": {"firstName": "Ada", "customerId": "", "dateOfBirth": None},
-            "symptoms": ["no_internet", "modem_lights"],
-            "ledState": "",
-            "preferredDate": "2026-08-01",
-        },
-    ]
-    bad = [
-        {},
-        {"request": "x" * 4001},
-        {"request": "   "},
-        {"request": "hi", "unknown": 1},
-        {"request": "hi", "symptoms": ["sneezing"]},
-        {"request": "hi", "customer": {"middleName": "B"}},
-        {"request": "hi", "customer": {"customerId": "C-1"}},
-        {"request": "hi", "ledState": "green"},
-        {"request": "hi", "conversationId": "has space"},
-        {"request": "hi", "callId": "has space"},
-        {"request": "hi", "symptoms": ["no_internet"] * 11},
-    ]
+    declaration, good, bad = SAMPLES[name]
+    assert declaration.name == name
+    document = {"$ref": f"{REF}{name}", "components": spec["components"]}
+    validator = jsonschema.Draft202012Validator(document, format_checker=None)
     for body in good:
-        assert not list(validator().iter_errors(body)), body
-        messages.parse_message_request(body)
+        assert not list(validator.iter_errors(body)), body
+        declaration.parse(body)
     for body in bad:
-        assert list(validator().iter_errors(body)), body
+        assert list(validator.iter_errors(body)), body
         with pytest.raises(errors.InvalidRequest):
-            messages.parse_message_request(body)
+            declaration.parse(body)
+
+
+def test_the_script_rewrites_the_generated_schemas_and_nothing_else(tmp_path, capsys):
+    text = SPEC_PATH.read_text(encoding="utf-8")
+    admission = text.index("    AgentAdmission:\n")
+    hand_written = ("summary: This document.", "summary: This very document.")
+    drifted = text[:admission].replace("maxLength: 4000", "maxLength: 4001")
+    drifted = drifted.replace("maxLength: 500\n", "maxLength: 400\n").replace(*hand_written)
+    for changed in (hand_written[1], "maxLength: 4001", "maxLength: 400\n"):
+        assert drifted.count(changed) == 1, changed
+    path = tmp_path / "openapi.yaml"
+    path.write_text(drifted, encoding="utf-8")
+
+    assert generator.main(["--check", "--spec", str(path)]) == 1
+    assert "scripts/openapi.py --write" in capsys.readouterr().err
+    assert path.read_text(encoding="utf-8") == drifted  # --check writes nothing
+    assert generator.main(["--write", "--spec", str(path)]) == 0
+    assert path.read_text(encoding="utf-8") == text.replace(*hand_written)
+    assert generator.main(["--check", "--spec", str(path)]) == 0
+
+
+def test_the_script_runs_from_the_command_line():
+    result = subprocess.run(  # noqa: S603 (our own interpreter and script)
+        [sys.executable, "scripts/openapi.py", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr

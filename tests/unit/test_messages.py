@@ -9,6 +9,7 @@ import pytest
 
 from voicea2a.errors import InvalidRequest
 from voicea2a.messages import (
+    MESSAGE_REQUEST,
     Customer,
     MessageRequest,
     instance_id_for,
@@ -123,6 +124,24 @@ def test_round_trip_through_json():
 )
 def test_each_error_names_its_field(body, field):
     assert f"Field {field}" in error_of(body)
+
+
+@pytest.mark.parametrize(
+    ("customer", "field"),
+    [
+        ({"customerId": "CUST-\u0661\u0662\u0663\u0664"}, "customerId"),  # digits, not ASCII
+        ({"dateOfBirth": "\u0661\u0669\u0668\u0665-03-14"}, "dateOfBirth"),
+        ({"firstName": "Ja\u200bne"}, "firstName"),  # zero-width space
+        ({"lastName": "\u202eeoD"}, "lastName"),  # right-to-left override
+        ({"postalCode": "M5H\u00a01A1"}, "postalCode"),  # no-break space
+    ],
+)
+def test_lookalike_characters_are_refused(customer, field):
+    assert f"Field 'customer.{field}'" in error_of({"request": "hi", "customer": customer})
+
+
+def test_only_the_request_is_free_text():
+    assert MESSAGE_REQUEST.free_text == {"request"}
 
 
 def test_unknown_fields_are_named():

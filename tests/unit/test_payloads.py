@@ -117,6 +117,14 @@ def test_free_text_fields_take_line_breaks_and_nothing_else_does():
     assert "other than tab" in message_of(b'{"request": "a\\u0000"}', ("request",))
 
 
+def test_a_free_text_path_with_brackets_names_every_item():
+    notes = b'{"notes": ["a\\nb", "c\\td"]}'
+    assert parse_json_body(notes, JSON, 100, ("notes[]",))["notes"] == ["a\nb", "c\td"]
+    body = b'{"notes": ["a\\nb", "c\\td"], "tags": ["e\\nf"]}'
+    assert "'tags[0]'" in message_of(body, free_text=("notes[]",))
+    assert "'notes[0]'" in message_of(body, free_text=("notes[0]",))  # indices are not names
+
+
 def test_field_names_are_checked_and_never_echoed():
     message = message_of(b'{"customer": {"\\ud800x": 1}}')
     assert "'customer'" in message and "\ud800" not in message
