@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Set up (if needed) and run every check: ruff, the browser client's node tests, then the whole
-# pytest suite (it starts Azurite itself).
+# Set up (if needed) and run every check: ruff, the type checker, the browser client's node tests,
+# then the whole pytest suite (it starts Azurite itself).
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +8,7 @@ bash scripts/setup.sh
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/mypy   # what it checks, and how strictly: [tool.mypy] in pyproject.toml
 node --test web/test/   # the browser client's logic (the voice bridge) on node's test runner
 
 status=0

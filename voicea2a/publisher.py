@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from voicea2a import telemetry
-from voicea2a.config import Settings, get_settings, parse_connection_string
+from voicea2a.config import ConfigError, Settings, get_settings, parse_connection_string
 from voicea2a.events import OPS_GROUP, Event
 from voicea2a.loopcache import PerLoop
 
@@ -34,12 +34,14 @@ def _client(settings: Settings) -> Any:
     from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient
 
     endpoint = settings.webpubsub_service_endpoint
+    if endpoint is None:  # publish() never gets here without Web PubSub configured
+        raise ConfigError("WEBPUBSUB_CONNECTION_STRING or WEBPUBSUB_ENDPOINT is not set")
     hub = settings.webpubsub_hub
     if settings.webpubsub_connection_string:
         from azure.core.credentials import AzureKeyCredential
 
         key = parse_connection_string(settings.webpubsub_connection_string)["accesskey"]
-        # Built from our parsed endpoint: the SDK's own parser ignores a `Port=` entry.
+        # The endpoint config.py checked (with `Port=` applied as the SDK applies it).
         return WebPubSubServiceClient(endpoint, hub, credential=AzureKeyCredential(key))
     from voicea2a.identity import async_azure_credential
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any, cast
 
-from voicea2a.config import StorageSettings, get_settings
+from voicea2a.config import ConfigError, StorageSettings, get_settings
 from voicea2a.loopcache import PerLoop
 
 if TYPE_CHECKING:
@@ -39,10 +39,11 @@ class _Service:
         else:
             from voicea2a.identity import async_azure_credential
 
+            endpoint = storage.table_service_uri
+            if endpoint is None:  # config.py refuses settings without one of the two forms
+                raise ConfigError("AzureWebJobsStorage__tableServiceUri or __accountName is unset")
             self.credential = async_azure_credential(storage.client_id)
-            self.client = TableServiceClient(
-                endpoint=storage.table_service_uri, credential=self.credential
-            )
+            self.client = TableServiceClient(endpoint=endpoint, credential=self.credential)
 
     async def close(self) -> None:
         await self.client.close()

@@ -64,10 +64,12 @@ def storage_connection_string(environ: Mapping[str, str]) -> str:
             f"string (UseDevelopmentStorage=true for Azurite), or set "
             f"{DURABLE_STORE_SETTING}=memory to keep orchestrations in memory only"
         )
-    parts = dict(
-        part.split("=", 1) for part in value.split(";") if "=" in part
-    )  # keys are case-insensitive
-    lowered = {key.strip().lower(): item.strip() for key, item in parts.items()}
+    from azure.core.utils import parse_connection_string
+
+    try:
+        lowered = parse_connection_string(value, case_sensitive_keys=False)
+    except ValueError:  # a malformed one: the message below says what it must be
+        lowered = {}
     if lowered.get("usedevelopmentstorage", "").lower() == "true":
         return "UseDevelopmentStorage=true"
     if "accountname" not in lowered and "tableendpoint" not in lowered:

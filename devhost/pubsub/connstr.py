@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from azure.core.utils import parse_connection_string as split_connection_string
+
 
 @dataclass(frozen=True)
 class ConnectionString:
@@ -18,15 +20,9 @@ class ConnectionString:
 
 
 def parse_connection_string(value: str) -> ConnectionString:
-    """Parse like `WebPubSubServiceClient.from_connection_string` (keys case-insensitive)."""
-    parts: dict[str, str] = {}
-    for segment in value.split(";"):
-        if not segment:
-            continue
-        if "=" not in segment:
-            raise ValueError(f"malformed connection string segment {segment!r}: expected key=value")
-        key, item = segment.split("=", 1)
-        parts.setdefault(key.strip().lower(), item.strip())
+    """Parse like `WebPubSubServiceClient.from_connection_string`: azure-core splits it (keys
+    case-insensitive; a segment without a value or a repeated key is a ValueError)."""
+    parts = split_connection_string(value)
     if "endpoint" not in parts:
         raise ValueError("connection string has no Endpoint")
     if "accesskey" not in parts:
@@ -35,6 +31,6 @@ def parse_connection_string(value: str) -> ConnectionString:
     if not endpoint.lower().startswith(("http://", "https://")):
         raise ValueError("connection string Endpoint must start with http:// or https://")
     # The SDK appends a Port= key to the endpoint; do the same so both agree on the audience.
-    if parts.get("port"):
+    if "port" in parts:
         endpoint = f"{endpoint}:{parts['port']}"
     return ConnectionString(endpoint=endpoint, access_key=parts["accesskey"])

@@ -1,17 +1,25 @@
 import json
+import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 
+from devhost.pubsub.connstr import parse_connection_string as devhost_parse
 from voicea2a.config import (
-    DEFAULT_APP_VERSION,
+    PLATFORM,
+    SECRETS,
     SETTING_NAMES,
+    SETTINGS,
     ConfigError,
+    Settings,
     get_settings,
     load_settings,
     reset_settings,
 )
+from voicea2a.secrets import secret_env_name
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}
@@ -24,7 +32,7 @@ def load(**values):
 
 def test_defaults():
     settings = load()
-    assert settings.app_version == DEFAULT_APP_VERSION
+    assert settings.app_version == "0.1.0"
     assert settings.storage.connection_string == "UseDevelopmentStorage=true"
     assert settings.webpubsub_connection_string is None
     assert settings.webpubsub_endpoint is None
@@ -38,7 +46,7 @@ def test_defaults():
 
 def test_default_version_matches_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert project["version"] == DEFAULT_APP_VERSION
+    assert project["version"] == Settings().app_version
 
 
 def test_empty_values_count_as_unset():
@@ -62,18 +70,15 @@ def test_unknown_env_vars_are_ignored():
         ("HEALTH_CHECK_TIMEOUT_SECONDS", "nan", "HEALTH_CHECK_TIMEOUT_SECONDS must be a positive"),
         ("HEALTH_CHECK_TIMEOUT_SECONDS", "soon", "HEALTH_CHECK_TIMEOUT_SECONDS must be a positive"),
         ("AUTH_DEV_LOGIN_ENABLED", "maybe", "AUTH_DEV_LOGIN_ENABLED must be one of"),
-        ("WEBPUBSUB_HUB", "1hub", "WEBPUBSUB_HUB must start with a letter"),
-        ("WEBPUBSUB_HUB", "my-hub", "WEBPUBSUB_HUB must start with a letter"),
+        ("WEBPUBSUB_HUB", "1hub", "WEBPUBSUB_HUB must be a letter followed by"),
+        ("WEBPUBSUB_HUB", "my-hub", "WEBPUBSUB_HUB must be a letter followed by"),
+        ("APPROVAL_TIMEOUT_MINUTES", "0", "APPROVAL_TIMEOUT_MINUTES must be a positive number"),
+        ("AGENT_RETRY_MAX_ATTEMPTS", "1.5", "AGENT_RETRY_MAX_ATTEMPTS must be a positive integer"),
+        ("A2A_AGENT_URLS", "https://a,ftp://b", "A2A_AGENT_URLS must be comma-separated http"),
+        ("VOICE_LIVE_AUTH_MODE", "magic", "VOICE_LIVE_AUTH_MODE must be one of entra, key"),
         ("KEY_VAULT_URL", "http://kv.vault.azure.net", "KEY_VAULT_URL must be an https:// URL"),
         ("KEY_VAULT_URL", "kv.vault.azure.net", "KEY_VAULT_URL must be an https:// URL"),
         ("WEBPUBSUB_ENDPOINT", "ftp://x", "WEBPUBSUB_ENDPOINT must be an http(s):// URL"),
-        ("WEBPUBSUB_CONNECTION_STRING", "garbage", "WEBPUBSUB_CONNECTION_STRING must look like"),
-        (
-            "WEBPUBSUB_CONNECTION_STRING",
-            "Endpoint=http://localhost:8080;Version=1.0;",
-            "WEBPUBSUB_CONNECTION_STRING must look like",
-        ),
-        ("AzureWebJobsStorage", "nonsense", "AzureWebJobsStorage must be a storage connection"),
     ],
 )
 def test_bad_setting_is_named(name, value, expected):
@@ -87,14 +92,60 @@ def test_bad_plain_value_is_quoted_in_message():
     assert str(info.value) == "MAX_REQUEST_BODY_BYTES must be a positive integer, got 'abc'"
 
 
-def test_bad_connection_strings_are_never_echoed():
-    secret = "Endpoint=nothttp;AccessKey=TOPSECRETKEY;"
-    with pytest.raises(ConfigError) as info:
-        load(WEBPUBSUB_CONNECTION_STRING=secret)
+def endpoint(settings):
+    return settings.webpubsub_service_endpoint
+
+
+def storage(settings):
+    return settings.storage.connection_string
+
+
+def aad(settings):
+    return settings.telemetry.aad
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "read"),
+    [
+        ("WEBPUBSUB_CONNECTION_STRING", "garbage", endpoint),
+        ("WEBPUBSUB_CONNECTION_STRING", "Endpoint=http://localhost:8080;Version=1.0;", endpoint),
+        ("WEBPUBSUB_CONNECTION_STRING", "Endpoint=nothttp;AccessKey=TOPSECRETKEY;", endpoint),
+        # azure-core's rules: no repeated key (in any case), no segment without a value.
+        ("WEBPUBSUB_CONNECTION_STRING", "Endpoint=http://h;AccessKey=a;accesskey=b", endpoint),
+        ("WEBPUBSUB_CONNECTION_STRING", "Endpoint=http://h;AccessKey=TOPSECRETKEY;x", endpoint),
+        # The SDK appends Port= to the endpoint: refused where that would garble it.
+        ("WEBPUBSUB_CONNECTION_STRING", "Endpoint=http://h:80;Port=81;AccessKey=k", endpoint),
+        ("WEBPUBSUB_CONNECTION_STRING", "Endpoint=http://h/hub;Port=80;AccessKey=k", endpoint),
+        ("WEBPUBSUB_CONNECTION_STRING", "Endpoint=http://h;Port=80x;AccessKey=k", endpoint),
+        ("AzureWebJobsStorage", "nonsense", storage),
+        ("AzureWebJobsStorage", "AccountKey=TOPSECRETKEY", storage),
+        ("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", "Authorization=Key", aad),
+        ("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", "Authorization=AAD;authorization=x", aad),
+    ],
+)
+def test_connection_strings_are_checked_where_first_read(name, value, read):
+    settings = load(**{name: value})  # loading leaves them alone: parsing needs azure-core
+    with pytest.raises(ConfigError, match=f"^{name} must ") as info:
+        read(settings)
     assert "TOPSECRETKEY" not in str(info.value)
-    with pytest.raises(ConfigError) as info:
-        load_settings({"AzureWebJobsStorage": "AccountKey=TOPSECRETKEY"})
-    assert "TOPSECRETKEY" not in str(info.value)
+
+
+def test_loading_the_settings_does_not_import_azure_core():
+    example = json.loads((ROOT / "local.settings.example.json").read_text())["Values"]
+    probe = (
+        "import json, sys\n"
+        "from voicea2a.config import load_settings\n"
+        "load_settings(json.loads(sys.argv[1]))\n"
+        "print(sorted(m for m in sys.modules if m.startswith('azure.core')))\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe, json.dumps(example)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert found.stdout.strip() == "[]"
 
 
 def test_storage_is_required():
@@ -157,6 +208,33 @@ def test_webpubsub_endpoint_from_connection_string_or_setting():
     )
     settings = load(WEBPUBSUB_ENDPOINT="https://x.webpubsub.azure.com/")
     assert settings.webpubsub_service_endpoint == "https://x.webpubsub.azure.com"
+    settings = load(WEBPUBSUB_CONNECTION_STRING=WPS, WEBPUBSUB_ENDPOINT="https://ignored")
+    assert settings.webpubsub_service_endpoint == "https://x.webpubsub.azure.com"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Endpoint=http://localhost:8080/;AccessKey=k;",
+        "endpoint=http://localhost;port=8080;accesskey=k",
+        "Endpoint=https://x.webpubsub.azure.com/;AccessKey=k;Version=1.0;",
+        "Endpoint=http://localhost/;Port=8080;AccessKey=k;Version=1.0;",
+    ],
+)
+def test_the_app_and_the_devhost_agree_on_the_webpubsub_endpoint(value):
+    # The devhost reads the string as the SDK does (the audience of the tokens the app signs).
+    endpoint = load(WEBPUBSUB_CONNECTION_STRING=value).webpubsub_service_endpoint
+    assert endpoint == devhost_parse(value).endpoint
+
+
+def test_telemetry_authentication_string():
+    named = load(
+        APPLICATIONINSIGHTS_AUTHENTICATION_STRING="ClientId=abc;Authorization=aad"
+    ).telemetry
+    assert named.aad and named.aad_client_id == "abc"
+    plain = load(APPLICATIONINSIGHTS_AUTHENTICATION_STRING="Authorization=AAD").telemetry
+    assert plain.aad and plain.aad_client_id is None
+    assert not load().telemetry.aad
 
 
 def test_repr_hides_secrets():
@@ -189,17 +267,67 @@ def test_settings_are_frozen():
         settings.max_request_body_bytes = 1
 
 
-def test_local_settings_example_is_valid_and_documented():
-    example = json.loads((ROOT / "local.settings.example.json").read_text())
-    values = example["Values"]
+def example_values() -> dict[str, str]:
+    return json.loads((ROOT / "local.settings.example.json").read_text())["Values"]
+
+
+def readme_settings() -> dict[str, str]:
+    """The settings table of README.md: each name of a row's first column → its Default cell."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("\n## Settings\n") :]
+    section = section[: section.index("\n## ", 1)]
+    table: dict[str, str] = {}
+    for row in section.splitlines():
+        if not row.startswith("| `"):
+            continue
+        names, default = (cell.strip() for cell in row.split(" | ")[:2])
+        for name in re.findall(r"`([^`]+)`", names):
+            assert name not in table, f"{name} has two rows in the settings table of README.md"
+            table[name] = default
+    return table
+
+
+SECRET_ENV_NAMES = {secret_env_name(secret.name) for secret in SECRETS}
+
+
+def test_local_settings_example_is_valid():
+    values = example_values()
     settings = load_settings(values)
     assert settings.auth.dev_login_enabled is True
     assert settings.webpubsub_service_endpoint == "http://localhost:8080"
     assert len(values["AUTH_SIGNING_KEY"]) >= 32
     assert "local" in values["AUTH_SIGNING_KEY"]
-    docs = (ROOT / "README.md").read_text()
-    for name in {*values, *SETTING_NAMES}:
-        assert f"`{name}`" in docs, f"{name} is not in the settings table of README.md"
+
+
+def test_the_settings_are_declared_once():
+    assert len(SETTING_NAMES) == len(set(SETTING_NAMES))
+    assert not SECRET_ENV_NAMES & set(SETTING_NAMES)
+
+
+def test_the_readme_table_lists_exactly_the_settings():
+    documented = set(readme_settings())
+    declared = {*SETTING_NAMES, *SECRET_ENV_NAMES}
+    assert not declared - documented, "not in the settings table of README.md"
+    assert not documented - declared, "in README.md's settings table, unknown to config.py"
+
+
+def test_the_example_file_lists_exactly_the_settings():
+    listed = set(example_values())
+    declared = {spec.name for spec in SETTINGS if spec.scope != PLATFORM} | SECRET_ENV_NAMES
+    assert not declared - listed, "not in local.settings.example.json"
+    assert not listed - declared, "in local.settings.example.json, unknown to config.py"
+
+
+@pytest.mark.parametrize("spec", SETTINGS, ids=lambda spec: spec.name)
+def test_the_readme_states_each_default(spec):
+    cell = readme_settings()[spec.name]
+    if spec.required:
+        assert "required" in cell, f"README.md: {spec.name} is required"
+    shown = re.match(r"`([^`]*)`", cell)
+    if shown:  # the value the README gives, read as the app reads it
+        assert spec.parser.convert(shown.group(1)) == spec.default, f"README.md: {cell!r}"
+    else:  # "unset", "— (required)", "set by Azure": nothing, by default
+        assert not spec.default, f"README.md says {cell!r}; config.py: {spec.default!r}"
 
 
 def test_dev_sign_in_is_refused_in_azure_unless_allowed():

@@ -33,8 +33,22 @@ def test_connection_string_port_key_and_errors():
         parse_connection_string("Endpoint=http://h;")
     with pytest.raises(ValueError, match="Endpoint"):
         parse_connection_string(f"AccessKey={KEY}")
-    with pytest.raises(ValueError, match="key=value"):
-        parse_connection_string(f"Endpoint=http://h;AccessKey={KEY};junk")
+    with pytest.raises(ValueError, match="http:// or https://"):
+        parse_connection_string(f"Endpoint=ws://h;AccessKey={KEY}")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        f"Endpoint=http://h;AccessKey={KEY};junk",  # a segment without `=`
+        f"Endpoint=http://h;AccessKey={KEY};Port=",  # a key without a value
+        f"Endpoint=http://h;AccessKey={KEY};accesskey=other",  # a repeated key, in any case
+        "",
+    ],
+)
+def test_connection_strings_azure_core_refuses(value):
+    with pytest.raises(ValueError, match="malformed|Duplicate key"):
+        parse_connection_string(value)
 
 
 def test_group_roles():
