@@ -1,16 +1,19 @@
-"""Shared fixtures: settings isolation, a session-wide Azurite, cached-client cleanup, and
-devhosts running on one background event loop."""
+"""Shared fixtures: settings isolation, a session-wide Azurite, cached-client cleanup, devhosts
+running on one background event loop, and the whole local system (tests/system.py) for a test.
+Waiting on a state is in tests/waiting.py; serving an aiohttp app on loopback, tests/loopback.py."""
 
 import asyncio
 import logging
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -20,6 +23,7 @@ from devhost.host import DevHost
 from voicea2a import config, httpclient, publisher, secrets, storage
 
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 STORAGE_SETTING = "AzureWebJobsStorage"
 
 # Env vars read outside Settings (secrets, identity) that a test machine might have set.
@@ -43,12 +47,31 @@ def devhost_url(lines: Iterable[str], output: list[str]) -> str | None:
     return None
 
 
-def start_of_a_rate_window(needed_seconds: float = 20, window_seconds: int = 60) -> None:
-    """Wait, if need be, for a fresh rate-limit window (voicea2a/ratelimit.py: fixed windows on
-    the wall clock), so the requests a test counts all fall in one window."""
-    left = window_seconds - time.time() % window_seconds
-    if left < needed_seconds:
-        time.sleep(left + 0.05)
+def help_text(module: str) -> str:
+    """What `python -m module --help` prints, once it has exited successfully."""
+    return subprocess.run(
+        [sys.executable, "-m", module, "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+
+
+def in_one_rate_window(burst: Callable[[int], T], window_seconds: int = 60) -> T:
+    """Run `burst(attempt)`, requests a test counts against a rate limit, so that they all fall
+    in one window of voicea2a/ratelimit.py and return what it returns. The app counts per fixed
+    window of the wall clock, the clock read here (the app may run in another process, so it
+    cannot be given another): if a window boundary passed during the burst, the burst runs once
+    more, with `attempt` 1, and must then count against a fresh subject (another user, another
+    client address). Two short bursts in a row cannot both straddle a boundary."""
+    for attempt in range(2):
+        window = time.time() // window_seconds
+        result = burst(attempt)
+        if time.time() // window_seconds == window:
+            return result
+    raise AssertionError("two bursts in a row straddled a rate-limit window: is one that slow?")
 
 
 @pytest.fixture
@@ -210,6 +233,35 @@ def start_host(
     loop_thread.run(_close_loop_clients())
     os.environ.clear()
     os.environ.update(saved_environ)
+
+
+@pytest.fixture
+def overrides() -> dict[str, str]:
+    """Extra app settings for one test (tests parametrize this fixture)."""
+    return {}
+
+
+@pytest.fixture
+def system_options() -> dict[str, Any]:
+    """start_system's options for the `system` of a module or folder (they override this)."""
+    return {}
+
+
+@pytest.fixture
+def system(start_host, loop_thread, azurite_env, azurite, overrides, system_options):
+    """The whole local system of tests/system.py on the session Azurite, for one test."""
+    from tests.system import start_system, stop_system  # tests.system imports this module
+
+    running = start_system(
+        start_host,
+        loop_thread,
+        azurite_env,
+        azurite.connection_string,
+        settings=overrides,
+        **system_options,
+    )
+    yield running
+    stop_system(running)
 
 
 # Every token, key and signing secret a test creates; no log line of the session may hold one.

@@ -4,6 +4,7 @@ questions the fault suite asks of it (history, instances still running)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import time
@@ -24,6 +25,7 @@ from devhost.durable.engine import TERMINAL
 from devhost.pubsub import PubSubService
 from tests.agents.identities import IDENTITIES
 from tests.conftest import remember_secret
+from tests.waiting import wait_until
 from voicea2a.auth import key_id
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,15 +116,30 @@ class LocalSystem:
     def status(self, instance_id: str, user: str = "ada") -> httpx.Response:
         return self.app.http.get(f"/api/messages/{instance_id}", headers=self.headers(user))
 
-    def wait_done(self, instance_id: str, user: str = "ada", timeout: float = 30) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+    def wait_status(
+        self,
+        instance_id: str,
+        reached: Callable[[dict], bool],
+        what: str,
+        user: str = "ada",
+        timeout: float = 15,
+    ) -> dict:
+        """The status route's body for `instance_id` once `reached(body)` holds."""
+
+        def read() -> dict | None:
             response = self.status(instance_id, user)
             assert response.status_code == 200, response.text
-            if response.json()["status"] != "running":
-                return response.json()
-            time.sleep(0.1)
-        raise AssertionError(f"{instance_id} still running after {timeout} s")
+            body = response.json()
+            return body if reached(body) else None
+
+        return wait_until(
+            read, timeout, what=lambda: f"{what}: {self.status(instance_id, user).text}"
+        )
+
+    def wait_done(self, instance_id: str, user: str = "ada", timeout: float = 30) -> dict:
+        return self.wait_status(
+            instance_id, lambda body: body["status"] != "running", "finished", user, timeout
+        )
 
     def history(self, conversation_id: str, user: str = "ada") -> list[dict]:
         response = self.app.http.get(
@@ -136,14 +153,13 @@ class LocalSystem:
     ) -> list[dict]:
         """The turn's messages once its answer is recorded (record_turn runs after the answer
         is composed, so it may land a moment after the status says completed)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            turn = [
-                m for m in self.history(conversation_id, user) if m["instanceId"] == instance_id
-            ]
-            if any(m["role"] == "assistant" for m in turn) or time.monotonic() > deadline:
-                return turn
-            time.sleep(0.1)
+
+        def answered() -> list[dict] | None:
+            history = self.history(conversation_id, user)
+            turn = [m for m in history if m["instanceId"] == instance_id]
+            return turn if any(m["role"] == "assistant" for m in turn) else None
+
+        return wait_until(answered, timeout, what=f"the answer of {instance_id} in the history")
 
     def instance_statuses(self) -> dict[str, str]:
         """Every orchestration instance the devhost engine holds, with its runtime status."""
@@ -153,23 +169,22 @@ class LocalSystem:
 
         return self.loop.run(read())
 
+    def running_instances(self) -> dict[str, str]:
+        return {i: s for i, s in self.instance_statuses().items() if s not in TERMINAL}
+
     def stuck_instances(self, timeout: float = 15) -> dict[str, str]:
-        """Instances still not finished after `timeout` (none expected)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            running = {i: s for i, s in self.instance_statuses().items() if s not in TERMINAL}
-            if not running or time.monotonic() > deadline:
-                return running
-            time.sleep(0.1)
+        """Instances still not finished after `timeout` (none expected): the caller asserts
+        on what is left, so its failure names them."""
+        with contextlib.suppress(AssertionError):
+            wait_until(lambda: not self.running_instances(), timeout)
+        return self.running_instances()
 
     def wait_agents(self, count: int = AGENT_COUNT, timeout: float = 20) -> list[dict]:
-        deadline = time.monotonic() + timeout
-        while True:
+        def registered() -> list[dict] | None:
             agents = self.app.http.get("/api/agents", headers=self.headers()).json()["agents"]
-            if len(agents) >= count:
-                return agents
-            assert time.monotonic() < deadline, f"the agents did not register: {agents}"
-            time.sleep(0.1)
+            return agents if len(agents) >= count else None
+
+        return wait_until(registered, timeout, what=f"{count} agents registered")
 
 
 def assert_turn_complete(turn: list[dict], answer: dict) -> None:

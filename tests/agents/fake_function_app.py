@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from tests.loopback import LoopbackServer
+
 
 @dataclass
 class FakeFunctionApp:
@@ -23,15 +25,11 @@ class FakeFunctionApp:
         app = web.Application()
         app.router.add_post("/api/auth/dev-token", self._dev_token)
         app.router.add_post("/api/agents", self._register)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
+        self._server = LoopbackServer(app)
+        self.url = await self._server.start()
 
     async def stop(self) -> None:
-        await self._runner.cleanup()
+        await self._server.stop()
 
     async def _dev_token(self, request: web.Request) -> web.Response:
         self.token_requests.append(await request.json())

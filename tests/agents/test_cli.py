@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 
 from agents.catalog import AGENT_NAMES
+from tests.conftest import help_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,18 +20,11 @@ def agent_env(**extra):
 
 
 def test_help_documents_options_agents_and_settings():
-    result = subprocess.run(
-        [sys.executable, "-m", "agents", "--help"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    for text in ("--only", "--host", "--base-port", "--v03-compat", "AGENT_HEARTBEAT_SECONDS"):
-        assert text in result.stdout
+    text = help_text("agents")
+    for option in ("--only", "--host", "--base-port", "--v03-compat", "AGENT_HEARTBEAT_SECONDS"):
+        assert option in text
     for name in AGENT_NAMES:
-        assert name in result.stdout
+        assert name in text
 
 
 def test_runs_until_ctrl_c_and_stops_cleanly():

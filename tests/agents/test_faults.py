@@ -9,6 +9,7 @@ import pytest
 from agents.faults import FaultConfig, FaultConfigError, FaultInjector
 from agents.server import start_agents
 from tests.agents.conftest import QUIET, ask, bearer
+from tests.waiting import wait_until_async
 
 ENABLED = replace(QUIET, faults_enabled=True)
 MESSAGE = {"messageId": "m-1", "role": "ROLE_USER", "parts": [{"text": "CUST-0002"}]}
@@ -124,8 +125,7 @@ async def test_stopping_the_agent_ends_a_hanging_request(http):
     await http.post(f"{url}/_faults", json={"hang": True})
     pending = asyncio.create_task(post_rpc(http, url))
     server = group.agents["outage-check"].server
-    while not server.server_state.tasks:  # until the server holds the request
-        await asyncio.sleep(0.01)
+    await wait_until_async(lambda: server.server_state.tasks, what="the server to hold it")
     assert not pending.done()
     await group.stop()
     response = await asyncio.wait_for(pending, timeout=10)

@@ -5,32 +5,43 @@ import pytest
 from agents import inputs
 from agents.inputs import CUSTOMER_ID, RequestInput, collect_fields, read_input
 
+# (what is read, the text, the value read from it)
+FROM_TEXT = [
+    (inputs.customer_id_in_text, "customer CUST-0007 here", "CUST-0007"),
+    (inputs.customer_id_in_text, "my id is cust0012", "CUST-0012"),
+    (inputs.customer_id_in_text, "old id CUST005", "CUST-0005"),
+    (inputs.customer_id_in_text, "no id at all", None),
+    (inputs.postal_code_in_text, "postal code m5h1a1", "M5H 1A1"),
+    (inputs.postal_code_in_text, "K1P 5J2 please", "K1P 5J2"),
+    (inputs.postal_code_in_text, "12345", None),
+    (inputs.date_in_text, "born 1985-03-14", "1985-03-14"),
+    (inputs.date_in_text, "born March 14, 1985", "1985-03-14"),
+    (inputs.date_in_text, "born on the 14th of", None),
+    (inputs.date_in_text, "born 14 Mar 1985", "1985-03-14"),
+    (inputs.date_in_text, "on 2026-02-30 or else Dec 1, 2026", "2026-12-01"),
+    (inputs.led_state_in_text, "the light is flashing orange", "blinking-yellow"),
+    (inputs.led_state_in_text, "it's solid yellow", "solid-yellow"),
+    (inputs.led_state_in_text, "blinking white", "blinking-white"),
+    (inputs.led_state_in_text, "steady white light", "solid-white"),
+    (inputs.led_state_in_text, "there's a red light", "red"),
+    (inputs.led_state_in_text, "no lights at all", "off"),
+    (inputs.led_state_in_text, "it looks fine", None),
+]
+
 
 @pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("customer CUST-0007 here", "CUST-0007"),
-        ("my id is cust0012", "CUST-0012"),
-        ("old id CUST005", "CUST-0005"),
-        ("no id at all", None),
-    ],
+    ("read", "text", "expected"),
+    FROM_TEXT,
+    ids=[f"{read.__name__}-{text}" for read, text, _ in FROM_TEXT],
 )
-def test_customer_id_in_text(text, expected):
-    assert inputs.customer_id_in_text(text) == expected
+def test_read_from_text(read, text, expected):
+    assert read(text) == expected
 
 
 def test_customer_id_value_must_be_the_whole_string():
     assert inputs.customer_id(" cust-0003 ") == "CUST-0003"
     assert inputs.customer_id("I am CUST-0003") is None
     assert inputs.customer_id(3) is None
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [("postal code m5h1a1", "M5H 1A1"), ("K1P 5J2 please", "K1P 5J2"), ("12345", None)],
-)
-def test_postal_code_in_text(text, expected):
-    assert inputs.postal_code_in_text(text) == expected
 
 
 @pytest.mark.parametrize(
@@ -45,36 +56,6 @@ def test_postal_code_in_text(text, expected):
 def test_names_in_text(text, first, last):
     assert inputs.first_name_in_text(text) == first
     assert inputs.last_name_in_text(text) == last
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("born 1985-03-14", "1985-03-14"),
-        ("born March 14, 1985", "1985-03-14"),
-        ("born on the 14th of", None),
-        ("born 14 Mar 1985", "1985-03-14"),
-        ("on 2026-02-30 or else Dec 1, 2026", "2026-12-01"),
-    ],
-)
-def test_dates_in_text(text, expected):
-    assert inputs.date_in_text(text) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("the light is flashing orange", "blinking-yellow"),
-        ("it's solid yellow", "solid-yellow"),
-        ("blinking white", "blinking-white"),
-        ("steady white light", "solid-white"),
-        ("there's a red light", "red"),
-        ("no lights at all", "off"),
-        ("it looks fine", None),
-    ],
-)
-def test_led_state_in_text(text, expected):
-    assert inputs.led_state_in_text(text) == expected
 
 
 def test_led_state_value_accepts_names_and_phrases():

@@ -39,6 +39,7 @@ from starlette.applications import Starlette
 
 from agents.server import start_agents
 from tests.agents.conftest import QUIET, SIGNING_KEY, app_token
+from tests.waiting import wait_until_async
 from voicea2a.a2a import fetch_card, send_message
 from voicea2a.agentauth import AgentCredentials
 
@@ -193,8 +194,7 @@ class SdkEchoAgent:
 
     async def __aenter__(self):
         self.task = asyncio.create_task(self.server.serve())
-        while not self.server.started:
-            await asyncio.sleep(0.01)
+        await wait_until_async(lambda: self.server.started, what="uvicorn to start")
         return self
 
     async def __aexit__(self, *exc):

@@ -1,6 +1,5 @@
 """Registration heartbeat against a fake Function App that first fails, then accepts."""
 
-import asyncio
 import datetime as dt
 import logging
 import socket
@@ -16,6 +15,7 @@ from agents.server import start_agents
 from agents.settings import AgentSettings
 from tests.agents.conftest import QUIET
 from tests.agents.fake_function_app import FakeFunctionApp
+from tests.waiting import wait_until_async
 
 
 def fast(function_app_url: str) -> AgentSettings:
@@ -92,8 +92,10 @@ async def test_an_absent_function_app_never_stops_the_agent(caplog):
         ["internet-plan"], base_port=0, settings=fast(f"http://127.0.0.1:{closed_port}")
     )
     try:
-        while sum("attempt" in r.getMessage() for r in caplog.records) < 3:
-            await asyncio.sleep(0.01)
+        await wait_until_async(
+            lambda: sum("attempt" in r.getMessage() for r in caplog.records) >= 3,
+            what="three registration attempts",
+        )
         async with httpx.AsyncClient() as client:
             health = await client.get(f"{group.urls['internet-plan']}/health")
         assert health.json()["status"] == "ok"

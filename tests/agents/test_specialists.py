@@ -13,24 +13,15 @@ def ask(agent, data=None, text=""):
     return agent.handle(RequestInput(data=data or {}, text=text))
 
 
-@pytest.fixture(scope="module")
-def outage():
-    return OutageCheckAgent()
+def agent_fixture(name, agent_class):
+    """A module-wide agent of `agent_class`, as fixture `name` (they hold no state per test)."""
+    return pytest.fixture(scope="module", name=name)(lambda: agent_class())
 
 
-@pytest.fixture(scope="module")
-def modem():
-    return ModemCheckAgent()
-
-
-@pytest.fixture(scope="module")
-def plan():
-    return InternetPlanAgent()
-
-
-@pytest.fixture(scope="module")
-def network():
-    return NetworkPerformanceAgent()
+outage = agent_fixture("outage", OutageCheckAgent)
+modem = agent_fixture("modem", ModemCheckAgent)
+plan = agent_fixture("plan", InternetPlanAgent)
+network = agent_fixture("network", NetworkPerformanceAgent)
 
 
 ALL = ["outage", "modem", "plan", "network"]

@@ -227,12 +227,6 @@ class System(LocalSystem):
 
 
 @pytest.fixture
-def overrides() -> dict[str, str]:
-    """Extra app settings for one test (tests parametrize this fixture)."""
-    return {}
-
-
-@pytest.fixture
 def system(start_host, azurite, app_env, loop_thread, overrides, browser) -> Iterator[System]:
     # Not azurite_env: its async fixture cannot run beside Playwright's sync loop; start_host
     # closes the per-loop clients itself.

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 from collections.abc import Callable, Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from aiohttp import web
 from azure.data.tables import TableServiceClient
 
 from tests.browser.conftest import ROOT, WEB, Page, System, ask_with_events_off
+from tests.loopback import LoopbackServer
 from tests.system import start_system, stop_system
 
 pytestmark = pytest.mark.azurite
@@ -26,49 +26,31 @@ pytestmark = pytest.mark.azurite
 class StaticSite:
     """web/ on an origin of its own, with the config.json the test sets (None: 404, no file)."""
 
-    def __init__(self) -> None:
+    def __init__(self, loop_thread) -> None:
         self.config: str | None = None
-        site = self
+        app = web.Application()
+        app.router.add_get("/config.json", self._config)
+        app.router.add_get("/", lambda _request: web.FileResponse(WEB / "index.html"))
+        app.router.add_static("/", WEB)
+        self.server = LoopbackServer(app)
+        self.loop = loop_thread
+        self.origin = loop_thread.run(self.server.start())
 
-        class Handler(SimpleHTTPRequestHandler):
-            def __init__(self, *args, **kwargs) -> None:
-                super().__init__(*args, directory=str(WEB), **kwargs)
-
-            def do_GET(self) -> None:
-                if urlsplit(self.path).path != "/config.json":
-                    super().do_GET()
-                elif site.config is None:
-                    self.send_error(404)
-                else:
-                    body = site.config.encode()
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-
-            def log_message(self, *args) -> None:  # else one stderr line per request
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def origin(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+    async def _config(self, _request: web.Request) -> web.Response:
+        if self.config is None:
+            raise web.HTTPNotFound()
+        return web.Response(text=self.config, content_type="application/json")
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.loop.run(self.server.stop())
 
 
 @pytest.fixture
-def sites() -> Iterator[Callable[[], StaticSite]]:
+def sites(loop_thread) -> Iterator[Callable[[], StaticSite]]:
     started: list[StaticSite] = []
 
     def start() -> StaticSite:
-        started.append(StaticSite())
+        started.append(StaticSite(loop_thread))
         return started[-1]
 
     yield start

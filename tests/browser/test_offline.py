@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 from collections.abc import Callable
 
 import pytest
@@ -14,6 +13,7 @@ from azure.messaging.webpubsubservice import WebPubSubServiceClient
 from websockets.sync.client import connect
 
 from tests.browser.conftest import HUB, TIMEOUT_MS
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.azurite
 
@@ -54,12 +54,16 @@ def witness(system):
     witness.thread.join(5)
 
 
-def wait_until(page, condition: Callable[[], bool]) -> None:
-    """Poll a condition while Playwright keeps dispatching the page's events (and routes)."""
-    deadline = time.monotonic() + TIMEOUT_MS / 1000
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        page.page.wait_for_timeout(100)
+def wait_on_page(page, condition: Callable[[], object], what: str) -> None:
+    """wait_until, pausing through Playwright: its sync API dispatches the page's events and
+    runs the socket routes only while one of its calls is running, never during a time.sleep."""
+    wait_until(
+        condition,
+        TIMEOUT_MS / 1000,
+        what=what,
+        interval=0.1,
+        pause=lambda seconds: page.page.wait_for_timeout(seconds * 1000),
+    )
 
 
 @pytest.mark.parametrize("overrides", [QUICK_REPLY])
@@ -116,7 +120,11 @@ def test_offline_then_online_loses_no_event(system, witness, loss):
         sockets[-1].close(code=1006, reason="network lost")
     page.page.locator("#events-state[data-state=offline]").wait_for()
     # Everything else happens while the page is offline: the slow agent, the answer.
-    wait_until(page, lambda: any(e["type"] == "message" for e in witness.of(instance_id)))
+    wait_on_page(
+        page,
+        lambda: any(e["type"] == "message" for e in witness.of(instance_id)),
+        "the answer, sent while the page is offline",
+    )
     page.page.wait_for_timeout(500)  # time enough to show the answer, were it getting through
     assert turn.get_attribute("data-state") == "interim"
     page.screenshot(f"events-offline-{loss}")
@@ -130,7 +138,7 @@ def test_offline_then_online_loses_no_event(system, witness, loss):
     assert re.search(r"connected offline( \S+)* connected$", history), history
     assert page.count("POST", "/api/events/negotiate") == 2
     if cut:  # the old connection is recovered (and drained) as well, or tried to be
-        wait_until(page, lambda: bool(recoveries))
+        wait_on_page(page, lambda: recoveries, "a recovery of the old connection")
 
     # Every event the service sent for this delegation shows, each agent as it last reported.
     sent = witness.of(instance_id)

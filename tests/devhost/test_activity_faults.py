@@ -43,42 +43,26 @@ def completions(instance) -> list[int]:
     ]
 
 
-def test_without_faults_an_activity_runs_once(start_host, monkeypatch):
-    status, runs, instance = run_once(start_host, monkeypatch, "", "plain:0")
-
-    assert status["output"] == "ok after 1" and runs == 1
-    assert completions(instance) == [0]
-
-
-def test_replay_delivers_the_first_completion_then_runs_the_activity_again(start_host, monkeypatch):
-    status, runs, instance = run_once(start_host, monkeypatch, "replay", "replay:0")
+@pytest.mark.parametrize(
+    ("faults", "key", "output", "runs"),
+    [
+        pytest.param("", "plain:0", "ok after 1", 1, id="without-faults-it-runs-once"),
+        # The first run's result is delivered; a second run's result goes nowhere.
+        pytest.param("replay", "replay:0", "ok after 1", 2, id="replay-delivers-the-first"),
+        # The first completion is lost; the rerun's is delivered.
+        pytest.param("drop", "drop:0", "ok after 2", 2, id="drop-delivers-the-rerun"),
+        # The first run fails, that failure is lost, and the second run succeeds.
+        pytest.param("drop", "drop-fail:1", "ok after 2", 2, id="a-dropped-failure-reruns"),
+        pytest.param("replay, drop", "both:0", "ok after 2", 3, id="both-modes-together"),
+    ],
+)
+def test_each_mode_delivers_one_completion(start_host, monkeypatch, faults, key, output, runs):
+    status, ran, instance = run_once(start_host, monkeypatch, faults, key)
 
     assert status["runtimeStatus"] == "Completed"
-    assert status["output"] == "ok after 1"  # the first run's result
-    assert runs == 2  # and a second run, whose result went nowhere
+    assert status["output"] == output and ran == runs
     assert completions(instance) == [0]
-
-
-def test_drop_loses_the_first_completion_and_delivers_the_rerun(start_host, monkeypatch):
-    status, runs, instance = run_once(start_host, monkeypatch, "drop", "drop:0")
-
-    assert status["output"] == "ok after 2" and runs == 2
-    assert completions(instance) == [0]
-
-
-def test_a_dropped_failure_is_run_again_too(start_host, monkeypatch):
-    # The first run fails; that failure is lost, the second run succeeds and is delivered.
-    status, runs, instance = run_once(start_host, monkeypatch, "drop", "drop-fail:1")
-
-    assert status["runtimeStatus"] == "Completed" and status["output"] == "ok after 2"
-    assert runs == 2
     assert [e["EventType"] for e in instance.history].count(EventType.TASK_FAILED) == 0
-
-
-def test_both_modes_together(start_host, monkeypatch):
-    status, runs, _ = run_once(start_host, monkeypatch, "replay, drop", "both:0")
-
-    assert status["output"] == "ok after 2" and runs == 3
 
 
 def test_an_unknown_mode_stops_the_host(start_host, monkeypatch):

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from devhost.azurite import ACCOUNT_KEY, ACCOUNT_NAME, start_azurite
 from devhost.portowner import port_owner
 from tests.conftest import ROOT, free_port, own_task_hub
 from tests.devhost.conftest import APPS
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.azurite
 
@@ -51,12 +51,12 @@ def devhost(azurite_ports: tuple[int, int, int], location: Path, log: Path) -> s
         )
 
 
-def wait_for(predicate, what: str, log: Path | None = None, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        details = log.read_text()[-3000:] if log else ""
-        assert time.monotonic() < deadline, f"{what}\n{details}"
-        time.sleep(0.1)
+def wait_started(log: Path) -> None:
+    wait_until(
+        lambda: "Host key" in log.read_text(),
+        60,
+        what=lambda: f"the devhost to start\n{log.read_text()[-3000:]}",
+    )
 
 
 def alive(pid: int) -> bool:
@@ -73,7 +73,7 @@ def test_the_azurite_a_devhost_started_exits_when_the_devhost_is_killed(tmp_path
     log = tmp_path / "devhost.log"
     process = devhost(azurite_ports, tmp_path / "data", log)
     try:
-        wait_for(lambda: "Host key" in log.read_text(), "the devhost did not start", log)
+        wait_started(log)
         owner = port_owner(azurite_ports[2])
         assert owner is not None, log.read_text()
         # The launcher exec'd into node: the Azurite process is the devhost's own child.
@@ -82,8 +82,8 @@ def test_the_azurite_a_devhost_started_exits_when_the_devhost_is_killed(tmp_path
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait(10)
-    wait_for(lambda: not alive(owner.pid), f"Azurite (PID {owner.pid}) outlived the devhost")
-    wait_for(lambda: port_owner(azurite_ports[2]) is None, "the table port is still held")
+    wait_until(lambda: not alive(owner.pid), 60, what=f"Azurite (PID {owner.pid}) to exit too")
+    wait_until(lambda: port_owner(azurite_ports[2]) is None, 60, what="the table port freed")
 
 
 def test_a_foreign_process_on_the_port_is_named_with_its_pid(tmp_path):
@@ -122,7 +122,7 @@ def test_an_azurite_already_serving_the_same_data_folder_is_reused(tmp_path):
         log = tmp_path / "devhost.log"
         process = devhost(azurite_ports, location, log)
         try:
-            wait_for(lambda: "Host key" in log.read_text(), "the devhost did not start", log)
+            wait_started(log)
             assert "already running: reused" in log.read_text()
         finally:
             process.send_signal(signal.SIGINT)

@@ -4,7 +4,6 @@ uninterrupted run would, with the same sequence ids; finished ones stay queryabl
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import uuid
@@ -22,6 +21,7 @@ from devhost.durable.storeconfig import table_name
 from devhost.functions import Invoker, index_app, load_app
 from tests.conftest import ROOT, free_port
 from tests.devhost.conftest import APPS
+from tests.waiting import wait_until_async
 
 pytestmark = pytest.mark.azurite
 T0 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
@@ -58,13 +58,6 @@ async def engine_on(app, connection_string: str | None, table: str | None) -> Du
     engine = DurableEngine(*app, store=store)
     await engine.load()
     return engine
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 20) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
-        await asyncio.sleep(0.02)
 
 
 def shape(instance: Instance) -> list[tuple]:
@@ -142,7 +135,7 @@ async def test_an_activity_running_when_the_engine_stops_runs_again_after_the_re
 ):
     first = await engine_on(app, azurite.connection_string, table)
     await started(first, "early_event", 1.0, "busy")
-    await until(has(first, "busy", h.EventType.TASK_SCHEDULED))
+    await wait_until_async(has(first, "busy", h.EventType.TASK_SCHEDULED), what="the activity")
     assert await first.acknowledge("busy")
     await first.close()  # sleep_sync(1.0) is still running: its completion is lost
 
@@ -161,7 +154,7 @@ async def test_a_pending_retry_timer_fires_after_the_restart_with_the_same_ids(a
     key = f"restart-{uuid.uuid4().hex[:6]}:1"  # flaky fails once, then succeeds
     first = await engine_on(app, azurite.connection_string, table)
     await started(first, "slow_retry", key, "retries")
-    await until(has(first, "retries", h.EventType.TIMER_CREATED))
+    await wait_until_async(has(first, "retries", h.EventType.TIMER_CREATED), what="the timer")
     assert await first.acknowledge("retries")
     await first.close()
 
@@ -228,7 +221,7 @@ async def test_writes_wait_out_a_stopped_azurite_and_the_engine_runs_on_in_memor
             engine.raise_event("outage", "approval", json.dumps('"yes"'))
             assert not await engine.acknowledge("outage", timeout=1)  # not stored: not acked
             done = await engine.wait("outage", 20)  # ... but it ran, in memory
-            await until(lambda: "retrying in" in caplog.text)
+            await wait_until_async(lambda: "retrying in" in caplog.text, what="a retry logged")
         assert done.status == "Completed"
 
         own = azurite()  # the same data folder and ports

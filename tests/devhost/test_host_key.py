@@ -11,7 +11,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -22,6 +21,7 @@ import pytest
 from devhost.settings import SettingsError
 from tests.conftest import durable_store_env, free_port, remember_secret
 from tests.devhost.conftest import APPS
+from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 WEBHOOK = "/runtime/webhooks/durabletask"
@@ -222,11 +222,10 @@ def test_the_key_is_printed_once_at_start_up_and_in_no_other_line(tmp_path, azur
 
 def _printed_key(process: subprocess.Popen, log: Path, timeout: float = 60) -> str:
     """The key from the start-up line, once the host is up."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def printed() -> re.Match | None:
         assert process.poll() is None, log.read_text()[-3000:]
-        found = re.search(r"Host key \(.*random for this run\): (\S+)", log.read_text())
-        if found:
-            return remember_secret(found.group(1))
-        assert time.monotonic() < deadline, log.read_text()[-3000:]
-        time.sleep(0.1)
+        return re.search(r"Host key \(.*random for this run\): (\S+)", log.read_text())
+
+    found = wait_until(printed, timeout, what=lambda: f"the key line\n{log.read_text()[-3000:]}")
+    return remember_secret(found.group(1))

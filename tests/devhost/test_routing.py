@@ -1,5 +1,7 @@
 """Tests for devhost.routing: ASP.NET-style route templates and the router."""
 
+from typing import Any
+
 import pytest
 
 from devhost.routing import (
@@ -10,156 +12,85 @@ from devhost.routing import (
     RoutingError,
 )
 
-# --- literal and parameter matching -------------------------------------------------------------
+# --- matching: template -> {path: the parameters it yields, or None: no match} ----------------
+
+MATCHES = {
+    # A literal template matches itself only, case-insensitively.
+    "health": {"health": {}, "healthz": None, "health/extra": None, "": None},
+    "Api/Health": {"api/health": {}, "API/HEALTH": {}},
+    # Leading and trailing slashes are ignored, on both sides.
+    "/messages/{instanceId}/": {
+        "messages/abc": {"instanceId": "abc"},
+        "/messages/abc/": {"instanceId": "abc"},
+    },
+    # The empty template matches only the root.
+    "": {"": {}, "/": {}, "x": None},
+    # A parameter captures one whole segment, keeping its case, never an empty one.
+    "messages/{instanceId}": {
+        "messages/1234": {"instanceId": "1234"},
+        "messages": None,
+        "messages/1/2": None,
+    },
+    "users/{name}": {"USERS/MixedCase": {"name": "MixedCase"}},
+    "a/{x}/b": {"a//b": None, "a/x/b": {"x": "x"}},
+    "a/b/c": {"a//c": None},
+    # Values are percent-decoded; the path is split first, so %2F is data, not a separator.
+    "files/{name}": {
+        "files/hello%20world": {"name": "hello world"},
+        "files/caf%C3%A9": {"name": "café"},
+        "files/a%2Fb": {"name": "a/b"},
+    },
+    "files/{a}/{b}": {"files/a%2Fb": None},
+    "hello world": {"hello%20world": {}},
+    # Escaped braces are literal.
+    "{{x}}/{y}": {"{x}/1": {"y": "1"}, "x/1": None},
+    "orders/{orderId}/items/{itemId}": {
+        "orders/7/items/9": {"orderId": "7", "itemId": "9"},
+        "orders/7/things/9": None,
+    },
+    # Optional parameters, present or absent, trailing ones together.
+    "conversations/{id?}": {
+        "conversations/42": {"id": "42"},
+        "conversations": {},
+        "conversations/": {},
+        "conversations/1/2": None,
+    },
+    "a/{x?}/{y?}": {"a": {}, "a/1": {"x": "1"}, "a/1/2": {"x": "1", "y": "2"}},
+    "items/{id:int?}": {"items": {}, "items/5": {"id": "5"}, "items/x": None},
+    # A default value fills an absent parameter.
+    "pages/{page=home}": {"pages": {"page": "home"}, "pages/about": {"page": "about"}},
+    # A catch-all takes the rest of the path (decoded), or "" for none of it.
+    "files/{*rest}": {
+        "files/a": {"rest": "a"},
+        "files/a/b/c.txt": {"rest": "a/b/c.txt"},
+        "files/a//b": {"rest": "a//b"},
+        "files": {"rest": ""},
+        "files/": {"rest": ""},
+        "other": None,
+        "files/my%20dir/a%2Fb": {"rest": "my dir/a/b"},
+    },
+    "static/{**path}": {"static/css/site.css": {"path": "css/site.css"}, "static": {"path": ""}},
+    "spa/{*path=index.html}": {"spa": {"path": "index.html"}},
+    "n/{*rest:regex(^[0-9/]+$)}": {"n/1/2": {"rest": "1/2"}, "n/1/x": None, "n": {"rest": ""}},
+    "a/{b?}/{*c}": {"a": {"c": ""}, "a/1/2/3": {"b": "1", "c": "2/3"}},
+}
 
 
-def test_literal_template_matches_itself_only():
-    template = RouteTemplate("health")
-    assert template.match("health") == {}
-    assert template.match("healthz") is None
-    assert template.match("health/extra") is None
-    assert template.match("") is None
+@pytest.mark.parametrize(
+    ("template", "path", "expected"),
+    [
+        (template, path, expected)
+        for template, paths in MATCHES.items()
+        for path, expected in paths.items()
+    ],
+)
+def test_match(template, path, expected):
+    assert RouteTemplate(template).match(path) == expected
 
 
-def test_literals_match_case_insensitively():
-    template = RouteTemplate("Api/Health")
-    assert template.match("api/health") == {}
-    assert template.match("API/HEALTH") == {}
-
-
-def test_leading_and_trailing_slashes_are_ignored():
-    template = RouteTemplate("/messages/{instanceId}/")
-    assert template.template == "/messages/{instanceId}/"
-    assert template.match("messages/abc") == {"instanceId": "abc"}
-    assert template.match("/messages/abc/") == {"instanceId": "abc"}
-
-
-def test_empty_template_matches_only_the_root():
-    template = RouteTemplate("")
-    assert template.match("") == {}
-    assert template.match("/") == {}
-    assert template.match("x") is None
-
-
-def test_parameter_captures_segment():
-    template = RouteTemplate("messages/{instanceId}")
-    assert template.match("messages/1234") == {"instanceId": "1234"}
-    assert template.match("messages") is None
-    assert template.match("messages/1/2") is None
-    assert template.parameter_names == ("instanceId",)
-
-
-def test_parameter_preserves_value_case():
-    assert RouteTemplate("users/{name}").match("USERS/MixedCase") == {"name": "MixedCase"}
-
-
-def test_parameter_never_matches_an_empty_segment():
-    template = RouteTemplate("a/{x}/b")
-    assert template.match("a//b") is None
-    assert template.match("a/x/b") == {"x": "x"}
-
-
-def test_literal_does_not_match_an_empty_segment():
-    assert RouteTemplate("a/b/c").match("a//c") is None
-
-
-def test_parameter_values_are_percent_decoded():
-    template = RouteTemplate("files/{name}")
-    assert template.match("files/hello%20world") == {"name": "hello world"}
-    assert template.match("files/caf%C3%A9") == {"name": "café"}
-
-
-def test_encoded_slash_stays_inside_one_segment():
-    # The path is split before decoding, so %2F is data, not a separator.
-    template = RouteTemplate("files/{name}")
-    assert template.match("files/a%2Fb") == {"name": "a/b"}
-    assert RouteTemplate("files/{a}/{b}").match("files/a%2Fb") is None
-
-
-def test_percent_encoded_literal_matches():
-    assert RouteTemplate("hello world").match("hello%20world") == {}
-
-
-def test_escaped_braces_in_literals():
-    template = RouteTemplate("{{x}}/{y}")
-    assert template.match("{x}/1") == {"y": "1"}
-    assert template.match("x/1") is None
-
-
-def test_multiple_parameters():
-    template = RouteTemplate("orders/{orderId}/items/{itemId}")
-    assert template.match("orders/7/items/9") == {"orderId": "7", "itemId": "9"}
-    assert template.match("orders/7/things/9") is None
-
-
-# --- optional, default and catch-all parameters -------------------------------------------------
-
-
-def test_optional_parameter_present_and_absent():
-    template = RouteTemplate("conversations/{id?}")
-    assert template.match("conversations/42") == {"id": "42"}
-    assert template.match("conversations") == {}
-    assert template.match("conversations/") == {}
-    assert template.match("conversations/1/2") is None
-
-
-def test_several_trailing_optionals():
-    template = RouteTemplate("a/{x?}/{y?}")
-    assert template.match("a") == {}
-    assert template.match("a/1") == {"x": "1"}
-    assert template.match("a/1/2") == {"x": "1", "y": "2"}
-
-
-def test_optional_parameter_with_constraint():
-    template = RouteTemplate("items/{id:int?}")
-    assert template.match("items") == {}
-    assert template.match("items/5") == {"id": "5"}
-    assert template.match("items/x") is None
-
-
-def test_default_value_fills_absent_parameter():
-    template = RouteTemplate("pages/{page=home}")
-    assert template.match("pages") == {"page": "home"}
-    assert template.match("pages/about") == {"page": "about"}
-
-
-def test_catch_all_captures_rest_of_path():
-    template = RouteTemplate("files/{*rest}")
-    assert template.match("files/a") == {"rest": "a"}
-    assert template.match("files/a/b/c.txt") == {"rest": "a/b/c.txt"}
-    assert template.match("files/a//b") == {"rest": "a//b"}
-
-
-def test_catch_all_matches_zero_segments_as_empty_string():
-    template = RouteTemplate("files/{*rest}")
-    assert template.match("files") == {"rest": ""}
-    assert template.match("files/") == {"rest": ""}
-    assert template.match("other") is None
-
-
-def test_catch_all_value_is_percent_decoded():
-    template = RouteTemplate("files/{*rest}")
-    assert template.match("files/my%20dir/a%2Fb") == {"rest": "my dir/a/b"}
-
-
-def test_double_star_catch_all():
-    template = RouteTemplate("static/{**path}")
-    assert template.match("static/css/site.css") == {"path": "css/site.css"}
-    assert template.match("static") == {"path": ""}
-
-
-def test_catch_all_with_default_and_constraint():
-    assert RouteTemplate("spa/{*path=index.html}").match("spa") == {"path": "index.html"}
-    template = RouteTemplate("n/{*rest:regex(^[0-9/]+$)}")
-    assert template.match("n/1/2") == {"rest": "1/2"}
-    assert template.match("n/1/x") is None
-    assert template.match("n") == {"rest": ""}
-
-
-def test_catch_all_after_optional_is_allowed():
-    template = RouteTemplate("a/{b?}/{*c}")
-    assert template.match("a") == {"c": ""}
-    assert template.match("a/1/2/3") == {"b": "1", "c": "2/3"}
+def test_the_template_text_and_parameter_names_are_kept():
+    assert RouteTemplate("/messages/{instanceId}/").template == "/messages/{instanceId}/"
+    assert RouteTemplate("messages/{instanceId}").parameter_names == ("instanceId",)
 
 
 # --- constraints --------------------------------------------------------------------------------
@@ -293,55 +224,83 @@ def test_bad_constraint_arguments_raise(constraint):
 # --- router: precedence and methods -------------------------------------------------------------
 
 
-def test_literal_beats_parameter_regardless_of_order():
+def router_of(*routes: tuple[str, Any, str]) -> Router:
+    """A router with these (template, methods, target) routes, added in this order."""
     router = Router()
-    router.add("items/{id}", ["GET"], "by-id")
-    router.add("items/new", ["GET"], "new")
-    assert router.resolve("GET", "items/new") == ("new", {})
-    assert router.resolve("GET", "items/7") == ("by-id", {"id": "7"})
+    for template, methods, target in routes:
+        router.add(template, methods, target)
+    return router
 
 
-def test_more_literals_first():
-    router = Router()
-    router.add("{a}/{b}/{c}", None, "params")
-    router.add("x/{b}/{c}", None, "one-literal")
-    router.add("x/y/{c}", None, "two-literals")
-    assert router.resolve("GET", "x/y/z")[0] == "two-literals"
-    assert router.resolve("GET", "x/q/z")[0] == "one-literal"
-    assert router.resolve("GET", "q/q/z")[0] == "params"
+# name: (routes in the order added, {"METHOD path": what it resolves to})
+RESOLUTIONS = {
+    "literal-beats-parameter-whatever-the-order": (
+        [("items/{id}", ["GET"], "by-id"), ("items/new", ["GET"], "new")],
+        {"GET items/new": ("new", {}), "GET items/7": ("by-id", {"id": "7"})},
+    ),
+    "more-literals-first": (
+        [("{a}/{b}/{c}", None, "params"), ("x/{b}/{c}", None, "one"), ("x/y/{c}", None, "two")],
+        {
+            "GET x/y/z": ("two", {"c": "z"}),
+            "GET x/q/z": ("one", {"b": "q", "c": "z"}),
+            "GET q/q/z": ("params", {"a": "q", "b": "q", "c": "z"}),
+        },
+    ),
+    "constrained-beats-unconstrained": (
+        [("items/{name}", None, "name"), ("items/{id:int}", None, "int")],
+        {"GET items/5": ("int", {"id": "5"}), "GET items/five": ("name", {"name": "five"})},
+    ),
+    "required-beats-optional": (
+        [("items/{id?}", None, "optional"), ("items/{id}", None, "required")],
+        {"GET items/5": ("required", {"id": "5"}), "GET items": ("optional", {})},
+    ),
+    "catch-all-last-even-with-more-literals": (
+        [("api/files/{*rest}", None, "catch-all"), ("{a}/{b}/{c}", None, "params")],
+        {
+            "GET api/files/x": ("params", {"a": "api", "b": "files", "c": "x"}),
+            "GET api/files/x/y": ("catch-all", {"rest": "x/y"}),
+        },
+    ),
+    "equal-precedence-in-registration-order": (
+        [("{a}", None, "first"), ("{b}", None, "second")],
+        {"GET x": ("first", {"a": "x"})},
+    ),
+    "catch-all-for-get-does-not-shadow-a-literal-for-post": (
+        [("{*path}", ["GET"], "static"), ("api/messages", ["POST"], "messages")],
+        {
+            "POST api/messages": ("messages", {}),
+            "GET api/messages": ("static", {"path": "api/messages"}),
+        },
+    ),
+    "literal-with-another-method-falls-through-to-a-catch-all": (
+        [("api/messages", ["POST"], "messages"), ("api/{*rest}", ["GET", "POST", "PUT"], "any")],
+        {"PUT api/messages": ("any", {"rest": "messages"}), "POST api/messages": ("messages", {})},
+    ),
+}
 
 
-def test_constrained_parameter_beats_unconstrained():
-    router = Router()
-    router.add("items/{name}", None, "name")
-    router.add("items/{id:int}", None, "int")
-    assert router.resolve("GET", "items/5") == ("int", {"id": "5"})
-    assert router.resolve("GET", "items/five") == ("name", {"name": "five"})
+@pytest.mark.parametrize(("routes", "resolved"), RESOLUTIONS.values(), ids=RESOLUTIONS)
+def test_resolve(routes, resolved):
+    router = router_of(*routes)
+    for request, expected in resolved.items():
+        method, path = request.split(" ", 1)
+        assert router.resolve(method, path) == expected, request
 
 
-def test_required_beats_optional():
-    router = Router()
-    router.add("items/{id?}", None, "optional")
-    router.add("items/{id}", None, "required")
-    assert router.resolve("GET", "items/5")[0] == "required"
-    assert router.resolve("GET", "items")[0] == "optional"
+def test_routes_are_kept_in_precedence_then_registration_order():
+    catch_all_last = router_of(("api/files/{*rest}", None, "catch-all"), ("{a}/{b}/{c}", None, "p"))
+    assert [route.target for route in catch_all_last.routes] == ["p", "catch-all"]
+    equal = router_of(("{a}", None, "first"), ("{b}", None, "second"))
+    assert [route.target for route in equal.routes] == ["first", "second"]
 
 
-def test_catch_all_is_last_even_with_more_literals():
-    router = Router()
-    router.add("api/files/{*rest}", None, "catch-all")
-    router.add("{a}/{b}/{c}", None, "params")
-    assert router.resolve("GET", "api/files/x")[0] == "params"
-    assert router.resolve("GET", "api/files/x/y")[0] == "catch-all"
-    assert [route.target for route in router.routes] == ["params", "catch-all"]
-
-
-def test_equal_precedence_keeps_registration_order():
-    router = Router()
-    router.add("{a}", None, "first")
-    router.add("{b}", None, "second")
-    assert router.resolve("GET", "x") == ("first", {"a": "x"})
-    assert [route.target for route in router.routes] == ["first", "second"]
+def test_no_route_for_the_method_names_every_allowed_one():
+    router = router_of(
+        ("api/messages", ["POST"], "m"), ("api/{*rest}", ["GET", "POST", "PUT"], "a")
+    )
+    with pytest.raises(MethodNotAllowed) as caught:
+        router.resolve("DELETE", "api/messages")
+    assert caught.value.allowed == ["GET", "POST", "PUT"]
 
 
 def test_precedence_key_components():
@@ -354,9 +313,9 @@ def test_precedence_key_components():
 
 
 def test_wrong_method_raises_method_not_allowed_with_sorted_allowed_list():
-    router = Router()
-    router.add("messages/{id}", ["post", "GET"], "a")
-    router.add("messages/{id:int}", ["DELETE"], "b")
+    router = router_of(
+        ("messages/{id}", ["post", "GET"], "a"), ("messages/{id:int}", ["DELETE"], "b")
+    )
     with pytest.raises(MethodNotAllowed) as caught:
         router.resolve("PUT", "messages/5")
     assert caught.value.allowed == ["DELETE", "GET", "POST"]
@@ -379,28 +338,15 @@ def test_empty_router_raises_route_not_found():
         Router().resolve("GET", "")
 
 
-def test_both_errors_are_routing_errors():
-    assert issubclass(RouteNotFound, RoutingError)
-    assert issubclass(MethodNotAllowed, RoutingError)
-
-
-def test_catch_all_for_get_does_not_shadow_literal_for_post():
+def test_every_dispatch_failure_can_be_caught_as_a_routing_error():
     router = Router()
-    router.add("{*path}", ["GET"], "static")
-    router.add("api/messages", ["POST"], "messages")
-    assert router.resolve("POST", "api/messages") == ("messages", {})
-    assert router.resolve("GET", "api/messages") == ("static", {"path": "api/messages"})
-
-
-def test_literal_with_wrong_method_falls_through_to_catch_all():
-    router = Router()
-    router.add("api/messages", ["POST"], "messages")
-    router.add("api/{*rest}", ["GET", "POST", "PUT"], "fallback")
-    assert router.resolve("PUT", "api/messages") == ("fallback", {"rest": "messages"})
-    assert router.resolve("POST", "api/messages") == ("messages", {})
-    with pytest.raises(MethodNotAllowed) as caught:
-        router.resolve("DELETE", "api/messages")
-    assert caught.value.allowed == ["GET", "POST", "PUT"]
+    router.add("health", ["GET"], "health")
+    with pytest.raises(RoutingError, match="no route matches GET 'nope'") as not_found:
+        router.resolve("GET", "nope")
+    with pytest.raises(RoutingError, match="allowed: GET") as not_allowed:
+        router.resolve("POST", "health")
+    assert type(not_found.value) is RouteNotFound
+    assert type(not_allowed.value) is MethodNotAllowed
 
 
 @pytest.mark.parametrize("methods", [None, [], ()])

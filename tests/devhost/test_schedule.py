@@ -23,90 +23,56 @@ def nxt(expression: str, moment: datetime) -> datetime:
 # --- NCRONTAB -----------------------------------------------------------------------------------
 
 
-def test_every_30_seconds_seconds_field_first():
-    assert nxt("*/30 * * * * *", at(2025, 1, 1, 12, 0, 10)) == at(2025, 1, 1, 12, 0, 30)
-    assert nxt("*/30 * * * * *", at(2025, 1, 1, 12, 0, 45)) == at(2025, 1, 1, 12, 1, 0)
-
-
-def test_next_is_strictly_after_moment():
-    assert nxt("*/30 * * * * *", at(2025, 1, 1, 12, 0, 30)) == at(2025, 1, 1, 12, 1, 0)
-    assert nxt("0 0 9 * * *", at(2025, 1, 1, 9, 0, 0)) == at(2025, 1, 2, 9, 0, 0)
-
-
-def test_sub_second_moment_rounds_up_to_next_match():
-    moment = datetime(2025, 1, 1, 12, 0, 29, 999999, tzinfo=UTC)
-    assert nxt("*/30 * * * * *", moment) == at(2025, 1, 1, 12, 0, 30)
-    moment = datetime(2025, 1, 1, 12, 0, 30, 1, tzinfo=UTC)
-    assert nxt("*/30 * * * * *", moment) == at(2025, 1, 1, 12, 1, 0)
-
-
-def test_every_five_minutes():
-    assert nxt("0 */5 * * * *", at(2025, 1, 1, 12, 3, 0)) == at(2025, 1, 1, 12, 5, 0)
-    assert nxt("0 */5 * * * *", at(2025, 1, 1, 23, 59, 0)) == at(2025, 1, 2, 0, 0, 0)
-
-
-def test_every_two_hours():
-    assert nxt("0 0 */2 * * *", at(2025, 1, 1, 1, 0, 0)) == at(2025, 1, 1, 2, 0, 0)
-    assert nxt("0 0 */2 * * *", at(2025, 1, 1, 22, 0, 0)) == at(2025, 1, 2, 0, 0, 0)
-
-
-def test_weekdays_at_half_past_nine():
+NEXT = [
+    # (expression, after, next occurrence): seconds come first.
+    ("*/30 * * * * *", at(2025, 1, 1, 12, 0, 10), at(2025, 1, 1, 12, 0, 30), "every-30-s"),
+    ("*/30 * * * * *", at(2025, 1, 1, 12, 0, 45), at(2025, 1, 1, 12, 1, 0), "every-30-s-wraps"),
+    # Strictly after the moment.
+    ("*/30 * * * * *", at(2025, 1, 1, 12, 0, 30), at(2025, 1, 1, 12, 1, 0), "after-a-match"),
+    ("0 0 9 * * *", at(2025, 1, 1, 9, 0, 0), at(2025, 1, 2, 9, 0, 0), "after-a-daily-match"),
+    # A sub-second moment rounds up to the next match.
+    ("*/30 * * * * *", at(2025, 1, 1, 12, 0, 29, 999999), at(2025, 1, 1, 12, 0, 30), "just-before"),
+    ("*/30 * * * * *", at(2025, 1, 1, 12, 0, 30, 1), at(2025, 1, 1, 12, 1, 0), "just-after"),
+    ("0 */5 * * * *", at(2025, 1, 1, 12, 3, 0), at(2025, 1, 1, 12, 5, 0), "every-5-min"),
+    ("0 */5 * * * *", at(2025, 1, 1, 23, 59, 0), at(2025, 1, 2, 0, 0, 0), "every-5-min-next-day"),
+    ("0 0 */2 * * *", at(2025, 1, 1, 1, 0, 0), at(2025, 1, 1, 2, 0, 0), "every-2-h"),
+    ("0 0 */2 * * *", at(2025, 1, 1, 22, 0, 0), at(2025, 1, 2, 0, 0, 0), "every-2-h-next-day"),
     # 2025-01-03 is a Friday, so the next weekday run is Monday the 6th.
-    assert nxt("0 30 9 * * 1-5", at(2025, 1, 3, 9, 30, 0)) == at(2025, 1, 6, 9, 30, 0)
-    assert nxt("0 30 9 * * 1-5", at(2025, 1, 6, 9, 29, 59)) == at(2025, 1, 6, 9, 30, 0)
+    ("0 30 9 * * 1-5", at(2025, 1, 3, 9, 30, 0), at(2025, 1, 6, 9, 30, 0), "weekdays-friday"),
+    ("0 30 9 * * 1-5", at(2025, 1, 6, 9, 29, 59), at(2025, 1, 6, 9, 30, 0), "weekdays-monday"),
+    # 2025-01-06 is a Monday: after its run, the next is a week later.
+    ("0 0 9 * * MON", at(2025, 1, 6, 8, 0, 0), at(2025, 1, 6, 9, 0, 0), "monday-same-day"),
+    ("0 0 9 * * MON", at(2025, 1, 6, 9, 0, 0), at(2025, 1, 13, 9, 0, 0), "monday-next-week"),
+    ("0 0 9 * * mon", at(2025, 1, 8, 0, 0, 0), at(2025, 1, 13, 9, 0, 0), "monday-lower-case"),
+    # Full day names are read by their first three letters.
+    ("0 0 9 * * Monday", at(2025, 1, 8), at(2025, 1, 13, 9), "full-day-name"),
+    # Sunday is 0 (2025-01-05 is a Sunday).
+    ("0 0 0 * * 0", at(2025, 1, 1), at(2025, 1, 5), "sunday-is-0"),
+    ("0 0 0 * * SUN", at(2025, 1, 1), at(2025, 1, 5), "sunday-by-name"),
+    ("0 0 0 1 JAN *", at(2025, 6, 1), at(2026, 1, 1), "month-name-next-year"),
+    ("0 0 0 1 jan,JUL *", at(2025, 6, 1), at(2025, 7, 1), "month-name-list"),
+    ("0 0 0 1 MAR-MAY *", at(2025, 6, 1), at(2026, 3, 1), "month-name-range"),
+    ("0 0 0 * * *", at(2025, 1, 31, 12), at(2025, 2, 1), "month-end"),
+    ("59 59 23 31 12 *", at(2025, 6, 1), at(2025, 12, 31, 23, 59, 59), "last-second-of-year"),
+    ("* * * * * *", at(2025, 12, 31, 23, 59, 59), at(2026, 1, 1), "year-end"),
+    # Day 31 skips the short months; February 29 waits for a leap year.
+    ("0 0 0 31 * *", at(2025, 4, 1), at(2025, 5, 31), "day-31-after-april"),
+    ("0 0 0 31 * *", at(2025, 5, 31), at(2025, 7, 31), "day-31-after-may"),
+    ("0 0 0 29 2 *", at(2025, 3, 1), at(2028, 2, 29), "february-29"),
+    # NCRONTAB ANDs day and day of week (Vixie cron would OR them): Friday the 13th.
+    ("0 0 0 13 * FRI", at(2025, 1, 1), at(2025, 6, 13), "friday-13th"),
+    ("0 0 0 13 * 5", at(2025, 1, 1), at(2025, 6, 13), "friday-13th-by-number"),
+    ("0 0 8-17/3 * * *", at(2025, 1, 1, 12), at(2025, 1, 1, 14), "range-with-step"),
+    ("15,45 * * * * *", at(2025, 1, 1, 0, 0, 20), at(2025, 1, 1, 0, 0, 45), "list"),
+    ("  0  0  9 * * *  ", at(2025, 1, 1), at(2025, 1, 1, 9), "extra-spaces"),
+]
 
 
-def test_monday_at_nine_rolls_over_to_next_week():
-    # 2025-01-06 is a Monday.
-    assert nxt("0 0 9 * * MON", at(2025, 1, 6, 8, 0, 0)) == at(2025, 1, 6, 9, 0, 0)
-    assert nxt("0 0 9 * * MON", at(2025, 1, 6, 9, 0, 0)) == at(2025, 1, 13, 9, 0, 0)
-    assert nxt("0 0 9 * * mon", at(2025, 1, 8, 0, 0, 0)) == at(2025, 1, 13, 9, 0, 0)
-
-
-def test_full_day_names_are_read_by_first_three_letters():
-    assert nxt("0 0 9 * * Monday", at(2025, 1, 8)) == at(2025, 1, 13, 9)
-
-
-def test_sunday_is_zero():
-    # 2025-01-05 is a Sunday.
-    assert nxt("0 0 0 * * 0", at(2025, 1, 1)) == at(2025, 1, 5)
-    assert nxt("0 0 0 * * SUN", at(2025, 1, 1)) == at(2025, 1, 5)
-
-
-def test_month_names_and_year_rollover():
-    assert nxt("0 0 0 1 JAN *", at(2025, 6, 1)) == at(2026, 1, 1)
-    assert nxt("0 0 0 1 jan,JUL *", at(2025, 6, 1)) == at(2025, 7, 1)
-    assert nxt("0 0 0 1 MAR-MAY *", at(2025, 6, 1)) == at(2026, 3, 1)
-
-
-def test_month_end_rollover():
-    assert nxt("0 0 0 * * *", at(2025, 1, 31, 12)) == at(2025, 2, 1)
-    assert nxt("59 59 23 31 12 *", at(2025, 6, 1)) == at(2025, 12, 31, 23, 59, 59)
-    assert nxt("* * * * * *", at(2025, 12, 31, 23, 59, 59)) == at(2026, 1, 1)
-
-
-def test_day_31_skips_short_months():
-    assert nxt("0 0 0 31 * *", at(2025, 4, 1)) == at(2025, 5, 31)
-    assert nxt("0 0 0 31 * *", at(2025, 5, 31)) == at(2025, 7, 31)
-
-
-def test_february_29_waits_for_leap_year():
-    assert nxt("0 0 0 29 2 *", at(2025, 3, 1)) == at(2028, 2, 29)
-
-
-def test_day_and_day_of_week_both_must_match():
-    # NCRONTAB ANDs the two fields (Vixie cron would OR them): Friday the 13th.
-    assert nxt("0 0 0 13 * FRI", at(2025, 1, 1)) == at(2025, 6, 13)
-    assert nxt("0 0 0 13 * 5", at(2025, 1, 1)) == at(2025, 6, 13)
-
-
-def test_lists_ranges_and_steps():
-    assert nxt("0 0 8-17/3 * * *", at(2025, 1, 1, 12)) == at(2025, 1, 1, 14)
-    assert nxt("15,45 * * * * *", at(2025, 1, 1, 0, 0, 20)) == at(2025, 1, 1, 0, 0, 45)
-
-
-def test_surrounding_whitespace_and_extra_spaces_are_accepted():
-    assert nxt("  0  0  9 * * *  ", at(2025, 1, 1)) == at(2025, 1, 1, 9)
+@pytest.mark.parametrize(
+    ("expression", "moment", "expected"), [case[:3] for case in NEXT], ids=[c[3] for c in NEXT]
+)
+def test_next_occurrence(expression, moment, expected):
+    assert nxt(expression, moment) == expected
 
 
 def test_moment_in_other_zone_is_converted_to_utc():

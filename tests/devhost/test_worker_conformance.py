@@ -74,6 +74,33 @@ def echo({parameter}):
     )
 
 
+REQUEST = "req: func.HttpRequest"
+
+
+def http(parameters: str, returns: str = "func.HttpResponse", body: str = "") -> str:
+    """An HTTP function `wrong` with these parameters and return annotation."""
+    return f"""
+@app.route(route="wrong")
+def wrong({parameters}) -> {returns}:
+    return {body or 'func.HttpResponse("never")'}
+"""
+
+
+def timer(annotation: str = "func.TimerRequest", retry_interval: str = "") -> str:
+    """An hourly timer function whose parameter carries `annotation`, retried if asked."""
+    retry = (
+        '@app.retry(strategy="fixed_delay", max_retry_count="3", '
+        f'delay_interval="{retry_interval}")\n'
+        if retry_interval
+        else ""
+    )
+    return f"""
+{retry}@app.timer_trigger(schedule="0 0 * * * *", arg_name="timer")
+def hourly(timer: {annotation}) -> None:
+    pass
+"""
+
+
 @dataclass(frozen=True)
 class Case:
     """One small Function App and whether the worker accepts it."""
@@ -103,60 +130,12 @@ CASES = [
         accepted=True,
     ),
     # Annotations that do not match their binding.
-    Case(
-        "http_request_as_int",
-        """
-@app.route(route="wrong")
-def wrong(req: int) -> func.HttpResponse:
-    return func.HttpResponse("never")
-""",
-        accepted=False,
-    ),
-    Case(
-        "http_return_int",
-        """
-@app.route(route="wrong")
-def wrong(req: func.HttpRequest) -> int:
-    return 1
-""",
-        accepted=False,
-    ),
-    Case(
-        "http_return_pep585",
-        """
-@app.route(route="wrong")
-def wrong(req: func.HttpRequest) -> dict[str, str]:
-    return {}
-""",
-        accepted=False,
-    ),
-    Case(
-        "http_return_out",
-        """
-@app.route(route="wrong")
-def wrong(req: func.HttpRequest) -> func.Out[str]:
-    return None
-""",
-        accepted=False,
-    ),
-    Case(
-        "http_request_as_out",
-        """
-@app.route(route="wrong")
-def wrong(req: func.Out[str]) -> func.HttpResponse:
-    return func.HttpResponse("never")
-""",
-        accepted=False,
-    ),
-    Case(
-        "timer_as_http_request",
-        """
-@app.timer_trigger(schedule="0 0 * * * *", arg_name="timer")
-def hourly(timer: func.HttpRequest) -> None:
-    pass
-""",
-        accepted=False,
-    ),
+    Case("http_request_as_int", http("req: int"), accepted=False),
+    Case("http_return_int", http(REQUEST, "int", "1"), accepted=False),
+    Case("http_return_pep585", http(REQUEST, "dict[str, str]", "{}"), accepted=False),
+    Case("http_return_out", http(REQUEST, "func.Out[str]", "None"), accepted=False),
+    Case("http_request_as_out", http("req: func.Out[str]"), accepted=False),
+    Case("timer_as_http_request", timer("func.HttpRequest"), accepted=False),
     # azure-functions-durable presents the client parameter to the worker as `str`, whatever
     # the function's own annotation says.
     Case(
@@ -169,34 +148,10 @@ def client_json(req: func.HttpRequest, client: dict) -> func.HttpResponse:
 """,
         accepted=True,
     ),
-    Case(
-        "timer_request",
-        """
-@app.timer_trigger(schedule="0 0 * * * *", arg_name="timer")
-def hourly(timer: func.TimerRequest) -> None:
-    pass
-""",
-        accepted=True,
-    ),
+    Case("timer_request", timer(), accepted=True),
     # Parameters against bindings, and the `context` parameter.
-    Case(
-        "parameter_without_binding",
-        """
-@app.route(route="wrong")
-def wrong(req: func.HttpRequest, extra: str) -> func.HttpResponse:
-    return func.HttpResponse("never")
-""",
-        accepted=False,
-    ),
-    Case(
-        "context_not_a_context",
-        """
-@app.route(route="wrong")
-def wrong(req: func.HttpRequest, context: str) -> func.HttpResponse:
-    return func.HttpResponse("never")
-""",
-        accepted=False,
-    ),
+    Case("parameter_without_binding", http(f"{REQUEST}, extra: str"), accepted=False),
+    Case("context_not_a_context", http(f"{REQUEST}, context: str"), accepted=False),
     Case(
         "context_declared",
         """
@@ -260,26 +215,8 @@ def ping(req: func.HttpRequest) -> func.HttpResponse:
         prelude=False,
     ),
     Case("no_app", "import azure.functions as func\n", accepted=False, prelude=False),
-    Case(
-        "retry_interval_not_hms",
-        """
-@app.retry(strategy="fixed_delay", max_retry_count="3", delay_interval="10s")
-@app.timer_trigger(schedule="0 0 * * * *", arg_name="timer")
-def hourly(timer: func.TimerRequest) -> None:
-    pass
-""",
-        accepted=False,
-    ),
-    Case(
-        "retry_interval_hms",
-        """
-@app.retry(strategy="fixed_delay", max_retry_count="3", delay_interval="00:00:10")
-@app.timer_trigger(schedule="0 0 * * * *", arg_name="timer")
-def hourly(timer: func.TimerRequest) -> None:
-    pass
-""",
-        accepted=True,
-    ),
+    Case("retry_interval_not_hms", timer(retry_interval="10s"), accepted=False),
+    Case("retry_interval_hms", timer(retry_interval="00:00:10"), accepted=True),
     Case(
         "import_error",
         "import azure.functions as func\nimport a_module_nobody_installed\n",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,13 +17,22 @@ import websockets
 
 from tests.agents.identities import IDENTITIES
 from tests.conftest import remember_secret
-from tests.system import LocalSystem, error_of, start_system, stop_system
+from tests.system import LocalSystem, error_of
+from tests.waiting import wait_until
 from voicea2a import instances
 
 pytestmark = pytest.mark.azurite
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "docs" / "events.schema.json").read_text())
+
+
+def finished(event: dict) -> bool:
+    return event["type"] == "task.updated" and event["data"]["state"] == "completed"
+
+
+def approval_requested(event: dict) -> bool:
+    return event["type"] == "approval.requested"
 
 
 class EventRecorder:
@@ -56,16 +65,17 @@ class EventRecorder:
         self._stop = True
         self._thread.join(5)
 
-    def of(self, call_id: str, *, until: str = "message", timeout: float = 10) -> list[dict]:
-        """This call's events, once the `until` event has arrived."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+    def of(
+        self, call_id: str, *, until: Callable[[dict], bool] = finished, timeout: float = 10
+    ) -> list[dict]:
+        """This call's events, once one that `until` accepts has arrived. By default that is
+        the task's last: events are published in order, so every other one came before it."""
+
+        def arrived() -> list[dict] | None:
             mine = [e for e in self.events if e.get("callId") == call_id]
-            if any(e["type"] == until for e in mine):
-                time.sleep(0.3)  # the events published in the same batch
-                return [e for e in self.events if e.get("callId") == call_id]
-            time.sleep(0.05)
-        raise AssertionError(f"no {until} event for {call_id}: {self.events}")
+            return mine if any(until(e) for e in mine) else None
+
+        return wait_until(arrived, timeout, what=lambda: f"the event of {call_id}: {self.events}")
 
 
 def record_events(system: LocalSystem, user: str = "ada", roles: tuple[str, ...] = ("user",)):
@@ -73,21 +83,6 @@ def record_events(system: LocalSystem, user: str = "ada", roles: tuple[str, ...]
     response = system.app.http.post("/api/events/negotiate", headers=system.headers(user, roles))
     assert response.status_code == 200, response.text
     return EventRecorder(remember_secret(response.json()["url"])).start()
-
-
-@pytest.fixture
-def overrides() -> dict[str, str]:
-    """Extra settings for one test (tests parametrize this fixture)."""
-    return {}
-
-
-@pytest.fixture
-def system(start_host, azurite, azurite_env, loop_thread, overrides):
-    running = start_system(
-        start_host, loop_thread, azurite_env, azurite.connection_string, settings=overrides
-    )
-    yield running
-    stop_system(running)
 
 
 def agent_statuses(events: list[dict]) -> list[tuple[str, str]]:
@@ -198,13 +193,12 @@ def dispatch_needing_approval(system, customer: str = "CUST-0010") -> tuple[str,
     response = system.ask(customer, ["technician_visit"])
     assert response.status_code == 202, response.text
     instance_id = response.json()["instanceId"]
-    deadline = time.monotonic() + 10
-    while True:
-        body = system.app.http.get(f"/api/messages/{instance_id}", headers=system.headers()).json()
-        if body["progress"].get("stage") == "awaiting-approval":
-            return instance_id, body
-        assert time.monotonic() < deadline, body
-        time.sleep(0.05)
+    body = system.wait_status(
+        instance_id,
+        lambda status: status["progress"].get("stage") == "awaiting-approval",
+        "the approval asked for",
+    )
+    return instance_id, body
 
 
 QUICK_REPLY = {"VOICE_SYNC_WAIT_SECONDS": "0.5"}  # answer 202 at once: a person must decide
@@ -268,8 +262,8 @@ def test_pending_approvals_are_listed_for_supervisors_until_decided(system, monk
     for item in items:
         [requested] = [
             e
-            for e in supervisor.of(item["callId"], until="approval.requested")
-            if e["type"] == "approval.requested"
+            for e in supervisor.of(item["callId"], until=approval_requested)
+            if approval_requested(e)
         ]
         assert requested["instanceId"] == item["instanceId"]
         # What the ops group was told, no more (never the owner's user id).

@@ -7,18 +7,10 @@ from __future__ import annotations
 import pytest
 
 from tests.agents.identities import IDENTITIES
-from tests.system import start_system, stop_system
 
 pytestmark = pytest.mark.azurite
 
 JANE, RAJ = "CUST-0001", "CUST-0002"
-
-
-@pytest.fixture
-def system(start_host, loop_thread, azurite_env, azurite):
-    running = start_system(start_host, loop_thread, azurite_env, azurite.connection_string)
-    yield running
-    stop_system(running)
 
 
 def turn(system, conversation: str, identity: dict | None, symptoms: list[str]) -> list[dict]:

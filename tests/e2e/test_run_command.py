@@ -5,12 +5,12 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
 
 from tests.conftest import free_port
+from tests.waiting import get_or_none, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_PORTS = (10000, 10001, 10002, 8080)  # Azurite, then the local Web PubSub service
@@ -33,17 +33,13 @@ def test_the_run_command_serves_health_and_stops_everything_on_ctrl_c():
         text=True,
     )
     try:
-        body = None
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=5)
-            except httpx.TransportError:
-                time.sleep(0.5)
-                continue
-            body = response.json()
-            break
-        assert body is not None, "the devhost never answered"
+
+        def answered() -> httpx.Response | None:
+            assert process.poll() is None, "run.sh stopped before the devhost answered"
+            return get_or_none(f"http://127.0.0.1:{port}/api/health")
+
+        response = wait_until(answered, 120, what="the devhost to answer", interval=0.5)
+        body = response.json()
         assert response.status_code == 200
         assert body["dependencies"]["storage"]["status"] == "ok"
         assert body["dependencies"]["webPubSub"]["status"] == "ok"

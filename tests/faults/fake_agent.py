@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 from aiohttp import web
 
+from tests.loopback import LoopbackServer
+
 CARD_PATH = "/.well-known/agent-card.json"
 
 
@@ -28,22 +30,19 @@ class FakeAgent:
         self.huge_bytes = 5 * 1024 * 1024
         self.rpc_calls = 0
         self.card_fetches = 0
-        self._runner: web.AppRunner | None = None
+        self._server: LoopbackServer | None = None
 
     async def start(self) -> str:
         app = web.Application(client_max_size=1024 * 1024)
         app.router.add_get(CARD_PATH, self._card)
         app.router.add_post("/{tail:.*}", self._rpc)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        self._server = LoopbackServer(app)
+        self.url = await self._server.start()
         return self.url
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        if self._server is not None:
+            await self._server.stop()
 
     async def real_card(self) -> dict[str, Any]:
         async with httpx.AsyncClient(timeout=5) as client:

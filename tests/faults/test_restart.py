@@ -16,7 +16,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from tests.system import (
     ROOT,
     LocalSystem,
 )
+from tests.waiting import get_or_none, wait_until
 
 pytestmark = pytest.mark.azurite
 
@@ -67,16 +67,18 @@ class DevhostProcess:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def up() -> bool:
             assert self.process.poll() is None, self.log.read_text()[-3000:]
-            try:
-                if httpx.get(f"{self.base_url}/api/health", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, self.log.read_text()[-3000:]
-            time.sleep(0.2)
+            response = get_or_none(f"{self.base_url}/api/health", timeout=2)
+            return response is not None and response.status_code == 200
+
+        wait_until(
+            up,
+            timeout,
+            what=lambda: f"the devhost to answer\n{self.log.read_text()[-3000:]}",
+            interval=0.2,
+        )
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -133,11 +135,12 @@ def posted(system, body: dict) -> str:
     return response.json()["instanceId"]
 
 
-def wait_progress(system, instance_id: str, reached, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not reached(system.status(instance_id).json()):
-        assert time.monotonic() < deadline, system.status(instance_id).json()
-        time.sleep(0.05)
+def awaiting_approval(status: dict) -> bool:
+    return status["progress"].get("stage") == "awaiting-approval"
+
+
+def under_way(status: dict) -> bool:
+    return status["status"] == "running" and bool(status["progress"])
 
 
 def recorded_once(system, conversation_id: str, instance_id: str, answer: str) -> None:
@@ -156,7 +159,7 @@ def test_turns_under_way_and_an_approval_survive_a_killed_devhost(killable):
     # A dispatch waiting for a supervisor ...
     approval_body = system.body("CUST-0010", ["technician_visit"], conversationId="restart-appr")
     waiting = posted(system, approval_body)
-    wait_progress(system, waiting, lambda s: s["progress"].get("stage") == "awaiting-approval")
+    system.wait_status(waiting, awaiting_approval, "the approval asked for")
 
     # ... and three turns in the middle of asking slowed-down agents.
     for name in AGENT_NAMES:
@@ -173,7 +176,7 @@ def test_turns_under_way_and_an_approval_survive_a_killed_devhost(killable):
             conversation
         )
     for instance_id in turns:
-        wait_progress(system, instance_id, lambda s: s["status"] == "running" and s["progress"])
+        system.wait_status(instance_id, under_way, "the turn under way")
 
     devhost.kill()
     for name in AGENT_NAMES:
@@ -208,7 +211,7 @@ def test_a_devhost_killed_twice_in_a_row_restarts_each_time(killable):
     system, devhost = killable
     body = system.body("CUST-0010", ["technician_visit"], conversationId="restart-twice")
     waiting = posted(system, body)
-    wait_progress(system, waiting, lambda s: s["progress"].get("stage") == "awaiting-approval")
+    system.wait_status(waiting, awaiting_approval, "the approval asked for")
     for _ in range(2):
         devhost.kill()
         devhost.start()

@@ -13,7 +13,6 @@ logic under test (retries, reconciliation, fresh attempts) is what decides each 
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -110,23 +109,22 @@ def finished_turn(system, customer: str, symptoms: list[str], **extra) -> dict:
     return done
 
 
-def wait_stage(system, instance_id: str, stage: str, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while system.status(instance_id).json()["progress"].get("stage") != stage:
-        assert time.monotonic() < deadline, system.status(instance_id).json()
-        time.sleep(0.05)
+def diagnosing(status: dict) -> bool:
+    return status["progress"].get("stage") == "diagnosing"
 
 
 def answer_through_status_route(system, instance_id: str, timeout: float = 20) -> dict:
     """The delegation's answer as the status route shows it: as soon as it is composed, while
     the turn may still be being recorded."""
-    deadline = time.monotonic() + timeout
-    while True:
-        body = system.status(instance_id).json()
+
+    def answered(body: dict) -> bool:
         if isinstance(body.get("answer"), str):
-            return {key: body[key] for key in ("answer", "agents", "partial")}
-        assert body["status"] == "running" and time.monotonic() < deadline, body
-        time.sleep(0.1)
+            return True
+        assert body["status"] == "running", body
+        return False
+
+    body = system.wait_status(instance_id, answered, "its answer", timeout=timeout)
+    return {key: body[key] for key in ("answer", "agents", "partial")}
 
 
 def outage_then_restart(system, azurite: RestartableAzurite) -> tuple[dict, str]:
@@ -141,11 +139,11 @@ def outage_then_restart(system, azurite: RestartableAzurite) -> tuple[dict, str]
     posted = system.ask("CUST-0003", ["slow_internet"], conversationId=conversation)
     assert posted.status_code == 202, posted.text
     in_flight = posted.json()["instanceId"]
-    wait_stage(system, in_flight, "diagnosing")
+    system.wait_status(in_flight, diagnosing, "the diagnosing stage")
 
     azurite.stop()
     user = system.headers()
-    started = time.monotonic()
+    # Each is answered, as a retryable 503 (a request hanging on storage would time out).
     unavailable(system.app.http.get("/api/conversations", headers=user))
     unavailable(system.app.http.get(f"/api/conversations/{conversation}", headers=user))
     unavailable(system.ask("CUST-0003", ["slow_internet"], conversationId=conversation))
@@ -156,7 +154,6 @@ def outage_then_restart(system, azurite: RestartableAzurite) -> tuple[dict, str]
     assert health.status_code == 503
     assert health.json()["dependencies"]["storage"]["status"] == "unavailable"
     assert system.app.http.get("/api/auth/me", headers=user).status_code == 200
-    assert time.monotonic() - started < 30  # each answer is prompt: no hanging request
 
     # The delegation in flight answers through the status route all the same.
     answer = answer_through_status_route(system, in_flight)
@@ -236,7 +233,7 @@ def test_a_turn_storage_never_took_is_reconciled_exactly_once(storage_system, ow
     posted = system.ask("CUST-0003", ["slow_internet"])
     assert posted.status_code == 202, posted.text
     instance_id, conversation = posted.json()["instanceId"], posted.json()["conversationId"]
-    wait_stage(system, instance_id, "diagnosing")
+    system.wait_status(instance_id, diagnosing, "the diagnosing stage")
 
     own_azurite.stop()
     # Answered all the same; recording is retried for HISTORY_RETRY_MINUTES (3 s), then the

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,12 @@ def accessor_path(expr: Any) -> list[str] | None:
             if isinstance(head, str) and tail is not None:
                 return [head, *tail]
     return None
+
+
+def output_paths(module: Any, names: Iterable[str]) -> dict[str, list[str] | None]:
+    """What each of a module call's parameters `names` is given, as accessor_path reads it."""
+    params = module.get("params")
+    return {name: accessor_path(params[name]) for name in names}
 
 
 def function_call(expr: Any, name: str) -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ from tests.infra.bicep import (
     main,
     module_call,
     module_calls,
+    output_paths,
     role_definition_id,
     scope_type,
     template,
@@ -57,16 +58,14 @@ def test_app_identity_has_exactly_its_data_roles_each_on_its_resource():
     }
     # The scopes are the resources this deployment created (existing references by name).
     module, _ = module_call("rbac")
-    params = module.get("params")
-    assert accessor_path(params["appPrincipalId"]) == ["identity", "outputs", "appPrincipalId"]
-    assert accessor_path(params["storageAccountName"]) == ["storage", "outputs", "name"]
-    assert accessor_path(params["keyVaultName"]) == ["keyVault", "outputs", "name"]
-    assert accessor_path(params["webPubSubName"]) == ["webPubSub", "outputs", "name"]
-    assert accessor_path(params["applicationInsightsName"]) == [
-        "monitoring",
-        "outputs",
-        "applicationInsightsName",
-    ]
+    expected = {
+        "appPrincipalId": ["identity", "outputs", "appPrincipalId"],
+        "storageAccountName": ["storage", "outputs", "name"],
+        "keyVaultName": ["keyVault", "outputs", "name"],
+        "webPubSubName": ["webPubSub", "outputs", "name"],
+        "applicationInsightsName": ["monitoring", "outputs", "applicationInsightsName"],
+    }
+    assert output_paths(module, expected) == expected
 
 
 def test_the_deployer_only_manages_key_vault_secrets_and_only_when_known():

@@ -7,7 +7,7 @@ import pytest
 from azure.data.tables import TableServiceClient
 
 from tests.faults.fake_agent import FakeAgent
-from tests.system import error_of, start_system, stop_system
+from tests.system import error_of
 
 pytestmark = pytest.mark.azurite
 
@@ -15,13 +15,9 @@ AUTH_AGENT = "contoso-authentication-agent"
 
 
 @pytest.fixture
-def system(start_host, loop_thread, azurite_env, azurite):
+def system_options() -> dict:
     # The agents register once at start: a heartbeat would undo a test's own registrations.
-    running = start_system(
-        start_host, loop_thread, azurite_env, azurite.connection_string, heartbeat_seconds=3600
-    )
-    yield running
-    stop_system(running)
+    return {"heartbeat_seconds": 3600}
 
 
 @pytest.fixture

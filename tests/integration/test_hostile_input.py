@@ -12,7 +12,7 @@ from urllib.parse import quote
 import pytest
 from azure.data.tables import TableServiceClient
 
-from tests.system import app_token, error_of, start_system, stop_system
+from tests.system import app_token, error_of
 from voicea2a import history
 
 pytestmark = pytest.mark.azurite
@@ -21,13 +21,9 @@ SURROGATE = "\ud800"
 
 
 @pytest.fixture
-def system(start_host, loop_thread, azurite_env, azurite):
+def system_options() -> dict:
     # No agents: a turn is answered without them, and nothing here is about what they say.
-    running = start_system(
-        start_host, loop_thread, azurite_env, azurite.connection_string, with_agents=False
-    )
-    yield running
-    stop_system(running)
+    return {"with_agents": False}
 
 
 def ask(system, user: str, **body) -> dict:

@@ -8,18 +8,20 @@ import hashlib
 import hmac
 import json
 import secrets
-import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import jwt
 import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from tests.conftest import remember_secret, start_of_a_rate_window
+from tests.conftest import in_one_rate_window, remember_secret
+from tests.loopback import LoopbackServer
 from voicea2a.auth import key_id
 
 pytestmark = pytest.mark.azurite
@@ -226,8 +228,7 @@ class LocalIssuer:
         self.rsa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.ec = ec.generate_private_key(ec.SECP256R1())
         self.jwks_requests = 0
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self.url = ""
 
     def _jwks(self) -> dict:
         keys = []
@@ -236,9 +237,7 @@ class LocalIssuer:
             keys.append({**jwk, "kid": kid, "use": "sig", "alg": alg})
         return {"keys": keys}
 
-    def _serve(self) -> None:
-        import asyncio
-
+    def app(self) -> web.Application:
         async def discovery(request):
             return web.json_response({"issuer": self.url, "jwks_uri": f"{self.url}/keys"})
 
@@ -246,24 +245,10 @@ class LocalIssuer:
             self.jwks_requests += 1
             return web.json_response(self._jwks())
 
-        async def main():
-            app = web.Application()
-            app.router.add_get("/.well-known/openid-configuration", discovery)
-            app.router.add_get("/keys", keys)
-            runner = web.AppRunner(app)
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-            self._ready.set()
-            await asyncio.Event().wait()
-
-        asyncio.run(main())
-
-    def start(self) -> LocalIssuer:
-        self._thread.start()
-        self._ready.wait(10)
-        return self
+        app = web.Application()
+        app.router.add_get("/.well-known/openid-configuration", discovery)
+        app.router.add_get("/keys", keys)
+        return app
 
     def token(self, alg: str = "RS256", kid: str | None = None, **overrides) -> str:
         now = int(time.time())
@@ -288,8 +273,13 @@ class LocalIssuer:
 
 
 @pytest.fixture(scope="module")
-def issuer() -> LocalIssuer:
-    return LocalIssuer().start()
+def issuer(loop_thread) -> Iterator[LocalIssuer]:
+    # On the devhosts' loop: the app reads the keys from a worker thread, never blocking it.
+    local = LocalIssuer()
+    server = LoopbackServer(local.app())
+    local.url = loop_thread.run(server.start())
+    yield local
+    loop_thread.run(server.stop())
 
 
 @pytest.fixture
@@ -430,32 +420,34 @@ def fresh_limits(azurite):
 
     from voicea2a import ratelimit
 
-    table = TableServiceClient.from_connection_string(azurite.connection_string).get_table_client(
-        "ratelimits"
-    )
+    service = TableServiceClient.from_connection_string(azurite.connection_string)
+    table = service.create_table_if_not_exists("ratelimits")  # no test may have counted yet
     for entity in table.list_entities():
         table.delete_entity(entity["PartitionKey"], entity["RowKey"])
     ratelimit.forget_seen()
-    start_of_a_rate_window()
     return 10
 
 
 @pytest.mark.parametrize("rate_limit", [10])
 def test_voice_token_rate_limit_then_audit(fresh_limits, app, azurite, voice_key, signing_key):
-    token = app_token(signing_key, sub="rate-limited-user")
-    statuses = [
-        app.http.get("/api/voice/token", headers=bearer(token)).status_code for _ in range(12)
-    ]
+    def burst(attempt: int) -> tuple[str, list[int], httpx.Response]:
+        user = f"rate-limited-user-{attempt}"
+        token = app_token(signing_key, sub=user)
+        statuses = [
+            app.http.get("/api/voice/token", headers=bearer(token)).status_code for _ in range(12)
+        ]
+        return user, statuses, app.http.get("/api/voice/token", headers=bearer(token))
+
+    user, statuses, limited = in_one_rate_window(burst)
 
     assert statuses == [200] * 10 + [429] * 2
-    limited = app.http.get("/api/voice/token", headers=bearer(token))
     assert_error(limited, 429, "rate_limited")
     assert 1 <= int(limited.headers["retry-after"]) <= 60
     assert limited.json()["error"]["retryAfter"] == int(limited.headers["retry-after"])
     other = app.http.get("/api/voice/token", headers=bearer(app_token(signing_key, sub="other")))
     assert other.status_code == 200
 
-    rows = audit_rows(azurite, "rate-limited-user")
+    rows = audit_rows(azurite, user)
     assert sorted(r["outcome"] for r in rows).count("issued") == 10
     assert {r["kind"] for r in rows} == {"voice"}
     assert all(voice_key not in json.dumps(r, default=str) for r in rows)
@@ -471,8 +463,13 @@ def audit_rows(azurite, user: str) -> list[dict]:
 
 @pytest.mark.parametrize("rate_limit", [10])
 def test_dev_sign_in_is_rate_limited_per_client_address(fresh_limits, app):
-    statuses = [
-        app.http.post("/api/auth/dev-token", json={"user": f"u{i}"}).status_code for i in range(11)
-    ]
+    def burst(attempt: int) -> list[int]:
+        # Another loopback address is another client: the devhost reports the peer's address.
+        transport = httpx.HTTPTransport(local_address=f"127.0.0.{1 + attempt}")
+        with httpx.Client(base_url=app.host.base_url, transport=transport) as client:
+            return [
+                client.post("/api/auth/dev-token", json={"user": f"u{i}"}).status_code
+                for i in range(11)
+            ]
 
-    assert statuses == [200] * 10 + [429]
+    assert in_one_rate_window(burst) == [200] * 10 + [429]

@@ -21,6 +21,7 @@ from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
 from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest._http_response_impl import RestHttpClientTransportResponse
 
+from tests.waiting import Gate, run_held
 from voicea2a.errors import NotConfigured, UpstreamUnavailable
 from voicea2a.secrets import (
     KeyVaultSecretSource,
@@ -65,7 +66,7 @@ class FakeKeyVault(HttpTransport):
         self.secrets = {}
         self.script = []  # behaviours for the next authenticated requests, then `failing`
         self.failing = None  # a behaviour applied to every authenticated request while set
-        self.delay = 0.0
+        self.gate = Gate()  # closed, it holds every request: Key Vault taking its time
         self.requests = []
         self.sleeps = []
         self._lock = threading.Lock()
@@ -81,8 +82,7 @@ class FakeKeyVault(HttpTransport):
             behaviour = None
             if authorized:
                 behaviour = self.script.pop(0) if self.script else self.failing
-        if self.delay:
-            time.sleep(self.delay)
+        self.gate.pass_through()
         if not authorized or behaviour == "reject-token":
             challenge = (
                 f'Bearer authorization="https://login.microsoftonline.com/{TENANT}", '
@@ -259,10 +259,12 @@ async def test_cached_reads_make_one_rest_call(vault):
 
 async def test_concurrent_misses_share_one_rest_call(vault):
     vault.kv.set("voice-live-api-key", "voice-key-value")
-    vault.kv.delay = 0.05  # every caller arrives while the first call is in flight
-    values = await asyncio.gather(
-        *(get_secret("auth-signing-key") for _ in range(50)),
-        *(get_secret("voice-live-api-key") for _ in range(50)),
+    values = await run_held(
+        vault.kv.gate,
+        [
+            *(get_secret("auth-signing-key") for _ in range(50)),
+            *(get_secret("voice-live-api-key") for _ in range(50)),
+        ],
     )
     assert values == [VALUE] * 50 + ["voice-key-value"] * 50
     assert sorted(path for _, path, _ in vault.kv.secret_gets) == [
@@ -349,10 +351,7 @@ async def test_a_failure_with_a_cold_cache_is_503_at_once(vault, kind):
 
 async def test_concurrent_callers_share_one_failure(vault):
     vault.kv.failing = "500"
-    vault.kv.delay = 0.02
-    results = await asyncio.gather(
-        *(get_secret("auth-signing-key") for _ in range(20)), return_exceptions=True
-    )
+    results = await run_held(vault.kv.gate, (get_secret("auth-signing-key") for _ in range(20)))
     assert all(isinstance(r, UpstreamUnavailable) for r in results)
     assert len(vault.kv.secret_gets) == 2  # one call, retried once by the SDK
 
@@ -399,12 +398,13 @@ async def test_secret_values_and_tokens_never_reach_logs_or_errors(vault, caplog
 
 
 async def test_a_cancelled_caller_does_not_cancel_the_shared_call(vault):
-    vault.kv.delay = 0.1
+    vault.kv.gate.close()
     first = asyncio.create_task(get_secret("auth-signing-key"))
-    await asyncio.sleep(0.02)  # the first caller's Key Vault call is in flight
+    await vault.kv.gate.wait_entered()  # the first caller's Key Vault call is in flight
     second = asyncio.create_task(get_secret("auth-signing-key"))
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one turn of the loop: the second caller joins that call
     first.cancel()
+    vault.kv.gate.open()
     assert await second == VALUE
     assert first.cancelled()
     assert len(vault.kv.secret_gets) == 1

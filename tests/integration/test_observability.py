@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.agents.identities import IDENTITIES
-from tests.conftest import remember_secret, start_of_a_rate_window
+from tests.conftest import in_one_rate_window, remember_secret
 from tests.system import LocalSystem, start_system, stop_system
 from tests.unit.test_telemetry import InMemoryTelemetry, fake_jwt
 from tests.unit.test_telemetry import in_memory_telemetry as in_memory_telemetry  # noqa: F401
@@ -84,12 +84,6 @@ def json_lines() -> Iterator[JsonLines]:
 
 
 @pytest.fixture
-def overrides() -> dict[str, str]:
-    """Extra settings for one test (tests parametrize this fixture)."""
-    return {}
-
-
-@pytest.fixture
 def system_factory(start_host, azurite, azurite_env, loop_thread, overrides, json_lines):
     """Starts the whole system logging JSON lines; the tests' lines start after start-up's."""
     started: list[LocalSystem] = []
@@ -139,11 +133,24 @@ def test_http_calls_log_correlated_json_lines_metrics_spans_and_no_secret(
         "/api/health", headers={"x-correlation-id": "corr-health", "traceparent": health_parent}
     )
     me = http.get("/api/auth/me", headers={**auth, "x-correlation-id": "corr-me"})
-    start_of_a_rate_window()
-    negotiated = [
-        http.post("/api/events/negotiate", headers={**auth, "x-correlation-id": f"corr-neg-{i}"})
-        for i in range(3)
-    ]
+
+    def negotiate(attempt: int) -> tuple[str, float, float, list[httpx.Response]]:
+        """Three negotiations of one user, over the limit of two; that user, and the token
+        and rejection counts before them."""
+        caller = f"{user}-{attempt}"
+        headers = host.headers(caller)
+        issued = in_memory_telemetry.total("tokens.issued", kind="webpubsub")
+        rejected = in_memory_telemetry.total("ratelimit.rejected", route="events-negotiate")
+        responses = [
+            http.post(
+                "/api/events/negotiate",
+                headers={**headers, "x-correlation-id": f"corr-neg-{attempt}-{i}"},
+            )
+            for i in range(3)
+        ]
+        return caller, issued, rejected, responses
+
+    caller, issued_before, rejected_before, negotiated = in_one_rate_window(negotiate)
     # Token-shaped values where the app does log what it is given: a route id, a correlation id.
     secret_instance = remember_secret(fake_jwt())
     secret_correlation = remember_secret("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2lnbmF0dXJl")
@@ -166,9 +173,10 @@ def test_http_calls_log_correlated_json_lines_metrics_spans_and_no_secret(
     assert request["traceId"] == health_trace
     [request] = json_lines.where(correlationId="corr-me", event="http.request")
     assert request["user"] == pseudonym(user)
-    assert not [e for e in entries if e.get("user") == user], "user ids are pseudonymised"
-    [rejected] = json_lines.where(event="ratelimit.rejected", correlationId="corr-neg-2")
-    assert rejected["route"] == "events-negotiate" and rejected["user"] == pseudonym(user)
+    assert not [e for e in entries if e.get("user") in (user, caller)], "user ids are hidden"
+    [rejected] = json_lines.where(event="ratelimit.rejected", user=pseudonym(caller))
+    assert rejected["route"] == "events-negotiate"
+    assert rejected["correlationId"] == negotiated[2].request.headers["x-correlation-id"]
     assert rejected["level"] == "WARNING"
     [not_found] = json_lines.where(event="http.request", route="get_message", status=404)
     assert not_found["instanceId"] == telemetry.REDACTED
@@ -179,8 +187,10 @@ def test_http_calls_log_correlated_json_lines_metrics_spans_and_no_secret(
     leaked = [value for value in SECRET_VALUES if value in json_lines.text]
     assert not leaked, "a secret reached a log line"
 
-    assert in_memory_telemetry.total("tokens.issued", kind="webpubsub") == 2
-    assert in_memory_telemetry.total("ratelimit.rejected", route="events-negotiate") == 1
+    issued = in_memory_telemetry.total("tokens.issued", kind="webpubsub")
+    assert issued - issued_before == 2
+    rejected = in_memory_telemetry.total("ratelimit.rejected", route="events-negotiate")
+    assert rejected - rejected_before == 1
     [span] = [s for s in in_memory_telemetry.finished_spans() if s.name == "http health"]
     assert format(span.context.trace_id, "032x") == health_trace
     assert span.kind.name == "INTERNAL" and span.attributes["http.response.status_code"] == 200

@@ -6,15 +6,15 @@ import os
 import secrets
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import free_port, remember_secret, start_of_a_rate_window
+from tests.conftest import free_port, in_one_rate_window, remember_secret
 from tests.system import bearer
+from tests.waiting import get_or_none, wait_until
 from voicea2a import config, ratelimit
 from voicea2a.errors import RateLimited, UpstreamUnavailable
 
@@ -68,17 +68,20 @@ def two_instances(azurite, tmp_path):
             )
         )
         urls.append(f"http://127.0.0.1:{port}")
+
+    def answering(url: str) -> bool:
+        response = get_or_none(f"{url}/api/health")
+        return response is not None and response.status_code in (200, 503)
+
     try:
-        for url in urls:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{url}/api/health", timeout=5).status_code in (200, 503):
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, (tmp_path / "devhost-0.log").read_text()
-                time.sleep(0.2)
+        for index, url in enumerate(urls):
+            log = tmp_path / f"devhost-{index}.log"
+            wait_until(
+                lambda url=url: answering(url),
+                60,
+                what=lambda log=log: f"the instance to answer\n{log.read_text()[-3000:]}",
+                interval=0.2,
+            )
         yield urls, key
     finally:
         for process, log in processes:
@@ -93,17 +96,19 @@ def two_instances(azurite, tmp_path):
 
 def test_fifty_concurrent_requests_through_two_instances_allow_exactly_ten(two_instances):
     urls, key = two_instances
-    user = "burst-" + secrets.token_hex(4)
-    headers = bearer(key, user)
 
-    def call(index: int) -> int:
-        return httpx.get(
-            f"{urls[index % 2]}/api/voice/token", headers=headers, timeout=30
-        ).status_code
+    def burst(attempt: int) -> tuple[str, list[int]]:
+        user = f"burst-{attempt}-{secrets.token_hex(4)}"
+        headers = bearer(key, user)
 
-    start_of_a_rate_window()
-    with ThreadPoolExecutor(max_workers=50) as pool:
-        statuses = list(pool.map(call, range(50)))
+        def call(index: int) -> int:
+            url = f"{urls[index % 2]}/api/voice/token"
+            return httpx.get(url, headers=headers, timeout=30).status_code
+
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            return user, list(pool.map(call, range(50)))
+
+    user, statuses = in_one_rate_window(burst)
 
     assert statuses.count(200) == 10
     assert statuses.count(429) == 40
@@ -116,14 +121,26 @@ async def test_the_window_resets(azurite_env):
     ratelimit.forget_seen()
     now = [1_000_040.0]  # 20 s into the 60 s window that starts at 1_000_020
 
+    async def hit() -> None:
+        await ratelimit.hit("test-route", "window-user", 3, clock=lambda: now[0])
+
     for _ in range(3):
-        await ratelimit.hit("test-route", "window-user", 3, clock=lambda: now[0])
+        await hit()
     with pytest.raises(RateLimited) as refused:
-        await ratelimit.hit("test-route", "window-user", 3, clock=lambda: now[0])
+        await hit()
     assert refused.value.retry_after == 40
 
-    now[0] += 40  # the next window
-    await ratelimit.hit("test-route", "window-user", 3, clock=lambda: now[0])
+    now[0] += 39.5  # the last moment of that window
+    with pytest.raises(RateLimited) as refused:
+        await hit()
+    assert refused.value.retry_after == 1
+
+    now[0] += 0.5  # the next window: the whole limit again, and no more
+    for _ in range(3):
+        await hit()
+    with pytest.raises(RateLimited) as refused:
+        await hit()
+    assert refused.value.retry_after == 60
 
 
 async def test_an_unreachable_store_fails_closed(azurite_env):

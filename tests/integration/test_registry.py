@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,7 +17,9 @@ from agents.registration import agent_identity
 from agents.server import AGENT_CLASSES, start_agents
 from agents.settings import load_settings as load_agent_settings
 from tests.conftest import free_port, remember_secret
+from tests.loopback import LoopbackServer
 from tests.system import bearer
+from tests.waiting import wait_until
 from voicea2a import registry, storage
 from voicea2a.config import AgentRegistrySettings
 from voicea2a.errors import InvalidRequest
@@ -62,13 +63,6 @@ def agents_of(app) -> dict[str, str]:
     return {agent["name"]: agent["health"] for agent in response.json()["agents"]}
 
 
-def wait_until(condition, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.1)
-
-
 # ----- self-registration and health -----
 
 
@@ -85,7 +79,7 @@ def test_agents_register_themselves_fall_ill_and_heal(app_factory, loop_thread, 
     modem = loop_thread.run(start_agents(["modem-check"], base_port=0, settings=settings))
     outage = loop_thread.run(start_agents(["outage-check"], base_port=0, settings=settings))
     try:
-        wait_until(lambda: len(agents_of(app)) == 2)
+        wait_until(lambda: len(agents_of(app)) == 2, what="both agents registered")
         assert set(agents_of(app).values()) == {"healthy"}
         name = next(n for n in agents_of(app) if "outage" in n)
 
@@ -109,7 +103,7 @@ def test_agents_register_themselves_fall_ill_and_heal(app_factory, loop_thread, 
         loop_thread.run(storage.close_all())  # a new process starts with nothing cached
         TableServiceClient.from_connection_string(azurite.connection_string).delete_table("agents")
         again = app_factory(port=port)
-        wait_until(lambda: len(agents_of(again)) == 2)
+        wait_until(lambda: len(agents_of(again)) == 2, what="both agents registered again")
     finally:
         loop_thread.run(outage.stop())
         loop_thread.run(modem.stop())
@@ -257,14 +251,11 @@ class card_server:
 
         app = web.Application()
         app.router.add_get("/{path:.*}", handle)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        return f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        self.server = LoopbackServer(app)
+        return await self.server.start()
 
     async def __aexit__(self, *exc) -> None:
-        await self.runner.cleanup()
+        await self.server.stop()
 
 
 VALID_CARD = {

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +21,7 @@ from tests.agents.identities import IDENTITIES
 from tests.conftest import devhost_url, free_port
 from tests.oracle import real_worker_verdict
 from tests.system import ACCESS_KEY, bearer
+from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 # The devhost stands in for the Functions host, which brings its own runtime: these are its
@@ -165,10 +165,12 @@ def test_the_devhost_runs_the_unpacked_package_with_only_its_requirements(
         )
         agents = loop_thread.run(start_agents(base_port=0, settings=configured))
         headers = bearer(SIGNING_KEY, roles=("user", "supervisor"))
-        deadline = time.monotonic() + 30
-        while len(http.get("/api/agents", headers=headers).json()["agents"]) < 6:
-            assert time.monotonic() < deadline, "the sample agents did not register"
-            time.sleep(0.2)
+        wait_until(
+            lambda: len(http.get("/api/agents", headers=headers).json()["agents"]) >= 6,
+            30,
+            what="the six sample agents registered",
+            interval=0.2,
+        )
         answer = http.post(
             "/api/messages",
             headers=headers,

@@ -9,6 +9,7 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import remember_secret
+from tests.loopback import LoopbackServer
 from voicea2a.a2a import (
     EXCERPT_CHARS,
     A2AError,
@@ -66,17 +67,14 @@ class LoopbackAgent:
         app = web.Application()
         app.router.add_get("/{path:.*}", self._get)
         app.router.add_post("/a2a", self._post)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
+        # A hanging handler's request is not waited for long at shutdown.
+        self._server = LoopbackServer(app, shutdown_timeout=1)
+        self.url = await self._server.start()
         return self
 
     async def stop(self):
         self.release.set()
-        await self._runner.cleanup()
+        await self._server.stop()
 
     def card(self, rpc_version="1.0"):
         """A validated card pointing at this server's /a2a."""

@@ -21,6 +21,7 @@ from agents.server import start_agents
 from tests.agents.conftest import QUIET, SIGNING_KEY
 from tests.conftest import remember_secret
 from tests.integration.test_keyvault import FakeCredential, FakeKeyVault
+from tests.loopback import LoopbackServer
 from voicea2a import registry
 from voicea2a.a2a import A2AError, A2AErrorKind, fetch_card, send_message
 from voicea2a.agentauth import AgentCredentials, api_key_secret, set_agent_credentials
@@ -189,11 +190,8 @@ class Entra:
         app = web.Application()
         app.router.add_get("/msi/token", self._token)
         app.router.add_get("/keys", self._keys)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        self.server = LoopbackServer(app)
+        self.url = await self.server.start()
 
     async def _token(self, request):
         assert request.headers["X-IDENTITY-HEADER"] == IDENTITY_HEADER
@@ -225,7 +223,7 @@ async def entra(monkeypatch):
     monkeypatch.setenv("IDENTITY_ENDPOINT", f"{double.url}/msi/token")
     monkeypatch.setenv("IDENTITY_HEADER", IDENTITY_HEADER)
     yield double
-    await double.runner.cleanup()
+    await double.server.stop()
 
 
 async def test_an_entra_token_from_the_managed_identity_cached_per_audience(app, entra, http):

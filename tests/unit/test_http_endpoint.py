@@ -33,20 +33,18 @@ def build_app():
     async def ok(req: func.HttpRequest) -> func.HttpResponse:
         return json_response({"correlationId": current_correlation_id()})
 
-    @bp.route(route="missing", methods=["GET"])
-    @http_endpoint
-    async def missing(req: func.HttpRequest) -> func.HttpResponse:
-        raise NotFound("No such thing.")
+    def raising(name: str, error: Exception, method: str = "GET") -> None:
+        """Function `name` (at the route of that name, dashed) that raises `error`."""
 
-    @bp.route(route="slow-down", methods=["GET"])
-    @http_endpoint
-    async def slow_down(req: func.HttpRequest) -> func.HttpResponse:
-        raise RateLimited(retry_after=7)
+        async def endpoint(req: func.HttpRequest) -> func.HttpResponse:
+            raise error
 
-    @bp.route(route="boom", methods=["POST"])
-    @http_endpoint
-    async def boom(req: func.HttpRequest) -> func.HttpResponse:
-        raise RuntimeError("database password is hunter2")
+        endpoint.__name__ = endpoint.__qualname__ = name
+        bp.route(route=name.replace("_", "-"), methods=[method])(http_endpoint(endpoint))
+
+    raising("missing", NotFound("No such thing."))
+    raising("slow_down", RateLimited(retry_after=7))
+    raising("boom", RuntimeError("database password is hunter2"), "POST")
 
     @bp.route(route="misconfigured", methods=["GET"])
     @http_endpoint

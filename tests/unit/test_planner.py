@@ -48,22 +48,15 @@ def skills_of(result: Plan) -> list[list[str]]:
 
 
 # Rule 1: symptoms choose the diagnostics (the text is then ignored).
-@pytest.mark.parametrize(
-    ("symptom", "diagnostics", "requested"),
-    [
-        ("no_internet", [OUTAGE, MODEM, PLAN], False),
-        ("slow_internet", [OUTAGE, NETWORK, PLAN], False),
-        ("intermittent_connection", [OUTAGE, NETWORK, MODEM], False),
-        ("modem_lights", [MODEM], False),
-        ("billing_question", [PLAN], False),
-        ("plan_question", [PLAN], False),
-        ("technician_visit", [], True),
-    ],
-)
-def test_symptom_table(symptom, diagnostics, requested):
-    result = plan(req("my bill is wrong", symptoms=(symptom,)), VERIFIED, ALL)
-    assert skills_of(result) == ([diagnostics] if diagnostics else [])
-    assert result.dispatch_requested is requested
+SYMPTOMS = {
+    "no_internet": ([OUTAGE, MODEM, PLAN], False),
+    "slow_internet": ([OUTAGE, NETWORK, PLAN], False),
+    "intermittent_connection": ([OUTAGE, NETWORK, MODEM], False),
+    "modem_lights": ([MODEM], False),
+    "billing_question": ([PLAN], False),
+    "plan_question": ([PLAN], False),
+    "technician_visit": ([], True),
+}
 
 
 def test_symptoms_combine():
@@ -72,33 +65,42 @@ def test_symptoms_combine():
 
 
 # Rule 2: without symptoms, keywords in the request text.
+KEYWORDS = [
+    ("There's an outage on my street", [OUTAGE, MODEM, PLAN], False),
+    ("My internet is down", [OUTAGE, MODEM, PLAN], False),
+    ("I have NO INTERNET at all", [OUTAGE, MODEM, PLAN], False),
+    ("everything is offline", [OUTAGE, MODEM, PLAN], False),
+    ("it's slow", [OUTAGE, NETWORK, PLAN], False),
+    ("games lag every evening", [OUTAGE, NETWORK, PLAN], False),
+    ("Netflix keeps buffering", [OUTAGE, NETWORK, PLAN], False),
+    ("the wifi keeps dropping", [OUTAGE, NETWORK, MODEM], False),
+    ("intermittent connection since Monday", [OUTAGE, NETWORK, MODEM], False),
+    ("it disconnects every hour", [OUTAGE, NETWORK, MODEM], False),
+    ("what do the lights on my modem mean", [MODEM], False),
+    ("the LED is orange", [MODEM], False),
+    ("why is my bill so high", [PLAN], False),
+    ("an extra charge appeared", [PLAN], False),
+    ("what plan am I on and what's my usage", [PLAN], False),
+    ("overage fees?", [PLAN], False),
+    ("I want a technician", [], True),
+    ("can someone visit tomorrow", [], True),
+    ("book an appointment", [], True),
+    ("slow and my bill is wrong, send a technician", [OUTAGE, NETWORK, PLAN], True),
+]
+
+
 @pytest.mark.parametrize(
-    ("text", "diagnostics", "requested"),
+    ("request_", "diagnostics", "requested"),
     [
-        ("There's an outage on my street", [OUTAGE, MODEM, PLAN], False),
-        ("My internet is down", [OUTAGE, MODEM, PLAN], False),
-        ("I have NO INTERNET at all", [OUTAGE, MODEM, PLAN], False),
-        ("everything is offline", [OUTAGE, MODEM, PLAN], False),
-        ("it's slow", [OUTAGE, NETWORK, PLAN], False),
-        ("games lag every evening", [OUTAGE, NETWORK, PLAN], False),
-        ("Netflix keeps buffering", [OUTAGE, NETWORK, PLAN], False),
-        ("the wifi keeps dropping", [OUTAGE, NETWORK, MODEM], False),
-        ("intermittent connection since Monday", [OUTAGE, NETWORK, MODEM], False),
-        ("it disconnects every hour", [OUTAGE, NETWORK, MODEM], False),
-        ("what do the lights on my modem mean", [MODEM], False),
-        ("the LED is orange", [MODEM], False),
-        ("why is my bill so high", [PLAN], False),
-        ("an extra charge appeared", [PLAN], False),
-        ("what plan am I on and what's my usage", [PLAN], False),
-        ("overage fees?", [PLAN], False),
-        ("I want a technician", [], True),
-        ("can someone visit tomorrow", [], True),
-        ("book an appointment", [], True),
-        ("slow and my bill is wrong, send a technician", [OUTAGE, NETWORK, PLAN], True),
+        *(
+            pytest.param(req("my bill is wrong", symptoms=(symptom,)), *row, id=symptom)
+            for symptom, row in SYMPTOMS.items()
+        ),
+        *(pytest.param(req(text), *row, id=text) for text, *row in KEYWORDS),
     ],
 )
-def test_keyword_table(text, diagnostics, requested):
-    result = plan(req(text), VERIFIED, ALL)
+def test_rule_tables(request_, diagnostics, requested):
+    result = plan(request_, VERIFIED, ALL)
     assert skills_of(result) == ([diagnostics] if diagnostics else [])
     assert result.dispatch_requested is requested
 

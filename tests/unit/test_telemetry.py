@@ -225,8 +225,10 @@ def test_an_exception_without_a_secret_is_kept_as_it_is():
         raise RuntimeError("hunter2")
     except RuntimeError:
         record.exc_info = sys.exc_info()
+    raised = record.exc_info[1]
     telemetry.TelemetryFilter().filter(record)
-    assert record.exc_info is not None
+    assert record.exc_info is not None and record.exc_info[1] is raised
+    assert "RuntimeError: hunter2" in logging.Formatter().format(record)
 
 
 def test_what_stays_readable_around_a_redaction():
@@ -293,7 +295,7 @@ def test_bound_fields_are_restored_and_isolated_per_task():
 
     async def handle(name: str) -> str | None:
         with telemetry.bound(correlationId=name):
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0)  # the other task runs, inside its own bound() meanwhile
             return telemetry.current_correlation_id()
 
     async def both() -> list[str | None]:
@@ -397,8 +399,12 @@ def test_log_settings_are_validated():
         load_settings({**base, "LOG_FORMAT": "xml"})
     with pytest.raises(ConfigError, match="LOG_LEVEL"):
         load_settings({**base, "LOG_LEVEL": "loud"})
+    # The authentication string is checked where it is first read (voicea2a/config.py).
+    keyed = load_settings(
+        {**base, "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "Authorization=Key"}
+    )
     with pytest.raises(ConfigError, match="APPLICATIONINSIGHTS_AUTHENTICATION_STRING"):
-        load_settings({**base, "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "Authorization=Key"})
+        keyed.telemetry.aad  # noqa: B018
     aad = load_settings(
         {**base, "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "ClientId=abc;Authorization=AAD"}
     ).telemetry
@@ -472,7 +478,7 @@ def test_not_configured_twice_when_the_worker_already_did(
     assert distro == []
 
 
-def test_a_failing_configure_never_fails_the_invocation(app_env, fresh_setup, monkeypatch):
+def test_a_failing_configure_never_fails_the_invocation(app_env, fresh_setup, monkeypatch, caplog):
     module = types.ModuleType("azure.monitor.opentelemetry")
 
     def broken(**_: Any) -> None:
@@ -481,7 +487,13 @@ def test_a_failing_configure_never_fails_the_invocation(app_env, fresh_setup, mo
     module.configure_azure_monitor = broken
     monkeypatch.setitem(sys.modules, "azure.monitor.opentelemetry", module)
     app_env(APPLICATIONINSIGHTS_CONNECTION_STRING=CONNECTION_STRING)
-    telemetry.ensure_setup()  # logged, not raised
+    with caplog.at_level(logging.WARNING, logger="voicea2a.telemetry"):
+        telemetry.ensure_setup()
+    [record] = [r for r in caplog.records if r.name == "voicea2a.telemetry"]
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == "telemetry export is off: its setup failed (RuntimeError)"
+    # The exception's text (here a connection string) is not in the line, nor its traceback.
+    assert record.exc_info is None and CONNECTION_STRING not in caplog.text
 
 
 def test_console_spans_without_a_connection_string(app_env, fresh_setup, distro, monkeypatch):

@@ -7,6 +7,7 @@ import pytest
 from azure.core.credentials import AccessToken
 from azure.core.exceptions import ClientAuthenticationError
 
+from tests.waiting import Gate, run_held
 from voicea2a.config import VoiceSettings
 from voicea2a.errors import NotConfigured, UpstreamUnavailable
 from voicea2a.voicetoken import (
@@ -31,11 +32,12 @@ class FakeClock:
 
 
 class CountingCredential:
-    """A TokenCredential double: counts get_token calls; each token lives LIFETIME seconds."""
+    """A TokenCredential double: counts get_token calls; each token lives LIFETIME seconds.
+    Its gate holds a call, as a slow managed identity endpoint would."""
 
-    def __init__(self, clock, delay=0.0):
+    def __init__(self, clock):
         self.clock = clock
-        self.delay = delay
+        self.gate = Gate()
         self.calls = []
         self.error = None
         self._lock = threading.Lock()
@@ -44,7 +46,7 @@ class CountingCredential:
         with self._lock:
             self.calls.append(scopes)
             number = len(self.calls)
-        time.sleep(self.delay)  # the managed identity endpoint takes a moment
+        self.gate.pass_through()
         if self.error is not None:
             raise self.error
         return AccessToken(f"entra-token-{number}", int(self.clock()) + LIFETIME)
@@ -83,8 +85,7 @@ async def test_entra_mode_returns_a_bearer_token_for_the_ai_scope(credential):
 
 
 async def test_100_concurrent_requests_make_one_get_token_call(credential):
-    credential.delay = 0.05
-    results = await asyncio.gather(*(voice_credential(entra()) for _ in range(100)))
+    results = await run_held(credential.gate, (voice_credential(entra()) for _ in range(100)))
     assert {r.token for r in results} == {"entra-token-1"}
     assert len(credential.calls) == 1
 
@@ -102,8 +103,7 @@ async def test_the_token_is_cached_until_five_minutes_before_expiry(credential, 
 async def test_concurrent_refreshes_near_expiry_make_one_call(credential, clock):
     await voice_credential(entra())
     clock.now = START + LIFETIME - 120
-    credential.delay = 0.05
-    results = await asyncio.gather(*(voice_credential(entra()) for _ in range(100)))
+    results = await run_held(credential.gate, (voice_credential(entra()) for _ in range(100)))
     assert {r.token for r in results} == {"entra-token-2"}
     assert len(credential.calls) == 2
 
@@ -118,10 +118,7 @@ async def test_a_credential_failure_is_upstream_unavailable_without_token_text(c
     credential.error = ClientAuthenticationError(
         "ManagedIdentityCredential authentication failed: entra-token-leak"
     )
-    credential.delay = 0.02
-    results = await asyncio.gather(
-        *(voice_credential(entra()) for _ in range(10)), return_exceptions=True
-    )
+    results = await run_held(credential.gate, (voice_credential(entra()) for _ in range(10)))
     assert all(isinstance(r, UpstreamUnavailable) for r in results)
     assert len(credential.calls) == 1
     err = results[0]
@@ -203,11 +200,12 @@ async def test_in_azure_the_token_comes_from_the_named_managed_identity(app_env,
 
 
 async def test_a_cancelled_caller_does_not_cancel_the_shared_refresh(credential):
-    credential.delay = 0.1
+    credential.gate.close()
     first = asyncio.create_task(voice_credential(entra()))
-    await asyncio.sleep(0.02)
+    await credential.gate.wait_entered()  # the first caller's refresh is in flight
     second = asyncio.create_task(voice_credential(entra()))
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one turn of the loop: the second caller joins that refresh
     first.cancel()
+    credential.gate.open()
     assert (await second).token == "entra-token-1"
     assert len(credential.calls) == 1

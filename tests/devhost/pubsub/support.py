@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -46,13 +45,9 @@ class RunningService:
 
         return asyncio.run_coroutine_threadsafe(run(), self.loop).result(10)
 
-    def wait_until(self, predicate: Callable[[], bool], timeout: float = 20) -> None:
-        """Poll service state until predicate holds (a wait, never an assertion on time)."""
-        deadline = time.monotonic() + timeout
-        while not self.call(predicate):
-            if time.monotonic() > deadline:
-                raise AssertionError("condition not reached in time")
-            time.sleep(0.01)
+    def connections(self) -> int:
+        """How many connections the service holds, in every hub."""
+        return self.call(self.service.registry.count)
 
     def connection(self, connection_id: str, hub: str = HUB) -> Any:
         """The service's Connection object, or None when it is gone."""

@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 
 from tests.devhost.pubsub.support import RunningService
+from tests.loopback import LoopbackServer
 
 ROOT = Path(__file__).resolve().parents[3]
 NODE_TEST = ROOT / "tests" / "node" / "webpubsub_client.test.mjs"
@@ -55,16 +56,11 @@ class Control:
 @pytest.fixture
 def control_server(pubsub: RunningService, pubsub_loop) -> Iterator[tuple[Control, str]]:
     control = Control(pubsub)
-    runner = web.AppRunner(control.app(), access_log=None)
-
-    async def start() -> int:
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        return runner.addresses[0][1]
-
-    port = asyncio.run_coroutine_threadsafe(start(), pubsub_loop).result(30)
-    yield control, f"http://127.0.0.1:{port}"
-    asyncio.run_coroutine_threadsafe(runner.cleanup(), pubsub_loop).result(30)
+    # Served on the service's loop, where the SDK calls of its handlers are made.
+    server = LoopbackServer(control.app())
+    url = asyncio.run_coroutine_threadsafe(server.start(), pubsub_loop).result(30)
+    yield control, url
+    asyncio.run_coroutine_threadsafe(server.stop(), pubsub_loop).result(30)
 
 
 def test_the_node_client_receives_and_recovers(pubsub, control_server):

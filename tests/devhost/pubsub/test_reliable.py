@@ -9,6 +9,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from tests.devhost.pubsub.support import HUB, JSON, Client, RunningService
+from tests.waiting import wait_until
 
 
 def drop(client: Client) -> None:
@@ -71,7 +72,7 @@ def test_the_session_is_gone_after_the_recovery_window(start_service, open_clien
     sdk = running.sdk()
     client = open_client(sdk.get_client_access_token(user_id="late")["url"])
     drop(client)
-    running.wait_until(lambda: running.service.registry.count() == 0)
+    wait_until(lambda: running.connections() == 0, what="the dropped session to expire")
 
     assert_refused(open_client(recovery_url(running, client), expect_connected=False))
     fresh = open_client(sdk.get_client_access_token(user_id="late")["url"])
@@ -95,7 +96,7 @@ def test_only_reliable_connections_recover(pubsub, open_client):
     reliable = open_client(sdk.get_client_access_token(user_id="u")["url"])
     plain = open_client(sdk.get_client_access_token(user_id="p")["url"], JSON)
     drop(plain)
-    pubsub.wait_until(lambda: pubsub.service.registry.get(HUB, plain.connection_id) is None)
+    wait_until(lambda: pubsub.connection(plain.connection_id) is None, what="the plain one gone")
 
     plain.connected["reconnectionToken"] = reliable.connected["reconnectionToken"]
     assert_refused(open_client(recovery_url(pubsub, plain), expect_connected=False))
@@ -104,7 +105,7 @@ def test_only_reliable_connections_recover(pubsub, open_client):
 def test_a_client_that_closes_normally_ends_its_session(pubsub, open_client):
     client = open_client(pubsub.sdk().get_client_access_token(user_id="bye")["url"])
     client.ws.close(1000)
-    pubsub.wait_until(lambda: pubsub.service.registry.count() == 0)
+    wait_until(lambda: pubsub.connections() == 0, what="the closed session to end")
     assert_refused(open_client(recovery_url(pubsub, client), expect_connected=False))
 
 

@@ -8,6 +8,8 @@ import azure.durable_functions as df
 import azure.functions as func
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+# The client functions' types, by short names (the same objects the worker checks against).
+Request, Response, Client = func.HttpRequest, func.HttpResponse, df.DurableOrchestrationClient
 ATTEMPTS: dict[str, int] = {}
 SPANS: list[dict] = []
 
@@ -194,7 +196,7 @@ def body_of(req: func.HttpRequest):
 
 @app.route(route="orchestrators/{name}", methods=["POST"])
 @app.durable_client_input(client_name="client")
-async def start(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+async def start(req: Request, client: Client) -> Response:
     instance_id = await client.start_new(
         req.route_params["name"], req.params.get("id"), body_of(req)
     )
@@ -203,7 +205,7 @@ async def start(req: func.HttpRequest, client: df.DurableOrchestrationClient) ->
 
 @app.route(route="instances/{instance_id}", methods=["GET"])
 @app.durable_client_input(client_name="client")
-async def status(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+async def status(req: Request, client: Client) -> Response:
     found = await client.get_status(req.route_params["instance_id"], show_history=True)
     if not found:
         return func.HttpResponse("{}", status_code=404, mimetype="application/json")
@@ -218,9 +220,7 @@ async def status(req: func.HttpRequest, client: df.DurableOrchestrationClient) -
 
 @app.route(route="instances/{instance_id}/events/{event}", methods=["POST"])
 @app.durable_client_input(client_name="client")
-async def raise_event(
-    req: func.HttpRequest, client: df.DurableOrchestrationClient
-) -> func.HttpResponse:
+async def raise_event(req: Request, client: Client) -> Response:
     await client.raise_event(
         req.route_params["instance_id"], req.route_params["event"], body_of(req)
     )
@@ -229,18 +229,14 @@ async def raise_event(
 
 @app.route(route="instances/{instance_id}/terminate", methods=["POST"])
 @app.durable_client_input(client_name="client")
-async def terminate(
-    req: func.HttpRequest, client: df.DurableOrchestrationClient
-) -> func.HttpResponse:
+async def terminate(req: Request, client: Client) -> Response:
     await client.terminate(req.route_params["instance_id"], "stopped by test")
     return func.HttpResponse(status_code=202)
 
 
 @app.route(route="wait/{name}", methods=["POST"])
 @app.durable_client_input(client_name="client")
-async def start_and_wait(
-    req: func.HttpRequest, client: df.DurableOrchestrationClient
-) -> func.HttpResponse:
+async def start_and_wait(req: Request, client: Client) -> Response:
     instance_id = await client.start_new(req.route_params["name"], None, body_of(req))
     return await client.wait_for_completion_or_create_check_status_response(
         req, instance_id, 5000, 100
@@ -249,9 +245,7 @@ async def start_and_wait(
 
 @app.route(route="instances", methods=["GET"])
 @app.durable_client_input(client_name="client")
-async def list_instances(
-    req: func.HttpRequest, client: df.DurableOrchestrationClient
-) -> func.HttpResponse:
+async def list_instances(req: Request, client: Client) -> Response:
     statuses = await client.get_status_all()
     return func.HttpResponse(
         json.dumps(sorted(s.instance_id for s in statuses)), mimetype="application/json"
@@ -260,9 +254,7 @@ async def list_instances(
 
 @app.route(route="running-instances", methods=["GET"])
 @app.durable_client_input(client_name="client")
-async def running_instances(
-    req: func.HttpRequest, client: df.DurableOrchestrationClient
-) -> func.HttpResponse:
+async def running_instances(req: Request, client: Client) -> Response:
     statuses = await client.get_status_by(runtime_status=[df.OrchestrationRuntimeStatus.Running])
     body = {s.instance_id: {"name": s.name, "customStatus": s.custom_status} for s in statuses}
     return func.HttpResponse(json.dumps(body), mimetype="application/json")
@@ -270,6 +262,6 @@ async def running_instances(
 
 @app.route(route="instances/{instance_id}", methods=["DELETE"])
 @app.durable_client_input(client_name="client")
-async def purge(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+async def purge(req: Request, client: Client) -> Response:
     result = await client.purge_instance_history(req.route_params["instance_id"])
     return func.HttpResponse(str(result.instances_deleted))
