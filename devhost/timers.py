@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 
 from devhost.functions import FunctionInfo, Invoker
@@ -23,9 +23,14 @@ class TimerRunner:
         invoker: Invoker,
         client_binding: Callable[[], str],
         environ: Mapping[str, str] = os.environ,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.invoker = invoker
         self.client_binding = client_binding
+        # The clock and the sleep are seams for tests: a schedule checked without waiting.
+        self._clock = clock
+        self._sleep = sleep
         # Parse every schedule up front so a bad one stops the host at start-up.
         self.schedules = [
             (info, Schedule.parse(resolve_setting_reference(info.trigger.schedule, environ)))
@@ -48,9 +53,9 @@ class TimerRunner:
         if getattr(info.trigger, "run_on_startup", False):
             await self._fire(info)
         while True:
-            now = datetime.now(UTC)
+            now = self._clock()
             due = schedule.next_after(now)
-            await asyncio.sleep((due - now).total_seconds())
+            await self._sleep((due - now).total_seconds())
             await self._fire(info)
 
     async def _fire(self, info: FunctionInfo) -> None:

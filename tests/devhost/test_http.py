@@ -138,11 +138,11 @@ def test_local_settings_are_loaded_and_the_environment_wins(host):
 
 
 def test_timer_runs_on_its_ncrontab_schedule(host):
+    """The host runs the app's timers (when, to the second: test_schedule's runner test)."""
     module = sys.modules["function_app"]
     module.TICKS.clear()
-    wait_until(lambda: len(module.TICKS) >= 2, 5, what="two runs of the every-second timer")
 
-    assert module.TICKS[1] - module.TICKS[0] == pytest.approx(1.0, abs=0.3)
+    wait_until(lambda: len(module.TICKS) >= 2, 5, what="two runs of the every-second timer")
 
 
 def test_admin_endpoint_fires_a_timer_now(host):

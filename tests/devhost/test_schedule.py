@@ -1,6 +1,8 @@
 """Tests for devhost.schedule: NCRONTAB (seconds first) and TimeSpan timer schedules."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta, timezone
+from types import SimpleNamespace
 
 import pytest
 
@@ -10,6 +12,7 @@ from devhost.schedule import (
     Schedule,
     resolve_setting_reference,
 )
+from devhost.timers import TimerRunner
 
 
 def at(*parts: int) -> datetime:
@@ -215,3 +218,36 @@ def test_resolved_setting_is_not_resolved_again():
 def test_resolved_value_parses():
     expression = resolve_setting_reference("%SCHEDULE%", {"SCHEDULE": "*/30 * * * * *"})
     assert nxt(expression, at(2025, 1, 1, 12, 0, 10)) == at(2025, 1, 1, 12, 0, 30)
+
+
+# --- the runner ---------------------------------------------------------------------------------
+
+
+async def test_the_runner_fires_at_each_occurrence_of_the_schedule():
+    now = at(2026, 12, 2, 12, 0, 0) + timedelta(milliseconds=300)
+    slept: list[float] = []
+    fired: list[datetime] = []
+    enough = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        nonlocal now
+        if len(fired) == 3:
+            enough.set()
+            await asyncio.Event().wait()  # parked until the runner stops
+        slept.append(seconds)
+        now += timedelta(seconds=seconds)
+
+    class Invoker:
+        async def call_timer(self, info, client_json) -> None:
+            fired.append(now)
+
+    info = SimpleNamespace(
+        name="every_second", trigger=SimpleNamespace(schedule="* * * * * *", run_on_startup=False)
+    )
+    runner = TimerRunner([info], Invoker(), lambda: "{}", {}, clock=lambda: now, sleep=sleep)
+    runner.start()
+    await asyncio.wait_for(enough.wait(), 5)
+    await runner.stop()
+
+    assert slept == pytest.approx([0.7, 1.0, 1.0])
+    assert fired == [at(2026, 12, 2, 12, 0, second) for second in (1, 2, 3)]
