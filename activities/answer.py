@@ -2,8 +2,9 @@
 
 import azure.durable_functions as df
 
+from bindings import activity
 from orchestrations.contract import COMPOSE_ANSWER, RECORD_TURN, Answer, ComposeInput, TurnRecord
-from voicea2a import history, telemetry
+from voicea2a import history
 from voicea2a.compose import AgentOutcome, compose
 from voicea2a.planner import Plan
 
@@ -11,7 +12,7 @@ bp = df.Blueprint()
 
 
 @bp.activity_trigger(input_name="turn", activity=COMPOSE_ANSWER)
-@telemetry.activity
+@activity
 def compose_answer(turn: ComposeInput) -> Answer:
     """One answer from the outcomes (deterministic templates; a model may come later)."""
     outcomes = [AgentOutcome.from_json(outcome) for outcome in turn["outcomes"]]
@@ -19,7 +20,7 @@ def compose_answer(turn: ComposeInput) -> Answer:
 
 
 @bp.activity_trigger(input_name="turn", activity=RECORD_TURN)
-@telemetry.activity
+@activity
 async def record_turn(turn: TurnRecord) -> None:
     """Append the user turn, each outcome and the answer (idempotent: deterministic row keys)."""
     await history.save_turn(turn)

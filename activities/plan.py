@@ -2,8 +2,9 @@
 
 import azure.durable_functions as df
 
+from bindings import activity
 from orchestrations.contract import PLAN_DELEGATION, PlanInput, PlanResult
-from voicea2a import history, registry, telemetry
+from voicea2a import history, registry
 from voicea2a.messages import MessageRequest
 from voicea2a.planner import identity_fingerprint, plan
 
@@ -11,7 +12,7 @@ bp = df.Blueprint()
 
 
 @bp.activity_trigger(input_name="job", activity=PLAN_DELEGATION)
-@telemetry.activity
+@activity
 async def plan_delegation(job: PlanInput) -> PlanResult:
     """Read the registry and the conversation, then plan (the pure planner decides)."""
     agents = await registry.routable_agents()

@@ -4,8 +4,8 @@ from datetime import datetime
 
 import azure.durable_functions as df
 
+from bindings import activity
 from orchestrations.contract import PUBLISH_EVENTS, EventBatchInput
-from voicea2a import telemetry
 from voicea2a.config import get_settings
 from voicea2a.events import Event
 from voicea2a.publisher import publish_all
@@ -14,7 +14,7 @@ bp = df.Blueprint()
 
 
 @bp.activity_trigger(input_name="batch", activity=PUBLISH_EVENTS)
-@telemetry.activity
+@activity
 async def publish_events(batch: EventBatchInput) -> int:
     """Publish the batch within its time budget; returns how many were delivered (never
     raises: the delegation never waits on Web PubSub)."""

@@ -12,12 +12,14 @@ import time
 
 import azure.durable_functions as df
 
+from bindings import activity
 from orchestrations.contract import CALL_SPECIALIST, SpecialistCall, SpecialistResult
-from voicea2a import registry, telemetry
+from voicea2a import registry
 from voicea2a.a2a import A2AError, A2AErrorKind, parse_card, send_message
 from voicea2a.agentauth import agent_credentials
 from voicea2a.audit import pseudonym
 from voicea2a.httpclient import http_client
+from voicea2a.telemetry.metrics import record_agent_call, record_agent_retry
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
@@ -33,12 +35,12 @@ RETRYABLE = {
 
 
 @bp.activity_trigger(input_name="call", activity=CALL_SPECIALIST)
-@telemetry.activity
+@activity
 async def call_specialist(call: SpecialistCall) -> SpecialistResult:
     """Send the step's data to the agent (or continue its task) and report what came back."""
     agent, attempt = call.get("agent") or "unknown", int(call.get("attempt") or 1)
     if attempt > 1:
-        telemetry.record_agent_retry(agent)
+        record_agent_retry(agent)
     started = time.perf_counter()
     # The activity's span is current: the A2A call's span is its child, and what agents receive.
     headers = {"x-correlation-id": call.get("correlationId") or ""}
@@ -94,7 +96,7 @@ def step_message_id(call: SpecialistCall) -> str | None:
 def _finished(agent: str, outcome: str, started: float, attempt: int) -> float:
     """Record the call's duration by agent and outcome (the task state, or how it failed)."""
     elapsed_ms = (time.perf_counter() - started) * 1000
-    telemetry.record_agent_call(agent, outcome, elapsed_ms)
+    record_agent_call(agent, outcome, elapsed_ms)
     log.log(
         logging.INFO if outcome in ("completed", "input-required") else logging.WARNING,
         "call to agent %s: %s in %.0f ms (attempt %d)",

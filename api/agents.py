@@ -3,7 +3,8 @@
 import azure.durable_functions as df
 import azure.functions as func
 
-from api._http import http_endpoint, json_response, read_json, signed_in
+from api._http import read_body, signed_in
+from bindings import http_endpoint, json_response
 from voicea2a import registry
 from voicea2a.bodies import AGENT_ADMISSION, AGENT_REGISTRATION
 from voicea2a.config import get_settings
@@ -20,7 +21,7 @@ async def register_agent(req: func.HttpRequest) -> func.HttpResponse:
     """`{url}`: the app fetches and validates the card itself (behind the SSRF guard); pending
     until a supervisor admits it, unless a supervisor or an allow-listed identity registers it."""
     principal = await signed_in(req, "agent", SUPERVISOR)
-    registration = AGENT_REGISTRATION.parse(read_json(req, free_text=AGENT_REGISTRATION.free_text))
+    registration = read_body(req, AGENT_REGISTRATION)
     settings = get_settings().agents
     by = registry.registrant(principal.user_id, principal.has_role(SUPERVISOR), settings)
     record, changed = await registry.register(registration.url, settings, by)
@@ -48,9 +49,7 @@ async def admit_agent(req: func.HttpRequest) -> func.HttpResponse:
     await signed_in(req, SUPERVISOR)
     name = registry.route_name(req.route_params["name"])
     # The body is optional: without one, the agent is admitted with the priority it has.
-    admission = AGENT_ADMISSION.parse(
-        read_json(req, free_text=AGENT_ADMISSION.free_text) if req.get_body() else {}
-    )
+    admission = read_body(req, AGENT_ADMISSION, optional=True)
     record = await registry.admit(name, admission.priority)
     await publish(registry.registry_event(await registry.list_agents()))
     return json_response(record.for_supervisor())

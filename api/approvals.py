@@ -9,7 +9,8 @@ import azure.durable_functions as df
 import azure.functions as func
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
-from api._http import http_endpoint, json_response, read_json, signed_in
+from api._http import read_body, signed_in
+from bindings import http_endpoint, json_response
 from orchestrations.contract import (
     APPROVAL_EVENT,
     AWAITING_APPROVAL,
@@ -49,7 +50,7 @@ async def approve(
 ) -> func.HttpResponse:
     """Deliver the decision to a delegation waiting for one."""
     supervisor = await signed_in(req, "supervisor")
-    decision = APPROVAL_DECISION.parse(read_json(req, free_text=APPROVAL_DECISION.free_text))
+    decision = read_body(req, APPROVAL_DECISION)
     instance_id = req.route_params["instanceId"]
     if not is_instance_id(instance_id):
         raise NotFound("No such delegation.")

@@ -3,7 +3,8 @@
 import azure.durable_functions as df
 import azure.functions as func
 
-from api._http import http_endpoint, json_response, read_json, signed_in, token_audit
+from api._http import read_body, signed_in, token_audit
+from bindings import http_endpoint, json_response
 from voicea2a import issuance
 from voicea2a.auth import issue_app_token
 from voicea2a.config import get_settings
@@ -20,7 +21,7 @@ async def dev_token(req: func.HttpRequest) -> func.HttpResponse:
     settings = get_settings()
     if not settings.auth.dev_login_enabled:
         raise NotFound()
-    login = DEV_LOGIN.parse(read_json(req, free_text=DEV_LOGIN.free_text))
+    login = read_body(req, DEV_LOGIN)
     entry = token_audit(req, login.user, "dev")
     # Nobody is signed in yet, so the budget is per client address.
     limit = settings.rate_limits.voice_token_per_minute

@@ -3,7 +3,8 @@
 import azure.durable_functions as df
 import azure.functions as func
 
-from api._http import http_endpoint, json_response, signed_in
+from api._http import signed_in
+from bindings import http_endpoint, json_response
 from voicea2a import history
 from voicea2a.errors import NotFound
 from voicea2a.history import MAX_LIMIT

@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta
 import azure.durable_functions as df
 import azure.functions as func
 
-from api._http import http_endpoint, json_response, signed_in, token_audit
+from api._http import signed_in, token_audit
+from bindings import http_endpoint, json_response
 from voicea2a import issuance
 from voicea2a.config import get_settings
 from voicea2a.errors import NotConfigured, UpstreamUnavailable

@@ -3,7 +3,7 @@
 import azure.durable_functions as df
 import azure.functions as func
 
-from api._http import http_endpoint, json_response
+from bindings import http_endpoint, json_response
 from voicea2a.config import get_settings
 from voicea2a.health import check_health
 

@@ -10,7 +10,8 @@ import azure.durable_functions as df
 import azure.functions as func
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
-from api._http import current_correlation_id, http_endpoint, json_response, read_json, signed_in
+from api._http import read_body, signed_in
+from bindings import http_endpoint, json_response
 from orchestrations.contract import (
     ORCHESTRATOR,
     TRANSIENT_FAILURE,
@@ -18,16 +19,17 @@ from orchestrations.contract import (
     DelegationJob,
     answer_of,
 )
-from voicea2a import history, telemetry
+from voicea2a import history
 from voicea2a.config import get_settings
 from voicea2a.errors import InternalError, NotFound, UpstreamUnavailable
 from voicea2a.messages import (
     MESSAGE_REQUEST,
     instance_id_for,
     is_instance_id,
-    parse_message_request,
     url_segment,
 )
+from voicea2a.telemetry.context import current_correlation_id
+from voicea2a.telemetry.spans import current_traceparent
 
 bp = df.Blueprint()
 # A voice turn is waiting: poll often at first (the SDK's default is every second).
@@ -56,7 +58,7 @@ async def post_message(
     """Start (once) the delegation for this call and wait briefly for its answer."""
     principal = await signed_in(req)
     settings = get_settings()
-    message = parse_message_request(read_json(req, free_text=MESSAGE_REQUEST.free_text))
+    message = read_body(req, MESSAGE_REQUEST)
     conversation_id = message.conversation_id or uuid.uuid4().hex
     call_id = message.call_id or uuid.uuid4().hex
     instance_id = instance_id_for(principal.user_id, conversation_id, call_id)
@@ -70,7 +72,7 @@ async def post_message(
             "conversationId": conversation_id,
             "callId": call_id,
             "correlationId": current_correlation_id(),
-            "traceparent": telemetry.current_traceparent(),
+            "traceparent": current_traceparent(),
             "startedAt": datetime.now(UTC).isoformat(),
             "request": message.to_json(),
             "limits": settings.delegation.to_json(),

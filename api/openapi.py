@@ -5,7 +5,7 @@ from pathlib import Path
 import azure.durable_functions as df
 import azure.functions as func
 
-from api._http import http_endpoint
+from bindings import http_endpoint
 from voicea2a.errors import NotFound
 
 bp = df.Blueprint()

@@ -5,9 +5,10 @@ import logging
 import azure.durable_functions as df
 import azure.functions as func
 
-from voicea2a import registry, telemetry
+from voicea2a import registry
 from voicea2a.config import get_settings
 from voicea2a.publisher import publish
+from voicea2a.telemetry.setup import ensure_setup
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
@@ -16,7 +17,7 @@ log = logging.getLogger(__name__)
 @bp.timer_trigger(schedule="%AGENT_HEALTH_SCHEDULE%", arg_name="timer", run_on_startup=False)
 async def agent_health(timer: func.TimerRequest) -> None:
     """Probe the registry's agents concurrently; publish `registry.updated` when it changed."""
-    telemetry.ensure_setup()  # a process whose first invocation is this timer logs like the rest
+    ensure_setup()  # a process whose first invocation is this timer logs like the rest
     records, changed = await registry.probe_all(get_settings().agents)
     for record in records:
         # One line per agent and probe, healthy ones too: the "agent unhealthy" alert

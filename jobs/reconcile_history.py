@@ -7,9 +7,11 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from orchestrations.contract import ORCHESTRATOR, pending_turn
-from voicea2a import history, telemetry
+from voicea2a import history
 from voicea2a.errors import ApiError
 from voicea2a.instances import list_instances
+from voicea2a.telemetry.metrics import record_history_reconciled
+from voicea2a.telemetry.setup import ensure_setup
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
@@ -29,7 +31,7 @@ async def reconcile_history(
 ) -> None:
     """Record the turns completed delegations kept because the history was down (idempotent:
     a turn already in the history is skipped, so it can run any time)."""
-    telemetry.ensure_setup()  # a process whose first invocation is this timer logs like the rest
+    ensure_setup()  # a process whose first invocation is this timer logs like the rest
     since = datetime.now(UTC) - LOOKBACK
     query = {
         "runtimeStatus": "Completed",
@@ -64,7 +66,7 @@ async def reconcile_history(
             extra={"event": "history.reconciled", "instanceId": turn["instanceId"]},
         )
     if recorded:
-        telemetry.record_history_reconciled(recorded)
+        record_history_reconciled(recorded)
     log.info(
         "history reconciliation: %d pending turn(s), %d recorded, %d failed",
         len(pending),

@@ -100,7 +100,7 @@ class DelegationJob(TypedDict):
 
 class TraceFields(TypedDict):
     """What every activity input carries so its logs and span join the delegation's
-    (orchestrations/steps.py `trace_fields`, voicea2a.telemetry.activity)."""
+    (orchestrations/steps.py `trace_fields`, bindings.activity)."""
 
     correlationId: str | None
     traceparent: str

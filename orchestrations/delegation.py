@@ -47,7 +47,6 @@ from orchestrations.steps import (
     timer,
     trace_fields,
 )
-from voicea2a import telemetry
 from voicea2a.compose import AgentOutcome
 from voicea2a.config import DelegationSettings
 from voicea2a.planner import (
@@ -58,6 +57,8 @@ from voicea2a.planner import (
     verified_customer,
     with_customer,
 )
+from voicea2a.telemetry.metrics import record_delegation, record_history_pending
+from voicea2a.telemetry.setup import ensure_setup
 
 bp = df.Blueprint()
 DEFAULT_APPROVAL_REASON = "A technician visit needs a supervisor's approval."
@@ -77,7 +78,7 @@ class TransientFailure(Exception):
 @bp.orchestration_trigger(context_name="context", orchestration=ORCHESTRATOR)
 def delegation(context: df.DurableOrchestrationContext) -> Generator[Any, Any, DelegationOutput]:
     """Plan, run the stages in parallel, get a dispatch approved, compose, record, answer."""
-    telemetry.ensure_setup()
+    ensure_setup()
     # The input is always the job api/messages.py started this instance with.
     job = cast(DelegationJob, context.get_input())
     say(context, job, "delegation started", event="delegation.started")
@@ -104,7 +105,7 @@ def finished(
     now = context.current_utc_datetime
     now = now if now.tzinfo else now.replace(tzinfo=UTC)
     elapsed_ms = (now - datetime.fromisoformat(job["startedAt"])).total_seconds() * 1000
-    telemetry.record_delegation(elapsed_ms, outcome)
+    record_delegation(elapsed_ms, outcome)
     say(
         context,
         job,
@@ -256,7 +257,7 @@ def delegate(
         event="history.pending",
     )
     if not context.is_replaying:
-        telemetry.record_history_pending()
+        record_history_pending()
     return {"answer": answer, "historyPending": turn}
 
 

@@ -33,16 +33,16 @@ from orchestrations.contract import (
     SpecialistResult,
     TraceFields,
 )
-from voicea2a import telemetry
 from voicea2a.compose import AgentOutcome
 from voicea2a.planner import Step
+from voicea2a.telemetry.context import log_fields
 
 log = logging.getLogger("orchestrations.delegation")
 
 
 def trace_fields(context: df.DurableOrchestrationContext, job: DelegationJob) -> TraceFields:
     """What every activity input carries so its log lines and span join this delegation's:
-    the correlation fields and the HTTP request's traceparent (voicea2a.telemetry.activity);
+    the correlation fields and the HTTP request's traceparent (bindings.activity);
     without one, a traceparent derived from the instance id keeps the delegation one trace."""
     return {
         "correlationId": job.get("correlationId"),
@@ -78,7 +78,7 @@ def say(
     """Log one line of this delegation, unless replaying (a replay must not repeat it)."""
     if context.is_replaying:
         return
-    fields = telemetry.log_fields(
+    fields = log_fields(
         correlationId=job.get("correlationId"),
         conversationId=job.get("conversationId"),
         callId=job.get("callId"),

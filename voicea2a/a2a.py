@@ -22,8 +22,9 @@ from urllib.parse import urlsplit
 
 from opentelemetry.trace import SpanKind
 
-from voicea2a import telemetry
 from voicea2a.errors import UpstreamUnavailable
+from voicea2a.telemetry.redaction import redact
+from voicea2a.telemetry.spans import current_traceparent, mark_failed, span
 
 if TYPE_CHECKING:
     import httpx
@@ -260,17 +261,17 @@ async def send_message(
         "rpc.system": "jsonrpc",
         "rpc.method": "SendMessage" if card.protocol_version == A2A_VERSION else "message/send",
         "http.request.method": "POST",
-        "url.full": telemetry.redact(card.rpc_url),
+        "url.full": redact(card.rpc_url),
         "server.address": urlsplit(card.rpc_url).hostname or "",
     }
-    with telemetry.span(
+    with span(
         f"A2A SendMessage {card.name}",
         kind=SpanKind.CLIENT,
         traceparent=forwarded.get("traceparent"),
         attributes=attributes,
-    ) as span:
+    ) as call_span:
         # Without an SDK the span is the parent's context, so the caller's traceparent goes on.
-        traceparent = telemetry.current_traceparent()
+        traceparent = current_traceparent()
         if traceparent:
             forwarded["traceparent"] = traceparent
         secrets: list[str] = []
@@ -294,19 +295,19 @@ async def send_message(
                     timeout=timeout,
                     max_bytes=max_bytes,
                 )
-            span.set_attribute("http.response.status_code", status)
+            call_span.set_attribute("http.response.status_code", status)
             result = _parse_reply(card, request_id, status, body)
         except TimeoutError:
-            span.set_attribute("error.type", str(A2AErrorKind.TIMEOUT))
+            call_span.set_attribute("error.type", str(A2AErrorKind.TIMEOUT))
             raise A2AError(
                 A2AErrorKind.TIMEOUT, f"agent '{card.name}' did not answer within {timeout:g} s"
             ) from None
         except A2AError as exc:
-            span.set_attribute("error.type", str(exc.kind))
+            call_span.set_attribute("error.type", str(exc.kind))
             raise _scrubbed(exc, secrets) from None
-        span.set_attribute("a2a.task.state", result.state)
+        call_span.set_attribute("a2a.task.state", result.state)
         if result.state in ERROR_STATES:
-            telemetry.mark_failed(span, f"task {result.state}")
+            mark_failed(call_span, f"task {result.state}")
         return result
 
 

@@ -514,7 +514,7 @@ class DelegationSettings:
 
 @dataclass(frozen=True)
 class TelemetrySettings:
-    """Where logs, traces and metrics go (voicea2a/telemetry.py)."""
+    """Where logs, traces and metrics go (voicea2a/telemetry/)."""
 
     # Not a secret strictly (it names the resource), but there is no reason to print it.
     connection_string: str | None = optional(

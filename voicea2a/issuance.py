@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from voicea2a import audit, ratelimit, telemetry
+from voicea2a import audit, ratelimit
 from voicea2a.audit import AuditRecord
 from voicea2a.errors import RateLimited
+from voicea2a.telemetry.metrics import record_token_issued
 
 
 async def admit(route: str, subject: str, limit: int, entry: AuditRecord) -> None:
@@ -19,4 +20,4 @@ async def admit(route: str, subject: str, limit: int, entry: AuditRecord) -> Non
 async def issued(entry: AuditRecord) -> None:
     """Audit an issued token; runs before the token is returned, so none goes unrecorded."""
     await audit.record(entry)
-    telemetry.record_token_issued(entry.kind)
+    record_token_issued(entry.kind)

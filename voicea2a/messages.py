@@ -71,7 +71,7 @@ class MessageRequest:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MessageRequest:
         """Rebuild a request from `to_json` output (validated again: it is pure and cheap)."""
-        return parse_message_request(data)
+        return MESSAGE_REQUEST.parse(data)
 
 
 def _name(name: str) -> Field:
@@ -181,11 +181,6 @@ MESSAGE_REQUEST = Obj(
         ),
     ),
 )
-
-
-def parse_message_request(body: dict[str, Any]) -> MessageRequest:
-    """Validate a `POST /api/messages` body; InvalidRequest naming the field otherwise."""
-    return MESSAGE_REQUEST.parse(body)
 
 
 def instance_id_for(user_id: str, conversation_id: str, call_id: str) -> str:

@@ -7,10 +7,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from voicea2a import telemetry
 from voicea2a.config import ConfigError, Settings, get_settings, parse_connection_string
 from voicea2a.events import OPS_GROUP, Event
 from voicea2a.loopcache import PerLoop
+from voicea2a.telemetry.metrics import record_event_failed, record_event_published
 
 log = logging.getLogger(__name__)
 ATTEMPTS = 2  # one retry: an outage must cost the caller little, and never fail it
@@ -100,10 +100,10 @@ async def publish(event: Event) -> bool:
             failure = exc
             continue
         stats.published += 1
-        telemetry.record_event_published(event.type)
+        record_event_published(event.type)
         return True
     stats.failed += 1
-    telemetry.record_event_failed(event.type)
+    record_event_failed(event.type)
     log.warning(
         "event %s %s not published: %s",
         event.type,
@@ -138,7 +138,7 @@ async def publish_all(events: list[Event], budget_seconds: float) -> int:
     if unsent:
         stats.failed += len(unsent)
         for event in unsent.values():
-            telemetry.record_event_failed(event.type)
+            record_event_failed(event.type)
         first = next(iter(unsent.values()))
         log.warning(
             "%d event(s) of %s not published: the batch ran out of its %g s budget",

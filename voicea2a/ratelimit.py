@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from voicea2a import telemetry
 from voicea2a.errors import RateLimited, UpstreamUnavailable
 from voicea2a.storage import REQUEST_PATH, ensure_table
+from voicea2a.telemetry.metrics import record_rate_limited
 
 if TYPE_CHECKING:
     from azure.data.tables.aio import TableClient
@@ -113,7 +113,7 @@ async def hit(
 def _rejected(route: str, limit: int, window_seconds: int) -> None:
     # The subject (a user id or an IP address) is not logged: the line carries the caller's
     # pseudonym when one is known, and the audit table has the rest.
-    telemetry.record_rate_limited(route)
+    record_rate_limited(route)
     log.warning(
         "rate limited on %s: over %d requests per %d s",
         route,

@@ -25,12 +25,16 @@ from tests.infra.bicep import (
     module_call,
     template,
 )
-from voicea2a import config, registry, telemetry
+from voicea2a import config, registry
+from voicea2a.telemetry.context import FIELDS
+from voicea2a.telemetry.logs import EXTRA_FIELDS, JsonFormatter
+from voicea2a.telemetry.metrics import record_delegation, record_event_failed
+from voicea2a.telemetry.setup import use_providers
 
 RULE = "Microsoft.Insights/scheduledQueryRules"
 KQL_CHECK = Path(__file__).with_name("kql_check.js")
 # Where the app's log lines are written (an `event` there is something an alert may read).
-CODE_FOLDERS = ("api", "activities", "orchestrations", "jobs", "voicea2a")
+CODE_PATHS = ("bindings.py", "api", "activities", "orchestrations", "jobs", "voicea2a")
 
 
 def alerts():
@@ -169,8 +173,8 @@ def test_rules_notify_the_group_with_an_address_and_nobody_without_one():
 def emitted_events() -> set[str]:
     """Every `event` a log line of the app carries (`extra={"event": ...}` or `event=...`)."""
     found: set[str] = set()
-    for folder in CODE_FOLDERS:
-        for path in (ROOT / folder).rglob("*.py"):
+    for place in CODE_PATHS:
+        for path in [ROOT / place] if place.endswith(".py") else (ROOT / place).rglob("*.py"):
             text = path.read_text()
             found.update(re.findall(r'"event":\s*"([a-z.]+)"', text))
             found.update(re.findall(r'\bevent="([a-z.]+)"', text))
@@ -183,13 +187,13 @@ def recorded_metrics() -> dict[str, set[str]]:
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
     reader = InMemoryMetricReader()
-    telemetry.use_providers(meter_provider=MeterProvider(metric_readers=[reader]))
+    use_providers(meter_provider=MeterProvider(metric_readers=[reader]))
     try:
-        telemetry.record_delegation(1200.0, "failed")
-        telemetry.record_event_failed("message")
+        record_delegation(1200.0, "failed")
+        record_event_failed("message")
         data = reader.get_metrics_data()
     finally:
-        telemetry.use_providers(None, None)
+        use_providers(None, None)
     found: dict[str, set[str]] = {}
     for resource in data.resource_metrics:
         for scope in resource.scope_metrics:
@@ -207,7 +211,7 @@ def test_each_query_reads_events_fields_and_metrics_the_app_emits(symbol):
     assert events or metrics, f"{symbol}: reads neither a log event nor a metric"
     assert events <= emitted_events(), f"{symbol}: no code logs {events - emitted_events()}"
     fields = set(re.findall(r"\bj\.(\w+)", text))
-    known = set(telemetry.FIELDS) | set(telemetry.EXTRA_FIELDS)
+    known = set(FIELDS) | set(EXTRA_FIELDS)
     assert fields <= known, f"{symbol}: log fields the formatter never writes: {fields - known}"
     recorded = recorded_metrics()
     for name in metrics:
@@ -229,13 +233,13 @@ def test_the_health_job_logs_the_lines_the_agent_alert_reads(monkeypatch, caplog
 
     monkeypatch.setattr(registry, "probe_all", probe_all)
     monkeypatch.setattr(agent_health, "get_settings", lambda: SimpleNamespace(agents=None))
-    monkeypatch.setattr(telemetry, "ensure_setup", lambda: None)
+    monkeypatch.setattr(agent_health, "ensure_setup", lambda: None)
     app = df.DFApp()
     app.register_functions(agent_health.bp)
     job = {f.get_function_name(): f for f in app.get_functions()}["agent_health"]
     with caplog.at_level(logging.INFO, logger="jobs.agent_health"):
         asyncio.run(job.get_user_function()(timer=None))
-    formatter = telemetry.JsonFormatter()
+    formatter = JsonFormatter()
     lines = [json.loads(formatter.format(record)) for record in caplog.records]
     health = [line for line in lines if line.get("event") == "agent.health"]
     assert [(line["agent"], line["status"]) for line in health] == [

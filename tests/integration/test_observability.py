@@ -21,8 +21,10 @@ from tests.conftest import in_one_rate_window, remember_secret
 from tests.system import LocalSystem, start_system, stop_system
 from tests.unit.test_telemetry import InMemoryTelemetry, fake_jwt
 from tests.unit.test_telemetry import in_memory_telemetry as in_memory_telemetry  # noqa: F401
-from voicea2a import telemetry
 from voicea2a.audit import pseudonym
+from voicea2a.telemetry.logs import JsonFormatter
+from voicea2a.telemetry.redaction import REDACTED
+from voicea2a.telemetry.setup import reset
 
 pytestmark = pytest.mark.azurite
 
@@ -50,7 +52,7 @@ class JsonLines:
 
     def mark(self) -> None:
         """Keep only what is logged from now on (once the app has set itself up)."""
-        assert isinstance(self.handler.formatter, telemetry.JsonFormatter)
+        assert isinstance(self.handler.formatter, JsonFormatter)
         self.offset = len(self.buffer.getvalue())
 
     @property
@@ -74,13 +76,13 @@ class JsonLines:
 @pytest.fixture
 def json_lines() -> Iterator[JsonLines]:
     """Capture from a fresh telemetry setup (the next invocation sets it up again)."""
-    telemetry.reset()
+    reset()
     lines = JsonLines()
     root = logging.getLogger()
     root.addHandler(lines.handler)
     yield lines
     root.removeHandler(lines.handler)
-    telemetry.reset()
+    reset()
 
 
 @pytest.fixture
@@ -179,8 +181,8 @@ def test_http_calls_log_correlated_json_lines_metrics_spans_and_no_secret(
     assert rejected["correlationId"] == negotiated[2].request.headers["x-correlation-id"]
     assert rejected["level"] == "WARNING"
     [not_found] = json_lines.where(event="http.request", route="get_message", status=404)
-    assert not_found["instanceId"] == telemetry.REDACTED
-    assert not_found["correlationId"] == telemetry.REDACTED
+    assert not_found["instanceId"] == REDACTED
+    assert not_found["correlationId"] == REDACTED
 
     from tests.conftest import SECRET_VALUES
 
@@ -249,7 +251,7 @@ def test_a_delegation_is_one_trace_with_correlated_lines_and_its_metrics(
     assert finished["instanceId"] == instance_id and finished["user"] == pseudonym(user)
     assert len([e for e in mine if e.get("event") == "delegation.started"]) == 1  # no replays
     loggers = {e["logger"] for e in mine}
-    assert {"api._http", "orchestrations.delegation", "activities.specialists"} <= loggers
+    assert {"bindings", "orchestrations.delegation", "activities.specialists"} <= loggers
     agent_lines = json_lines.where(logger="agents.server", correlationId=correlation_id)
     assert agent_lines, "the agents log the forwarded correlation id"
 

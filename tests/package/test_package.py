@@ -73,7 +73,13 @@ def settings_values() -> dict[str, str]:
 
 def test_the_zip_holds_what_the_app_runs_and_nothing_else(package: Path) -> None:
     names = zipfile.ZipFile(package).namelist()
-    for needed in ("function_app.py", "host.json", "requirements.txt", "docs/openapi.yaml"):
+    for needed in (
+        "function_app.py",
+        "bindings.py",
+        "host.json",
+        "requirements.txt",
+        "docs/openapi.yaml",
+    ):
         assert needed in names
     for folder in ("api/", "orchestrations/", "activities/", "jobs/", "voicea2a/"):
         assert any(name.startswith(folder) for name in names), folder

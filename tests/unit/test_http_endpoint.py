@@ -6,14 +6,10 @@ import azure.durable_functions as df
 import azure.functions as func
 import pytest
 
-from api._http import (
-    current_correlation_id,
-    error_response,
-    http_endpoint,
-    json_response,
-    read_json,
-)
+from api._http import read_json
+from bindings import error_response, http_endpoint, json_response
 from voicea2a.errors import NotFound, PayloadTooLarge, RateLimited
+from voicea2a.telemetry.context import current_correlation_id
 
 CLIENT_JSON = json.dumps(
     {
@@ -149,7 +145,7 @@ async def test_retry_after_header(functions):
 
 
 async def test_unexpected_exception_is_500_without_its_text(functions, caplog):
-    caplog.set_level(logging.ERROR, logger="api._http")
+    caplog.set_level(logging.ERROR, logger="bindings")
     secret_body = b'{"password": "body-secret"}'
     response = await call(
         functions,
@@ -166,7 +162,7 @@ async def test_unexpected_exception_is_500_without_its_text(functions, caplog):
         }
     }
     assert b"hunter2" not in response.get_body()
-    [record] = [r for r in caplog.records if r.name == "api._http"]
+    [record] = [r for r in caplog.records if r.name == "bindings"]
     assert record.exc_info is not None
     assert isinstance(record.exc_info[1], RuntimeError)
     assert correlation_id in record.getMessage()
@@ -175,7 +171,7 @@ async def test_unexpected_exception_is_500_without_its_text(functions, caplog):
 
 
 async def test_config_error_is_503_not_configured(functions, caplog):
-    caplog.set_level(logging.ERROR, logger="api._http")
+    caplog.set_level(logging.ERROR, logger="bindings")
     response = await call(functions, "misconfigured", req=request())
     assert response.status_code == 503
     error = body_of(response)["error"]

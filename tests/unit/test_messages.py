@@ -14,7 +14,6 @@ from voicea2a.messages import (
     MessageRequest,
     instance_id_for,
     is_instance_id,
-    parse_message_request,
     url_segment,
 )
 from voicea2a.voice_session import SYMPTOMS
@@ -38,13 +37,13 @@ FULL = {
 
 def error_of(body: dict) -> str:
     with pytest.raises(InvalidRequest) as caught:
-        parse_message_request(body)
+        MESSAGE_REQUEST.parse(body)
     assert caught.value.status == 400
     return caught.value.message
 
 
 def test_full_body_parses():
-    parsed = parse_message_request(FULL)
+    parsed = MESSAGE_REQUEST.parse(FULL)
     assert parsed == MessageRequest(
         request="My internet is down.",
         conversation_id="conv_01-A",
@@ -58,11 +57,11 @@ def test_full_body_parses():
 
 
 def test_minimal_body():
-    assert parse_message_request({"request": "hello"}) == MessageRequest(request="hello")
+    assert MESSAGE_REQUEST.parse({"request": "hello"}) == MessageRequest(request="hello")
 
 
 def test_round_trip_through_json():
-    parsed = parse_message_request(FULL)
+    parsed = MESSAGE_REQUEST.parse(FULL)
     as_json = parsed.to_json()
     assert json.loads(json.dumps(as_json)) == as_json
     assert as_json["request"] == "My internet is down."
@@ -152,11 +151,11 @@ def test_unknown_fields_are_named():
 
 def test_request_limit_counts_after_strip():
     text = "x" * 4000
-    assert parse_message_request({"request": f"  {text}\n"}).request == text
+    assert MESSAGE_REQUEST.parse({"request": f"  {text}\n"}).request == text
 
 
 def test_empty_optional_values_count_as_absent():
-    parsed = parse_message_request(
+    parsed = MESSAGE_REQUEST.parse(
         {
             "request": "hi",
             "customer": {"firstName": "", "lastName": None, "postalCode": " ", "customerId": ""},
@@ -171,7 +170,7 @@ def test_empty_optional_values_count_as_absent():
 
 
 def test_symptoms_deduplicated_in_order():
-    parsed = parse_message_request({"request": "hi", "symptoms": list(SYMPTOMS) + ["no_internet"]})
+    parsed = MESSAGE_REQUEST.parse({"request": "hi", "symptoms": list(SYMPTOMS) + ["no_internet"]})
     assert parsed.symptoms == SYMPTOMS
 
 
@@ -183,7 +182,7 @@ def test_has_identity_needs_all_four():
 
 def test_non_object_body():
     with pytest.raises(InvalidRequest):
-        parse_message_request(["request"])  # type: ignore[arg-type]
+        MESSAGE_REQUEST.parse(["request"])  # type: ignore[arg-type]
 
 
 def test_instance_id_is_deterministic_and_safe():

@@ -24,8 +24,29 @@ import httpx
 import pytest
 from opentelemetry import trace
 
-from voicea2a import a2a, audit, config, telemetry
+from bindings import activity
+from voicea2a import a2a, audit, config
 from voicea2a.config import ConfigError, load_settings
+from voicea2a.telemetry.context import bound, current_correlation_id, current_fields, log_fields
+from voicea2a.telemetry.logs import FILTER, JsonFormatter, TelemetryFilter, TextFormatter
+from voicea2a.telemetry.metrics import (
+    record_agent_call,
+    record_agent_retry,
+    record_delegation,
+    record_event_failed,
+    record_event_published,
+    record_rate_limited,
+    record_token_issued,
+)
+from voicea2a.telemetry.redaction import REDACTED, redact
+from voicea2a.telemetry.setup import (
+    APP_LOGGERS,
+    QUIET_UNDER_WORKER,
+    ensure_setup,
+    reset,
+    use_providers,
+)
+from voicea2a.telemetry.spans import INSTRUMENTATION_NAME
 
 ROOT = Path(__file__).resolve().parents[2]
 CONNECTION_STRING = (
@@ -81,9 +102,9 @@ def in_memory_telemetry() -> Iterator[InMemoryTelemetry]:
     tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
     reader = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[reader])
-    telemetry.use_providers(tracer_provider, meter_provider)
+    use_providers(tracer_provider, meter_provider)
     yield InMemoryTelemetry(spans, reader)
-    telemetry.use_providers(None, None)
+    use_providers(None, None)
     tracer_provider.shutdown()
     meter_provider.shutdown()
 
@@ -111,7 +132,7 @@ class Lines:
         self.buffer = io.StringIO()
         self.handler = logging.StreamHandler(self.buffer)
         self.handler.setFormatter(formatter or logging.Formatter("%(message)s"))
-        self.handler.addFilter(telemetry.TelemetryFilter())
+        self.handler.addFilter(TelemetryFilter())
 
     def log(self, name: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> str:
         logger = logging.getLogger(name)
@@ -186,13 +207,13 @@ def secret_shapes() -> list[tuple[str, str, str]]:
 def test_each_secret_shape_is_redacted_from_a_third_party_logger(message, secret):
     text = Lines().log(THIRD_PARTY, message)
     assert secret not in text
-    assert telemetry.REDACTED in text
+    assert REDACTED in text
 
 
 def test_secrets_in_arguments_exceptions_and_stacks_are_redacted():
     key = token_urlsafe(32)
     jwt = fake_jwt()
-    lines = Lines(telemetry.JsonFormatter())
+    lines = Lines(JsonFormatter())
     lines.log("urllib3.connectionpool", "sending %s with %r", f"Bearer {jwt}", {"AccountKey": key})
     try:
         raise ValueError(f"cannot connect with AccountKey={key};")
@@ -213,7 +234,7 @@ def test_a_redacted_exception_no_longer_carries_the_live_exception():
         raise RuntimeError(f"AccessKey={key}")
     except RuntimeError:
         record.exc_info = sys.exc_info()
-    telemetry.TelemetryFilter().filter(record)
+    TelemetryFilter().filter(record)
     assert record.exc_info is None and key not in record.exc_text
     # Any formatter now prints the redacted text.
     assert key not in logging.Formatter().format(record)
@@ -226,22 +247,20 @@ def test_an_exception_without_a_secret_is_kept_as_it_is():
     except RuntimeError:
         record.exc_info = sys.exc_info()
     raised = record.exc_info[1]
-    telemetry.TelemetryFilter().filter(record)
+    TelemetryFilter().filter(record)
     assert record.exc_info is not None and record.exc_info[1] is raised
     assert "RuntimeError: hunter2" in logging.Formatter().format(record)
 
 
 def test_what_stays_readable_around_a_redaction():
+    assert redact("Authorization: Bearer abc.def-ghi") == "Authorization: Bearer [REDACTED]"
+    assert redact("Authorization: Basic dXNlcjpw") == "Authorization: Basic [REDACTED]"
     assert (
-        telemetry.redact("Authorization: Bearer abc.def-ghi") == "Authorization: Bearer [REDACTED]"
-    )
-    assert telemetry.redact("Authorization: Basic dXNlcjpw") == "Authorization: Basic [REDACTED]"
-    assert (
-        telemetry.redact("Endpoint=http://h;AccessKey=k+/=;Version=1.0;")
+        redact("Endpoint=http://h;AccessKey=k+/=;Version=1.0;")
         == "Endpoint=http://h;AccessKey=[REDACTED];Version=1.0;"
     )
     assert (
-        telemetry.redact("https://a/t?sv=2022-11-02&sig=a%2Bb&se=x")
+        redact("https://a/t?sv=2022-11-02&sig=a%2Bb&se=x")
         == "https://a/t?sv=2022-11-02&sig=[REDACTED]&se=x"
     )
 
@@ -258,15 +277,15 @@ def test_what_stays_readable_around_a_redaction():
     ],
 )
 def test_ordinary_text_is_left_alone(text):
-    assert telemetry.redact(text) == text
+    assert redact(text) == text
 
 
 # ----- JSON lines and the correlation context -----
 
 
 def test_a_json_line_has_the_required_and_bound_fields():
-    lines = Lines(telemetry.JsonFormatter())
-    with telemetry.bound(correlationId="corr-1", callId="call-1", user="ada@example.com"):
+    lines = Lines(JsonFormatter())
+    with bound(correlationId="corr-1", callId="call-1", user="ada@example.com"):
         lines.log("voicea2a.x", "hello\nworld", extra={"event": "x.happened", "durationMs": 1.5})
     lines.log("voicea2a.x", "outside")
     first, second = (json.loads(line) for line in lines.text.splitlines())
@@ -281,37 +300,37 @@ def test_a_json_line_has_the_required_and_bound_fields():
 
 
 def test_explicit_fields_win_over_the_context_and_unknown_ones_are_refused():
-    lines = Lines(telemetry.JsonFormatter())
-    with telemetry.bound(correlationId="from-context", agent="a"):
-        lines.log("orchestrations.delegation", "x", extra=telemetry.log_fields(correlationId="own"))
+    lines = Lines(JsonFormatter())
+    with bound(correlationId="from-context", agent="a"):
+        lines.log("orchestrations.delegation", "x", extra=log_fields(correlationId="own"))
     entry = json.loads(lines.text)
     assert entry["correlationId"] == "own" and entry["agent"] == "a"
     with pytest.raises(ValueError, match="unknown log field"):
-        telemetry.log_fields(password="x")
+        log_fields(password="x")
 
 
 def test_bound_fields_are_restored_and_isolated_per_task():
-    assert telemetry.current_correlation_id() is None
+    assert current_correlation_id() is None
 
     async def handle(name: str) -> str | None:
-        with telemetry.bound(correlationId=name):
+        with bound(correlationId=name):
             await asyncio.sleep(0)  # the other task runs, inside its own bound() meanwhile
-            return telemetry.current_correlation_id()
+            return current_correlation_id()
 
     async def both() -> list[str | None]:
         return await asyncio.gather(handle("a"), handle("b"))
 
     assert asyncio.run(both()) == ["a", "b"]
-    with telemetry.bound(correlationId="outer"):
-        with telemetry.bound(callId="c"):
-            assert telemetry.current_fields() == {"correlationId": "outer", "callId": "c"}
-        assert telemetry.current_fields() == {"correlationId": "outer"}
-    assert telemetry.current_fields() == {}
+    with bound(correlationId="outer"):
+        with bound(callId="c"):
+            assert current_fields() == {"correlationId": "outer", "callId": "c"}
+        assert current_fields() == {"correlationId": "outer"}
+    assert current_fields() == {}
 
 
 def test_text_lines_are_readable():
-    lines = Lines(telemetry.TextFormatter())
-    with telemetry.bound(correlationId="corr-9", callId="call-9"):
+    lines = Lines(TextFormatter())
+    with bound(correlationId="corr-9", callId="call-9"):
         lines.log("api._http", "GET health -> 200 in 3 ms")
     line = lines.text.strip()
     assert "INFO    api._http: GET health -> 200 in 3 ms" in line
@@ -324,10 +343,10 @@ def test_text_lines_are_readable():
 @pytest.fixture
 def fresh_setup(app_env) -> Iterator[None]:
     """Telemetry not set up yet in this process; forgotten again afterwards."""
-    telemetry.reset()
+    reset()
     yield
-    telemetry.reset()
-    for name in telemetry.APP_LOGGERS:
+    reset()
+    for name in APP_LOGGERS:
         logging.getLogger(name).setLevel(logging.NOTSET)
 
 
@@ -340,19 +359,19 @@ def test_setup_formats_console_lines_and_filters_every_root_handler(app_env, fre
     root = logging.getLogger()
     root.addHandler(console)
     try:
-        telemetry.ensure_setup()
+        ensure_setup()
         root.addHandler(capture)  # added after the setup: adopted at the next invocation
-        telemetry.ensure_setup()
-        assert isinstance(console.formatter, telemetry.TextFormatter)
+        ensure_setup()
+        assert isinstance(console.formatter, TextFormatter)
         assert capture.formatter is own_format  # not a console: its format is its own
-        assert telemetry.FILTER in console.filters and telemetry.FILTER in capture.filters
+        assert FILTER in console.filters and FILTER in capture.filters
         assert logging.getLogger("voicea2a").level == logging.WARNING
         assert logging.getLogger("api").level == logging.WARNING
     finally:
         root.removeHandler(console)
         root.removeHandler(capture)
-    telemetry.reset()
-    assert telemetry.FILTER not in console.filters
+    reset()
+    assert FILTER not in console.filters
 
 
 def test_setup_defaults_to_json_lines(app_env, fresh_setup):
@@ -360,8 +379,8 @@ def test_setup_defaults_to_json_lines(app_env, fresh_setup):
     console = logging.StreamHandler(io.StringIO())
     logging.getLogger().addHandler(console)
     try:
-        telemetry.ensure_setup()
-        assert isinstance(console.formatter, telemetry.JsonFormatter)
+        ensure_setup()
+        assert isinstance(console.formatter, JsonFormatter)
     finally:
         logging.getLogger().removeHandler(console)
 
@@ -380,12 +399,12 @@ def test_under_the_functions_worker_its_handler_gets_json_and_libraries_are_quie
     handler = AsyncLoggingHandler()
     root = logging.getLogger()
     root.addHandler(handler)
-    for name in telemetry.QUIET_UNDER_WORKER:
+    for name in QUIET_UNDER_WORKER:
         monkeypatch.setattr(logging.getLogger(name), "level", logging.NOTSET)
     try:
-        telemetry.ensure_setup()
-        assert isinstance(handler.formatter, telemetry.JsonFormatter)
-        assert telemetry.FILTER in handler.filters
+        ensure_setup()
+        assert isinstance(handler.formatter, JsonFormatter)
+        assert FILTER in handler.filters
         assert logging.getLogger("azure").level == logging.WARNING
     finally:
         root.removeHandler(handler)
@@ -429,12 +448,12 @@ def test_configure_azure_monitor_is_called_exactly_once_with_a_connection_string
     app_env, fresh_setup, distro
 ):
     app_env(APPLICATIONINSIGHTS_CONNECTION_STRING=CONNECTION_STRING)
-    threads = [threading.Thread(target=telemetry.ensure_setup) for _ in range(8)]
+    threads = [threading.Thread(target=ensure_setup) for _ in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    telemetry.ensure_setup()
+    ensure_setup()
     [options] = distro
     assert options["connection_string"] == CONNECTION_STRING
     assert options["disable_logging"] is True  # logs go through the host, once
@@ -456,14 +475,14 @@ def test_the_app_identity_exports_when_the_authentication_string_says_aad(
         APPLICATIONINSIGHTS_AUTHENTICATION_STRING="ClientId=11111111-aaaa;Authorization=AAD",
         AZURE_CLIENT_ID="22222222-bbbb",
     )
-    telemetry.ensure_setup()
+    ensure_setup()
     assert distro[0]["credential"] == "cred" and used == ["11111111-aaaa"]
 
 
 def test_never_configured_without_a_connection_string(app_env, fresh_setup, distro):
     app_env(OTEL_TRACES_EXPORTER="")
-    telemetry.ensure_setup()
-    telemetry.ensure_setup()
+    ensure_setup()
+    ensure_setup()
     assert distro == []
 
 
@@ -474,7 +493,7 @@ def test_not_configured_twice_when_the_worker_already_did(
 
     monkeypatch.setattr(trace, "get_tracer_provider", lambda: TracerProvider())
     app_env(APPLICATIONINSIGHTS_CONNECTION_STRING=CONNECTION_STRING)
-    telemetry.ensure_setup()
+    ensure_setup()
     assert distro == []
 
 
@@ -488,8 +507,8 @@ def test_a_failing_configure_never_fails_the_invocation(app_env, fresh_setup, mo
     monkeypatch.setitem(sys.modules, "azure.monitor.opentelemetry", module)
     app_env(APPLICATIONINSIGHTS_CONNECTION_STRING=CONNECTION_STRING)
     with caplog.at_level(logging.WARNING, logger="voicea2a.telemetry"):
-        telemetry.ensure_setup()
-    [record] = [r for r in caplog.records if r.name == "voicea2a.telemetry"]
+        ensure_setup()
+    [record] = [r for r in caplog.records if r.name == "voicea2a.telemetry.setup"]
     assert record.levelno == logging.WARNING
     assert record.getMessage() == "telemetry export is off: its setup failed (RuntimeError)"
     # The exception's text (here a connection string) is not in the line, nor its traceback.
@@ -500,7 +519,7 @@ def test_console_spans_without_a_connection_string(app_env, fresh_setup, distro,
     installed = []
     monkeypatch.setattr(trace, "set_tracer_provider", installed.append)
     app_env(OTEL_TRACES_EXPORTER="console")
-    telemetry.ensure_setup()
+    ensure_setup()
     assert distro == []
     [provider] = installed
     exporters = [p.span_exporter for p in provider._active_span_processor._span_processors]
@@ -534,9 +553,9 @@ TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
 def test_an_activity_continues_the_inputs_trace_and_binds_its_fields(in_memory_telemetry):
     seen = {}
 
-    @telemetry.activity
+    @activity
     def compose(turn: dict[str, Any]) -> str:
-        seen.update(telemetry.current_fields())
+        seen.update(current_fields())
         return "ok"
 
     payload = {
@@ -558,13 +577,13 @@ def test_an_activity_continues_the_inputs_trace_and_binds_its_fields(in_memory_t
     assert span.name == "activity compose"
     assert format(span.context.trace_id, "032x") == TRACE_ID
     assert format(span.parent.span_id, "016x") == "00f067aa0ba902b7"
-    assert telemetry.current_fields() == {}
+    assert current_fields() == {}
 
 
 async def test_a_failing_async_activity_marks_its_span_without_the_secret(in_memory_telemetry):
     key = token_urlsafe(32)
 
-    @telemetry.activity
+    @activity
     async def publish(batch: dict[str, Any]) -> None:
         raise RuntimeError(f"AccountKey={key}")
 
@@ -620,7 +639,7 @@ async def test_the_a2a_span_is_the_traceparent_the_agent_receives(in_memory_tele
 
 
 async def test_without_an_sdk_the_callers_traceparent_is_forwarded_unchanged():
-    telemetry.use_providers(None, None)
+    use_providers(None, None)
     received = {}
 
     def agent(request: httpx.Request) -> httpx.Response:
@@ -650,15 +669,15 @@ async def test_without_an_sdk_the_callers_traceparent_is_forwarded_unchanged():
 
 
 def test_every_metric_is_on_the_one_meter(in_memory_telemetry):
-    telemetry.record_delegation(1234.5, "completed")
-    telemetry.record_delegation(-1, "failed")  # a clock step never records a negative time
-    telemetry.record_agent_call("a", "completed", 12.0)
-    telemetry.record_agent_call("a", "rpc_error", 3.0)
-    telemetry.record_agent_retry("a")
-    telemetry.record_token_issued("voice")
-    telemetry.record_rate_limited("voice-token")
-    telemetry.record_event_published("message")
-    telemetry.record_event_failed("message")
+    record_delegation(1234.5, "completed")
+    record_delegation(-1, "failed")  # a clock step never records a negative time
+    record_agent_call("a", "completed", 12.0)
+    record_agent_call("a", "rpc_error", 3.0)
+    record_agent_retry("a")
+    record_token_issued("voice")
+    record_rate_limited("voice-token")
+    record_event_published("message")
+    record_event_failed("message")
     memory = in_memory_telemetry
     assert memory.total("delegation.duration", outcome="completed") == 1
     [failed] = [
@@ -676,7 +695,7 @@ def test_every_metric_is_on_the_one_meter(in_memory_telemetry):
         for resource in memory.reader.get_metrics_data().resource_metrics
         for scope in resource.scope_metrics
     }
-    assert scopes == {telemetry.INSTRUMENTATION_NAME}
+    assert scopes == {INSTRUMENTATION_NAME}
     units = {
         metric.name: metric.unit
         for resource in memory.reader.get_metrics_data().resource_metrics

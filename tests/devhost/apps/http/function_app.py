@@ -6,7 +6,8 @@ import time
 
 import azure.functions as func
 
-from api._http import http_endpoint, json_response, read_json
+from api._http import read_json
+from bindings import http_endpoint, json_response
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 TICKS: list[float] = []

@@ -2,7 +2,8 @@
 
 import azure.functions as func
 
-from api._http import http_endpoint, json_response, signed_in
+from api._http import signed_in
+from bindings import http_endpoint, json_response
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
