@@ -23,8 +23,10 @@ from voicea2a.telemetry.metrics import record_agent_call, record_agent_retry
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
-# An agent that answered badly will answer badly again; one that could not be reached may not.
-# A refused credential (401/403) or one we cannot produce is not retried either.
+# Worth another attempt: no answer in time or no connection, or an HTTP error, a JSON-RPC error or
+# a malformed reply (what an agent that is restarting or overloaded sends). Not retried: a reply
+# too large or a card that is not valid (the same again), a credential refused (401/403) or one
+# we cannot produce.
 RETRYABLE = {
     A2AErrorKind.TIMEOUT,
     A2AErrorKind.CONNECTION,
