@@ -6,7 +6,7 @@ from bindings import activity
 from orchestrations.contract import PLAN_DELEGATION, PlanInput, PlanResult
 from voicea2a import history, registry
 from voicea2a.messages import MessageRequest
-from voicea2a.planner import identity_fingerprint, plan
+from voicea2a.planner import chosen_plan, identity_fingerprint, plan
 
 bp = df.Blueprint()
 
@@ -20,8 +20,13 @@ async def plan_delegation(job: PlanInput) -> PlanResult:
     verified = await history.verified_customer(job["user"], job["conversationId"])
     request = MessageRequest.from_json(job["request"])
     customer = request.customer
+    if request.agents:  # the voice model chose whom to ask
+        chosen = {record.name: record.card.skills[0].id for record in agents if record.card.skills}
+        planned = chosen_plan(request, chosen, verified.customer_id if verified else None)
+    else:
+        planned = plan(request, verified, skills)
     return {
-        "plan": plan(request, verified, skills).to_json(),
+        "plan": planned.to_json(),
         # The cards travel with the plan: no registry read per specialist call.
         "cards": {record.name: dict(record.card.raw) for record in agents},
         "verifiedCustomerId": verified.customer_id if verified else None,

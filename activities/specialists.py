@@ -23,10 +23,8 @@ from voicea2a.telemetry.metrics import record_agent_call, record_agent_retry
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
-# Worth another attempt: no answer in time or no connection, or an HTTP error, a JSON-RPC error or
-# a malformed reply (what an agent that is restarting or overloaded sends). Not retried: a reply
-# too large or a card that is not valid (the same again), a credential refused (401/403) or one
-# we cannot produce.
+# An agent that answered badly will answer badly again; one that could not be reached may not.
+# A refused credential (401/403) or one we cannot produce is not retried either.
 RETRYABLE = {
     A2AErrorKind.TIMEOUT,
     A2AErrorKind.CONNECTION,
@@ -52,6 +50,7 @@ async def call_specialist(call: SpecialistCall) -> SpecialistResult:
         result = await send_message(
             http_client(),
             parse_card(call["card"]),
+            text=call.get("text"),
             data=call["data"],
             task_id=call.get("taskId"),
             context_id=call.get("contextId"),
@@ -91,6 +90,10 @@ def step_message_id(call: SpecialistCall) -> str | None:
     if not call.get("instanceId"):
         return None
     step = [call["instanceId"], call.get("agent"), call.get("taskId"), call.get("data")]
+    if (
+        call.get("text") is not None
+    ):  # kept out otherwise: the ids of data-only steps stay as they were
+        step.append(call["text"])
     digest = hashlib.sha256(json.dumps(step, sort_keys=True, default=str).encode()).hexdigest()
     return f"step-{digest[:32]}"
 

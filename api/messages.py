@@ -19,11 +19,12 @@ from orchestrations.contract import (
     DelegationJob,
     answer_of,
 )
-from voicea2a import history
+from voicea2a import history, registry
 from voicea2a.config import get_settings
 from voicea2a.errors import InternalError, NotFound, UpstreamUnavailable
 from voicea2a.messages import (
     MESSAGE_REQUEST,
+    check_agent_choices,
     instance_id_for,
     is_instance_id,
     url_segment,
@@ -59,6 +60,11 @@ async def post_message(
     principal = await signed_in(req)
     settings = get_settings()
     message = read_body(req, MESSAGE_REQUEST)
+    if message.agents:  # the voice model chose: only admitted agents, each once
+        admitted = [
+            r.name for r in await registry.list_agents() if r.admission == registry.ADMITTED
+        ]
+        check_agent_choices(message.agents, admitted, settings.delegation.max_agents_per_request)
     conversation_id = message.conversation_id or uuid.uuid4().hex
     call_id = message.call_id or uuid.uuid4().hex
     instance_id = instance_id_for(principal.user_id, conversation_id, call_id)

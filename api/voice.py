@@ -10,7 +10,7 @@ from bindings import http_endpoint, json_response
 from voicea2a import issuance, registry
 from voicea2a.config import get_settings
 from voicea2a.errors import NotConfigured, UpstreamUnavailable
-from voicea2a.voice_session import SkillSummary, session_update
+from voicea2a.voice_session import AgentSummary, SkillSummary, session_update
 from voicea2a.voicetoken import voice_credential
 
 bp = df.Blueprint()
@@ -49,20 +49,28 @@ async def voice_token(req: func.HttpRequest) -> func.HttpResponse:
 async def voice_session(req: func.HttpRequest) -> func.HttpResponse:
     """The `session.update` payload: instructions, voice, turn detection and our tool."""
     await signed_in(req)
-    return json_response(session_update(get_settings().voice, await live_skills()))
+    settings = get_settings()
+    agents = await live_agents()
+    update = session_update(settings.voice, agents, settings.delegation.max_agents_per_request)
+    return json_response(update)
 
 
-async def live_skills() -> list[SkillSummary]:
-    """The routable agents' skills for the tool description; none if the registry is down."""
+async def live_agents() -> list[AgentSummary]:
+    """The agents the voice model may ask now (admitted, healthy); none if the registry is
+    down."""
     try:
         records = await registry.routable_agents()
     except UpstreamUnavailable:
         log.warning("voice session built without the agent list: the registry is unavailable")
         return []
-    routes = registry.skill_routes(records)
     return [
-        SkillSummary(agent=record.name, skill=skill.id, description=skill.description)
+        AgentSummary(
+            name=record.name,
+            description=record.card.description,
+            skills=tuple(
+                SkillSummary(skill.name, skill.description, skill.examples)
+                for skill in record.card.skills
+            ),
+        )
         for record in records
-        for skill in record.card.skills
-        if routes[skill.id] == record.name
     ]

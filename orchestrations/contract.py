@@ -135,6 +135,7 @@ class SpecialistCall(TraceFields):
     skill: str
     card: dict[str, Any]
     data: dict[str, Any]
+    text: str | None  # a text part, when the agent is told something in words
     taskId: str | None
     contextId: str | None
     attempt: int

@@ -174,8 +174,7 @@ def delegate(
     # A turn that verifies an identity is about that customer alone, whoever was verified before.
     customer = None if plan.authenticates else prepared.get("verifiedCustomerId")
     for stage in plan.stages:
-        steps = [with_customer(step, customer) if customer else step for step in stage]
-        steps = [step for step in steps if step.skill == AUTHENTICATION or customer]
+        steps = list(stage) if plan.chosen else _account_steps(stage, customer)
         if not steps:
             break  # account work needs a verified customer: the answer asks for identity
         progress.update(DIAGNOSING)
@@ -259,6 +258,13 @@ def delegate(
     if not context.is_replaying:
         record_history_pending()
     return {"answer": answer, "historyPending": turn}
+
+
+def _account_steps(stage: tuple[Step, ...], customer: str | None) -> list[Step]:
+    """A planned stage's steps for the verified `customer`: without one, only authentication
+    (the voice model's own choices carry the customer already: planner.chosen_plan)."""
+    steps = [with_customer(step, customer) if customer else step for step in stage]
+    return [step for step in steps if step.skill == AUTHENTICATION or customer]
 
 
 def get_approval(

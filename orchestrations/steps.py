@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 from collections.abc import Generator, Iterable
 from datetime import datetime, timedelta
@@ -267,14 +268,22 @@ def _call(
         "skill": step.skill,
         "card": card,
         "data": step.data,
+        "text": step.text,
         "taskId": (continuation or {}).get("taskId"),
-        "contextId": (continuation or {}).get("contextId"),
+        "contextId": (continuation or {}).get("contextId") or conversation_context(job, step.agent),
         "attempt": attempt,
         "timeoutSeconds": job["limits"]["agentTimeoutSeconds"],
         "maxBytes": job["limits"]["responseMaxBytes"],
         **trace_fields(context, job),
     }
     return context.call_activity(CALL_SPECIALIST, call)
+
+
+def conversation_context(job: DelegationJob, agent: str) -> str:
+    """The A2A contextId of this conversation with `agent`: the same every turn, so an agent
+    that keeps a thread per context keeps one per conversation, and no caller meets another's."""
+    material = json.dumps([job["user"], job["conversationId"], agent])
+    return "ctx-" + hashlib.sha256(material.encode()).hexdigest()[:32]
 
 
 def run_stage(

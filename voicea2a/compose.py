@@ -179,24 +179,25 @@ def clip(text: str, limit: int = MAX_FINDING_CHARS) -> str:
     return kept or text[: limit - 1].rstrip() + "…"
 
 
-def _label(skill: str) -> str:
-    return LABELS.get(skill, "specialist check")
+def _label(skill_or_agent: str) -> str:
+    # A planned skill has its label; an agent the voice model chose is named.
+    return LABELS.get(skill_or_agent) or f"{skill_or_agent} agent"
 
 
-def _label_list(skills: Sequence[str], conjunction: str) -> str:
-    names = [f"the {_label(skill)}" for skill in skills]
+def _label_list(labels: Sequence[str], conjunction: str) -> str:
+    names = [f"the {label}" for label in labels]
     if len(names) == 1:
         return names[0]
     return f"{', '.join(names[:-1])} {conjunction} {names[-1]}"
 
 
-def _unreachable_sentence(skills: Sequence[str]) -> str:
-    return f"I couldn't reach {_label_list(skills, 'or')} just now."
+def _unreachable_sentence(labels: Sequence[str]) -> str:
+    return f"I couldn't reach {_label_list(labels, 'or')} just now."
 
 
-def _unavailable_sentence(skills: Sequence[str]) -> str:
-    verb = "is" if len(skills) == 1 else "are"
-    text = _label_list(skills, "and")
+def _unavailable_sentence(labels: Sequence[str]) -> str:
+    verb = "is" if len(labels) == 1 else "are"
+    text = _label_list(labels, "and")
     return f"{text[0].upper()}{text[1:]} {verb} not available right now."
 
 
@@ -257,13 +258,13 @@ def _dispatch(
 ) -> None:
     if outcome is None:
         if plan.dispatch is not None and (plan.dispatch_requested or recommended):
-            speech.unreachable.append(DISPATCH)
+            speech.unreachable.append(_label(DISPATCH))
         elif plan.dispatch is None and recommended and DISPATCH not in plan.unavailable:
             speech.say(RECOMMENDED_NOT_BOOKABLE)
             speech.partial = True
         return
     if not _answered(outcome):
-        speech.unreachable.append(DISPATCH)
+        speech.unreachable.append(_label(DISPATCH))
         return
     speech.heard(outcome.agent)
     status = outcome.data.get("status")
@@ -289,10 +290,10 @@ def compose(plan: Plan, outcomes: Sequence[AgentOutcome], approval: str | None =
     if AUTHENTICATION in plan.unavailable:
         return Answer(AUTH_UNAVAILABLE, partial=True)
     # A retried or continued call (dispatch after approval) reports again: the last one counts.
-    latest = {outcome.skill: outcome for outcome in outcomes}
+    latest = {outcome.agent: outcome for outcome in outcomes}
     speech = _Speech()
     if plan.authenticates:
-        auth = latest.get(AUTHENTICATION)
+        auth = latest.get(plan.stages[0][0].agent)
         if not _answered(auth):
             return Answer(AUTH_UNREACHABLE, partial=True)
         if verified_customer(auth.data) is None:
@@ -303,16 +304,20 @@ def compose(plan: Plan, outcomes: Sequence[AgentOutcome], approval: str | None =
     for step in plan.steps:
         if step.skill == AUTHENTICATION:
             continue
-        outcome = latest.get(step.skill)
+        outcome = latest.get(step.agent)
+        # A planned step is named by its skill, a step the voice model chose by its agent.
+        label = _label(step.agent if plan.chosen else step.skill)
         if _answered(outcome):
             speech.heard(outcome.agent)
-            speech.say(clip(outcome.text) or f"The {_label(step.skill)} found nothing to report.")
+            speech.say(clip(outcome.text) or f"The {label} found nothing to report.")
         else:
-            speech.unreachable.append(step.skill)
-    results = {o.skill: o.data for o in latest.values() if o.status == COMPLETED}
-    _dispatch(speech, plan, latest.get(DISPATCH), approval, needs_dispatch(results))
+            speech.unreachable.append(label)
+    if not plan.chosen:
+        results = {o.skill: o.data for o in latest.values() if o.status == COMPLETED}
+        dispatch = latest.get(plan.dispatch.agent) if plan.dispatch is not None else None
+        _dispatch(speech, plan, dispatch, approval, needs_dispatch(results))
 
-    unavailable = [skill for skill in plan.unavailable if skill != AUTHENTICATION]
+    unavailable = [_label(name) for name in plan.unavailable if name != AUTHENTICATION]
     if speech.unreachable and not speech.agents:
         return Answer(ALL_DOWN, partial=True)
     if unavailable and not speech.agents:

@@ -123,6 +123,19 @@ def _matching(pattern: str, expected: str) -> Parser[str]:
     return Parser(expected, convert)
 
 
+def _int_between(low: int, high: int) -> Parser[int]:
+    """An integer from `low` to `high`."""
+
+    def convert(value: str) -> int:
+        """The number, when it is in range."""
+        number = int(value)
+        if not low <= number <= high:
+            raise ValueError(value)
+        return number
+
+    return Parser(f"an integer from {low} to {high}", convert)
+
+
 def _one_of(options: tuple[str, ...], fold: Callable[[str], str]) -> Parser[str]:
     """One of `options`, compared after `fold` (str.lower or str.upper)."""
 
@@ -493,6 +506,13 @@ class DelegationSettings:
         POSITIVE_NUMBER,
         15.0,
         "How long recording a turn in the history is retried after the answer is out.",
+    )
+    max_agents_per_request: int = setting(
+        "MAX_AGENTS_PER_REQUEST",
+        # The request schema's own cap (voicea2a/messages.py MAX_AGENTS) is 20.
+        _int_between(1, 20),
+        6,
+        "Most agents one POST /api/messages may name in `agents` (1 to 20).",
     )
     # A card cannot make the app's identity hand it a token for anything else (Key Vault, ARM).
     agent_audiences: frozenset[str] = setting(

@@ -11,18 +11,25 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from voicea2a.schema import Array, Choice, Date, Field, Obj, Text
-from voicea2a.voice_session import SYMPTOMS
+from voicea2a.errors import InvalidRequest
+from voicea2a.schema import Array, Choice, Date, Either, Field, JsonObject, Obj, Text
+from voicea2a.voice_session import MAX_AGENT_MESSAGE_CHARS, MAX_REQUEST_CHARS, SYMPTOMS
 
-MAX_REQUEST_CHARS = 4000
 MAX_CALL_ID_CHARS = 200
 MAX_NAME_CHARS = 100
 MAX_POSTAL_CODE_CHARS = 16
 MAX_SYMPTOMS = 10
+# The schema's hard cap on `agents`; MAX_AGENTS_PER_REQUEST (at most this) is the one enforced.
+MAX_AGENTS = 20
+MAX_AGENT_NAME_CHARS = 64
+MAX_AGENT_DATA_KEYS = 50
+MAX_AGENT_DATA_CHARS = 4000
+AGENT_NAME_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")  # what registry.agent_key produces
 LED_STATES = ("solid-white", "blinking-white", "solid-yellow", "blinking-yellow", "red", "off")
 CONVERSATION_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,100}")
 CUSTOMER_ID_RE = re.compile(r"CUST-[0-9]{4}")
@@ -53,6 +60,19 @@ class Customer:
 
 
 @dataclass(frozen=True)
+class AgentChoice:
+    """An agent the voice model chose to ask, with what to tell it."""
+
+    name: str
+    message: str | None = None  # else the agent is sent the request itself
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The camelCase object, without absent fields."""
+        return AGENT_CHOICE.dump(self)
+
+
+@dataclass(frozen=True)
 class MessageRequest:
     """One validated `send_to_agent_network` call as the browser posts it."""
 
@@ -63,6 +83,7 @@ class MessageRequest:
     symptoms: tuple[str, ...] = ()
     led_state: str | None = None
     preferred_date: str | None = None
+    agents: tuple[AgentChoice, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The camelCase body (absent fields left out); JSON-serialisable, for orchestrations."""
@@ -115,6 +136,35 @@ CUSTOMER = Obj(
             ),
             nullable=True,
             description="A claimed id is never proof of identity.",
+        ),
+    ),
+)
+
+AGENT_NAME = Text(
+    name="AgentName",
+    max_length=MAX_AGENT_NAME_CHARS,
+    pattern=AGENT_NAME_RE.pattern,
+    rule="must be a registered agent's name (lowercase letters, digits and hyphens)",
+)
+AGENT_CHOICE = Obj(
+    name="AgentChoice",
+    build=AgentChoice,
+    description="An agent to ask, what to tell it, and structured data for it.",
+    fields=(
+        Field(name="name", kind=AGENT_NAME, required=True),
+        Field(
+            name="message",
+            kind=Text(max_length=MAX_AGENT_MESSAGE_CHARS, blank_is_absent=True, free_text=True),
+            nullable=True,
+            description="What to tell this agent (else it is sent the request).",
+        ),
+        Field(
+            name="data",
+            kind=JsonObject(max_keys=MAX_AGENT_DATA_KEYS, max_chars=MAX_AGENT_DATA_CHARS),
+            nullable=True,
+            default={},
+            description=f"Sent as the message's data part (at most {MAX_AGENT_DATA_CHARS} "
+            "characters of JSON).",
         ),
     ),
 )
@@ -179,6 +229,26 @@ MESSAGE_REQUEST = Obj(
             nullable=True,
             description="A visit date, YYYY-MM-DD (asks for a technician dispatch).",
         ),
+        Field(
+            name="agents",
+            kind=Array(
+                items=Either(
+                    short=AGENT_NAME,
+                    full=AGENT_CHOICE,
+                    expand=lambda name: AgentChoice(name=name),
+                    rule="must be an agent's name or an object with its name",
+                ),
+                min_items=1,
+                max_items=MAX_AGENTS,
+            ),
+            nullable=True,
+            default=(),
+            description=(
+                "The agents to ask, in one parallel stage (names, or objects with a message and "
+                "data each). Without it, the planner decides. Each must be admitted; at most "
+                "MAX_AGENTS_PER_REQUEST of them, none twice."
+            ),
+        ),
     ),
 )
 
@@ -201,3 +271,21 @@ def url_segment(instance_id: str) -> str:
     as given, so a `?`, `/` or `#` would change the request; ids are validated before they get
     here, and this keeps a missed check from becoming an injected query or path."""
     return quote(instance_id, safe="")
+
+
+def check_agent_choices(
+    choices: Sequence[AgentChoice], admitted: Collection[str], limit: int
+) -> None:
+    """InvalidRequest (naming the field) when `agents` is too long, names an agent twice, or
+    names one that is not admitted; a known but unhealthy one is for the plan to report."""
+    if len(choices) > limit:
+        raise InvalidRequest(f"Field 'agents' must have at most {limit} items.")
+    seen: set[str] = set()
+    for index, choice in enumerate(choices):
+        if choice.name in seen:
+            raise InvalidRequest(f"Field 'agents[{index}]' names {choice.name!r} twice.")
+        if choice.name not in admitted:
+            raise InvalidRequest(
+                f"Field 'agents[{index}]' names {choice.name!r}, which is not an admitted agent."
+            )
+        seen.add(choice.name)

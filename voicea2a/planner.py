@@ -108,20 +108,28 @@ _SLOW_DOWN = re.compile(r"\bslow(?:s|ed|ing)?\s+down\b", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class Step:
-    """One call of one specialist: its registry name, the skill, and the A2A `data` part."""
+    """One call of one specialist: its registry name, the skill, the A2A `data` part, and a
+    `text` part when the agent is told something in words (the voice model's choice)."""
 
     agent: str
     skill: str
     data: dict[str, Any] = field(default_factory=dict)
+    text: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The step as a JSON object."""
-        return {"agent": self.agent, "skill": self.skill, "data": dict(self.data)}
+        step = {"agent": self.agent, "skill": self.skill, "data": dict(self.data)}
+        return step if self.text is None else {**step, "text": self.text}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Step:
         """Rebuild a step from `to_json` output."""
-        return cls(agent=data["agent"], skill=data["skill"], data=dict(data.get("data") or {}))
+        return cls(
+            agent=data["agent"],
+            skill=data["skill"],
+            data=dict(data.get("data") or {}),
+            text=data.get("text"),
+        )
 
 
 @dataclass(frozen=True)
@@ -133,6 +141,9 @@ class Plan:
     dispatch_requested: bool = False
     unavailable: tuple[str, ...] = ()
     needs_identity: bool = False
+    # The voice model chose the agents (chosen_plan): `unavailable` holds agent names, and no
+    # rule of the planner (a technician recommended by diagnostics) applies.
+    chosen: bool = False
 
     @property
     def steps(self) -> tuple[Step, ...]:
@@ -152,6 +163,7 @@ class Plan:
             "dispatchRequested": self.dispatch_requested,
             "unavailable": list(self.unavailable),
             "needsIdentity": self.needs_identity,
+            "chosen": self.chosen,
         }
 
     @classmethod
@@ -166,6 +178,7 @@ class Plan:
             dispatch_requested=bool(data.get("dispatchRequested", False)),
             unavailable=tuple(data.get("unavailable", ())),
             needs_identity=bool(data.get("needsIdentity", False)),
+            chosen=bool(data.get("chosen", False)),
         )
 
 
@@ -274,6 +287,31 @@ def plan(request: MessageRequest, verified: Verified | None, skills: Mapping[str
         dispatch_requested=dispatch_requested,
         unavailable=tuple(unavailable),
     )
+
+
+def chosen_plan(request: MessageRequest, routable: Mapping[str, str], verified: str | None) -> Plan:
+    """The agents the voice model chose (`request.agents`), in one parallel stage: each told its
+    message (else the request) with its data; `routable` maps each routable agent to the skill
+    it is asked for (its card's first). A chosen agent that is not routable now (unhealthy, or
+    its credential refused) is `unavailable`, by name. The model cannot vouch for a customer:
+    a `customerId` in its data is replaced by the verified one, or dropped."""
+    stage = tuple(
+        Step(
+            choice.name,
+            routable[choice.name],
+            _vouched(choice.data, verified),
+            choice.message or request.request,
+        )
+        for choice in request.agents
+        if choice.name in routable
+    )
+    unavailable = tuple(choice.name for choice in request.agents if choice.name not in routable)
+    return Plan(stages=(stage,) if stage else (), unavailable=unavailable, chosen=True)
+
+
+def _vouched(data: Mapping[str, Any], verified: str | None) -> dict[str, Any]:
+    kept = {key: value for key, value in data.items() if key != "customerId"}
+    return kept if verified is None else {**kept, "customerId": verified}
 
 
 def needs_dispatch(results: Mapping[str, Mapping[str, Any]]) -> bool:

@@ -13,6 +13,7 @@ payloads.check_text (with the body's `free_text` paths).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -261,6 +262,62 @@ class Array(Kind):
 
 
 @dataclass(kw_only=True, eq=False, repr=False)
+class JsonObject(Kind):
+    """Any JSON object, passed on as it is, within `max_keys` members and `max_chars` of JSON
+    (the size is the code's to check: JSON Schema cannot say it)."""
+
+    max_keys: int
+    max_chars: int
+    name: str | None = None
+
+    def read(self, value: Any, path: str) -> dict[str, Any]:
+        """The object, if small enough."""
+        if not isinstance(value, dict):
+            raise _fail(path, "must be an object")
+        if len(value) > self.max_keys:
+            raise _fail(path, f"must have at most {self.max_keys} members")
+        if len(json.dumps(value, separators=(",", ":"))) > self.max_chars:
+            raise _fail(path, f"must be at most {self.max_chars} characters of JSON")
+        return value
+
+    def definition(self) -> dict[str, Any]:
+        """type object with its member count bound."""
+        return {"type": "object", "maxProperties": self.max_keys}
+
+
+@dataclass(kw_only=True, eq=False, repr=False)
+class Either(Kind):
+    """A short form or a full object of the same thing: `short` (a string) is read as
+    `expand(value)`, an object by `full`."""
+
+    short: Kind
+    full: Obj[Any]
+    expand: Callable[[Any], Any]
+    rule: str
+    name: str | None = None
+
+    def read(self, value: Any, path: str) -> Any:
+        """The value, read by the form its JSON type says."""
+        if isinstance(value, dict):
+            return self.full.read(value, path)
+        if isinstance(value, str):
+            return self.expand(self.short.read(value, path))
+        raise _fail(path, self.rule)
+
+    def definition(self) -> dict[str, Any]:
+        """oneOf the two forms."""
+        return {"oneOf": [self.short.schema(), self.full.schema()]}
+
+    def children(self, path: str) -> list[tuple[str, Kind]]:
+        """The full form, at the same path (its fields are this value's)."""
+        return [(path, self.full)]
+
+    def dump(self, value: Any) -> Any:
+        """Always the full form."""
+        return self.full.dump(value)
+
+
+@dataclass(kw_only=True, eq=False, repr=False)
 class Field:
     """One member of an object: its JSON name, its kind, and what its absence means."""
 
@@ -296,7 +353,7 @@ class Field:
             schema = _or_null(schema)
         if self.description is not None:
             schema["description"] = self.description
-        if self.default is not None:
+        if self.default not in (None, ()):  # an empty list is no default worth showing
             schema["default"] = self.kind.dump(self.default)
         if self.examples:
             schema["examples"] = list(self.examples)

@@ -9,6 +9,10 @@ from typing import Any
 from voicea2a.config import VoiceSettings
 
 TOOL_NAME = "send_to_agent_network"
+# The tool's limits, which POST /api/messages enforces too (voicea2a/messages.py).
+MAX_REQUEST_CHARS = 4000
+MAX_AGENT_MESSAGE_CHARS = 2000
+MAX_AGENT_LISTING_CHARS = 600
 SYMPTOMS = (
     "no_internet",
     "slow_internet",
@@ -31,59 +35,107 @@ INSTRUCTIONS = (
 
 @dataclass(frozen=True)
 class SkillSummary:
-    """One healthy specialist's skill, as the tool description lists it."""
+    """One skill of an agent, as the tool description lists it."""
 
-    agent: str
-    skill: str
+    name: str
     description: str
+    examples: tuple[str, ...] = ()
 
 
-def tool_definition(skills: Sequence[SkillSummary] = ()) -> dict[str, Any]:
-    """The `send_to_agent_network` function tool, its description listing the live skills."""
+@dataclass(frozen=True)
+class AgentSummary:
+    """One admitted, healthy agent the voice model may ask, with its skills."""
+
+    name: str
+    description: str
+    skills: tuple[SkillSummary, ...] = ()
+
+
+def _listing(agent: AgentSummary) -> str:
+    """`name: description; skills: Skill (description, e.g. "example")`, clipped."""
+    skills = "; ".join(
+        f"{skill.name} ({skill.description}"
+        + (f', e.g. "{skill.examples[0]}"' if skill.examples else "")
+        + ")"
+        for skill in agent.skills
+    )
+    text = f"{agent.name}: {agent.description}" + (f" Skills: {skills}." if skills else "")
+    return text[:MAX_AGENT_LISTING_CHARS]
+
+
+def tool_definition(agents: Sequence[AgentSummary] = (), max_agents: int = 6) -> dict[str, Any]:
+    """The `send_to_agent_network` function tool: the request, the structured fields, and an
+    `agents` parameter naming exactly the agents that may be asked now (none: no parameter)."""
     description = (
         "Ask Contoso's specialist agents to check or do something for the customer. Fill in the "
         "fields you know; the request sentence is required."
     )
-    if skills:
-        listed = "; ".join(f"{s.agent}: {s.description}" for s in skills)
-        description += f" Available specialists: {listed}."
+    properties: dict[str, Any] = {
+        "request": {
+            "type": "string",
+            "description": "What the customer needs, in one sentence.",
+            "maxLength": MAX_REQUEST_CHARS,
+        },
+        "customer": {
+            "type": "object",
+            "description": "Identity details the customer gave, for verification.",
+            "properties": {
+                "firstName": {"type": "string"},
+                "lastName": {"type": "string"},
+                "postalCode": {"type": "string"},
+                "dateOfBirth": {"type": "string", "description": "YYYY-MM-DD"},
+                "customerId": {"type": "string"},
+            },
+            "additionalProperties": False,
+        },
+        "symptoms": {
+            "type": "array",
+            "description": "What the customer reports.",
+            "items": {"type": "string", "enum": list(SYMPTOMS)},
+        },
+    }
+    if agents:
+        listed = " | ".join(_listing(agent) for agent in agents)
+        description += (
+            f" To ask particular agents, name them in `agents` (at most {max_agents}; they are "
+            f"asked at the same time) with what to tell each. The agents: {listed}"
+        )
+        properties["agents"] = {
+            "type": "array",
+            "description": "The agents to ask, and what to tell each; leave out to let the "
+            "network decide.",
+            "minItems": 1,
+            "maxItems": max_agents,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "enum": [agent.name for agent in agents]},
+                    "message": {
+                        "type": "string",
+                        "description": "What to ask this agent, in words.",
+                        "maxLength": MAX_AGENT_MESSAGE_CHARS,
+                    },
+                },
+                "required": ["name"],
+                "additionalProperties": False,
+            },
+        }
     return {
         "type": "function",
         "name": TOOL_NAME,
         "description": description,
         "parameters": {
             "type": "object",
-            "properties": {
-                "request": {
-                    "type": "string",
-                    "description": "What the customer needs, in one sentence.",
-                    "maxLength": 4000,
-                },
-                "customer": {
-                    "type": "object",
-                    "description": "Identity details the customer gave, for verification.",
-                    "properties": {
-                        "firstName": {"type": "string"},
-                        "lastName": {"type": "string"},
-                        "postalCode": {"type": "string"},
-                        "dateOfBirth": {"type": "string", "description": "YYYY-MM-DD"},
-                        "customerId": {"type": "string"},
-                    },
-                    "additionalProperties": False,
-                },
-                "symptoms": {
-                    "type": "array",
-                    "description": "What the customer reports.",
-                    "items": {"type": "string", "enum": list(SYMPTOMS)},
-                },
-            },
+            "properties": properties,
             "required": ["request"],
             "additionalProperties": False,
         },
     }
 
 
-def session_update(voice: VoiceSettings, skills: Sequence[SkillSummary] = ()) -> dict[str, Any]:
+def session_update(
+    voice: VoiceSettings, agents: Sequence[AgentSummary] = (), max_agents: int = 6
+) -> dict[str, Any]:
     """The complete `session.update` event for a new voice conversation."""
     return {
         "type": "session.update",
@@ -113,7 +165,7 @@ def session_update(voice: VoiceSettings, skills: Sequence[SkillSummary] = ()) ->
                 "triggers": ["tool", "latency"],
                 "latency_threshold_ms": 1500,
             },
-            "tools": [tool_definition(skills)],
+            "tools": [tool_definition(agents, max_agents)],
             "tool_choice": "auto",
             "parallel_tool_calls": False,
             "temperature": 0.8,

@@ -178,7 +178,9 @@ def test_the_messages_body_has_the_codes_limits(spec):
         "symptoms",
         "ledState",
         "preferredDate",
+        "agents",
     }
+    assert props["agents"]["maxItems"] == messages.MAX_AGENTS
     assert props["request"]["maxLength"] == messages.MAX_REQUEST_CHARS == 4000
     assert props["callId"]["maxLength"] == messages.MAX_CALL_ID_CHARS
     assert props["symptoms"]["maxItems"] == messages.MAX_SYMPTOMS

@@ -12,7 +12,7 @@ from tests.agents.identities import IDENTITIES
 from tests.unit.test_planner import ALL, JANE
 from voicea2a import compose as c
 from voicea2a.compose import AgentOutcome, Answer, clip, compose
-from voicea2a.messages import Customer, MessageRequest
+from voicea2a.messages import MESSAGE_REQUEST, Customer, MessageRequest
 from voicea2a.planner import (
     AUTHENTICATION,
     DISPATCH,
@@ -23,6 +23,7 @@ from voicea2a.planner import (
     Plan,
     Step,
     Verified,
+    chosen_plan,
     needs_dispatch,
     plan,
     verified_customer,
@@ -433,3 +434,52 @@ def test_steps_property_flattens_stages():
     result = identity_plan("no_internet")
     assert [step.skill for step in result.steps] == [AUTHENTICATION, OUTAGE, MODEM, PLAN]
     assert isinstance(result.steps[0], Step)
+
+
+# --- agents the voice model chose -----------------------------------------------------------------
+
+
+def chosen_agents(*names: str, routable: dict[str, str]) -> Plan:
+    request = MESSAGE_REQUEST.parse({"request": "When is high tide?", "agents": list(names)})
+    return chosen_plan(request, routable, verified=None)
+
+
+def test_chosen_agents_speak_in_their_own_words_in_the_order_chosen():
+    planned = chosen_agents("tide-tables", "harbour", routable={"tide-tables": "t", "harbour": "h"})
+    outcomes = [
+        AgentOutcome("harbour", "h", "completed", "Berth 4 is free."),
+        AgentOutcome("tide-tables", "t", "completed", "High tide is at 14:05. Low at 20:10."),
+    ]
+
+    answer = compose(planned, outcomes)
+
+    assert answer == Answer(
+        "High tide is at 14:05. Low at 20:10. Berth 4 is free.", ("tide-tables", "harbour")
+    )
+
+
+def test_a_chosen_agent_down_or_unavailable_is_named_and_the_answer_partial():
+    planned = chosen_agents(
+        "tide-tables", "harbour", "weather", routable={"tide-tables": "t", "harbour": "h"}
+    )
+    outcomes = [
+        AgentOutcome("tide-tables", "t", "completed", "High tide is at 14:05."),
+        AgentOutcome("harbour", "h", "failed", reason=INTERNAL),
+    ]
+
+    answer = compose(planned, outcomes)
+
+    assert answer.partial
+    assert answer.text == (
+        "High tide is at 14:05. I couldn't reach the harbour agent just now. "
+        "The weather agent is not available right now."
+    )
+
+
+def test_a_chosen_diagnostics_agent_recommending_a_technician_books_nothing_by_itself():
+    planned = chosen_agents(AGENT[NETWORK], routable={AGENT[NETWORK]: NETWORK})
+    outcomes = [done(NETWORK, technicianRecommended=True, status="CRITICAL")]
+
+    answer = compose(planned, outcomes)
+
+    assert answer == Answer(TEXTS[NETWORK], (AGENT[NETWORK],))

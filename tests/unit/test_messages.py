@@ -10,8 +10,10 @@ import pytest
 from voicea2a.errors import InvalidRequest
 from voicea2a.messages import (
     MESSAGE_REQUEST,
+    AgentChoice,
     Customer,
     MessageRequest,
+    check_agent_choices,
     instance_id_for,
     is_instance_id,
     url_segment,
@@ -139,8 +141,8 @@ def test_lookalike_characters_are_refused(customer, field):
     assert f"Field 'customer.{field}'" in error_of({"request": "hi", "customer": customer})
 
 
-def test_only_the_request_is_free_text():
-    assert MESSAGE_REQUEST.free_text == {"request"}
+def test_only_the_request_and_the_agents_messages_are_free_text():
+    assert MESSAGE_REQUEST.free_text == {"request", "agents[].message"}
 
 
 def test_unknown_fields_are_named():
@@ -216,3 +218,68 @@ def test_url_segment_keeps_an_id_one_path_segment():
     own = instance_id_for("user-1", "conv", "call-1")
     assert url_segment(own) == own
     assert url_segment("a?showInput=true#x/../b %") == "a%3FshowInput%3Dtrue%23x%2F..%2Fb%20%25"
+
+
+# --- agents: the voice model's choice -------------------------------------------------------------
+
+
+def test_agents_are_names_or_objects_with_a_message_and_data():
+    parsed = MESSAGE_REQUEST.parse(
+        {
+            "request": "When is high tide?",
+            "agents": [
+                "tide-tables",
+                {"name": "harbour-master", "message": "Berth 4?", "data": {"a": 1}},
+            ],
+        }
+    )
+
+    assert parsed.agents == (
+        AgentChoice(name="tide-tables"),
+        AgentChoice(name="harbour-master", message="Berth 4?", data={"a": 1}),
+    )
+    assert MESSAGE_REQUEST.parse(parsed.to_json()) == parsed
+
+
+@pytest.mark.parametrize(
+    ("agents", "message"),
+    [
+        ([], "Field 'agents' must have at least 1 item(s)."),
+        ([7], "Field 'agents[0]' must be an agent's name or an object with its name."),
+        (
+            ["Tide Tables"],
+            "Field 'agents[0]' must be a registered agent's name (lowercase letters, digits and "
+            "hyphens).",
+        ),
+        ([{"message": "hi"}], "Field 'agents[0].name' is required."),
+        ([{"name": "a", "extra": 1}], "Unknown field 'agents[0].extra'."),
+        (
+            [{"name": "a", "data": {str(i): i for i in range(51)}}],
+            "Field 'agents[0].data' must have at most 50 members.",
+        ),
+        (
+            [{"name": "a", "data": {"x": "y" * 4000}}],
+            "Field 'agents[0].data' must be at most 4000 characters of JSON.",
+        ),
+        (
+            [{"name": "a", "message": "m" * 2001}],
+            "Field 'agents[0].message' must be at most 2000 characters.",
+        ),
+        (["a"] * 21, "Field 'agents' must have at most 20 items."),
+    ],
+)
+def test_bad_agents_are_refused_naming_the_field(agents, message):
+    assert error_of({"request": "hi", "agents": agents}) == message
+
+
+def test_the_chosen_agents_are_checked_against_the_registry_and_the_limit():
+    choices = MESSAGE_REQUEST.parse({"request": "hi", "agents": ["a", "b", "a"]}).agents
+    admitted = {"a", "b"}
+
+    check_agent_choices(choices[:2], admitted, limit=2)
+    with pytest.raises(InvalidRequest, match=r"Field 'agents\[2\]' names 'a' twice\."):
+        check_agent_choices(choices, admitted, limit=3)
+    with pytest.raises(InvalidRequest, match=r"Field 'agents' must have at most 2 items\."):
+        check_agent_choices(choices, admitted, limit=2)
+    with pytest.raises(InvalidRequest, match=r"'b', which is not an admitted agent"):
+        check_agent_choices(choices[:2], {"a"}, limit=6)

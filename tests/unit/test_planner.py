@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from voicea2a.messages import Customer, MessageRequest
+from voicea2a.messages import MESSAGE_REQUEST, Customer, MessageRequest
 from voicea2a.planner import (
     AUTHENTICATION,
     DISPATCH,
@@ -17,6 +17,7 @@ from voicea2a.planner import (
     Plan,
     Step,
     Verified,
+    chosen_plan,
     identity_fingerprint,
     needed_skills,
     needs_dispatch,
@@ -348,3 +349,47 @@ def test_plan_is_deterministic():
         plan(request, None, ALL).to_json()
         == plan(request, None, dict(reversed(ALL.items()))).to_json()
     )
+
+
+# --- the voice model's choice ---------------------------------------------------------------------
+
+
+def chosen(*agents: object, request: str = "When is high tide at the harbour?") -> MessageRequest:
+    return MESSAGE_REQUEST.parse({"request": request, "agents": list(agents)})
+
+
+def test_chosen_agents_run_in_one_stage_told_their_message_or_the_request():
+    request = chosen(
+        "tide-tables", {"name": "harbour", "message": "Is berth 4 free?", "data": {"b": 4}}
+    )
+
+    planned = chosen_plan(request, {"tide-tables": "tides", "harbour": "berths"}, verified=None)
+
+    assert planned == Plan(
+        stages=(
+            (
+                Step("tide-tables", "tides", {}, "When is high tide at the harbour?"),
+                Step("harbour", "berths", {"b": 4}, "Is berth 4 free?"),
+            ),
+        ),
+        chosen=True,
+    )
+    assert Plan.from_json(json.loads(json.dumps(planned.to_json()))) == planned
+
+
+def test_a_chosen_agent_that_is_not_routable_is_unavailable_by_name():
+    planned = chosen_plan(chosen("tide-tables", "harbour"), {"harbour": "berths"}, verified=None)
+
+    assert [step.agent for step in planned.steps] == ["harbour"]
+    assert planned.unavailable == ("tide-tables",)
+
+
+@pytest.mark.parametrize(
+    ("verified", "expected"), [(None, {"b": 4}), ("CUST-0001", {"b": 4, "customerId": "CUST-0001"})]
+)
+def test_the_voice_model_cannot_vouch_for_a_customer(verified, expected):
+    request = chosen({"name": "modem-check", "data": {"customerId": "CUST-0002", "b": 4}})
+
+    [step] = chosen_plan(request, {"modem-check": MODEM}, verified=verified).steps
+
+    assert step.data == expected

@@ -13,7 +13,7 @@
 import { base64FromBytes } from "./audio.js";
 
 export const TOOL_NAME = "send_to_agent_network";
-const ARGUMENT_FIELDS = ["request", "customer", "symptoms", "ledState", "preferredDate"];
+const ARGUMENT_FIELDS = ["request", "customer", "symptoms", "ledState", "preferredDate", "agents"];
 const OPEN = 1; // WebSocket.OPEN (read from the socket object, so test doubles need no global)
 const BACKOFF_FIRST_MS = 1000;
 const BACKOFF_MAX_MS = 30_000;

@@ -274,7 +274,8 @@ test("two parallel calls answered out of order each get their own output, then o
 
 test("the POST body carries the call's own call_id and the tool's known arguments only", async (t) => {
   const { api, sockets } = await connected(t);
-  const args = { request: "Modem lights", symptoms: ["modem_lights"], ledState: "red", extra: "dropped" };
+  const agents = [{ name: "tide-tables", message: "High tide?" }];
+  const args = { request: "Modem lights", symptoms: ["modem_lights"], ledState: "red", agents, extra: "dropped" };
   callInOneResponse(sockets[0], "resp-1", [["call-x", args]]);
   await settle();
   assert.deepEqual(api.bodies.get("call-x"), {
@@ -283,6 +284,7 @@ test("the POST body carries the call's own call_id and the tool's known argument
     request: "Modem lights",
     symptoms: ["modem_lights"],
     ledState: "red",
+    agents,
   });
 });
 

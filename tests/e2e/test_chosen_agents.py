@@ -1,0 +1,129 @@
+"""Delegation to any agent (issue 16, first step): a hold-out a2a-sdk agent with a skill the code
+has never seen is registered and admitted at run time, offered to the voice model in its tool,
+and asked through `agents` with words and a stable contextId per conversation."""
+
+from __future__ import annotations
+
+import jsonschema
+import pytest
+
+from tests.system import error_of
+from tests.tide_agent import ANSWER, TideAgent
+
+pytestmark = pytest.mark.azurite
+
+NAME = "tide-tables"
+
+
+@pytest.fixture
+def tide(system, loop_thread):
+    """The hold-out agent, registered by its own identity and admitted by a supervisor."""
+    agent = TideAgent()
+    loop_thread.run(agent.start())
+    registered = system.app.http.post(
+        "/api/agents", json={"url": agent.url}, headers=system.headers("agent-tides", ("agent",))
+    )
+    assert registered.status_code == 200, registered.text
+    assert (registered.json()["name"], registered.json()["admission"]) == (NAME, "pending")
+    admitted = system.app.http.post(
+        f"/api/agents/{NAME}/admit", headers=system.headers("sam", ("supervisor",))
+    )
+    assert admitted.json()["admission"] == "admitted", admitted.text
+    yield agent
+    loop_thread.run(agent.stop())
+
+
+def tool(system) -> dict:
+    session = system.app.http.get("/api/voice/session", headers=system.headers()).json()
+    [only] = session["session"]["tools"]
+    return only
+
+
+def ask(system, call_id: str, agents: list, conversation: str = "tides-1"):
+    body = {
+        "request": "When is high tide in Halifax?",
+        "conversationId": conversation,
+        "callId": call_id,
+        "agents": agents,
+    }
+    return system.app.http.post("/api/messages", json=body, headers=system.headers())
+
+
+def test_the_voice_tool_offers_exactly_the_admitted_healthy_agents(system):
+    sample_agents = {agent["name"] for agent in system.wait_agents()}
+    before = tool(system)
+    assert (
+        set(before["parameters"]["properties"]["agents"]["items"]["properties"]["name"]["enum"])
+        == sample_agents
+    )
+
+    agent = TideAgent()
+    system.loop.run(agent.start())
+    try:
+        system.app.http.post(
+            "/api/agents",
+            json={"url": agent.url},
+            headers=system.headers("agent-tides", ("agent",)),
+        )
+        assert NAME not in str(tool(system))  # pending: not offered
+        system.app.http.post(
+            f"/api/agents/{NAME}/admit", headers=system.headers("sam", ("supervisor",))
+        )
+        after = tool(system)
+    finally:
+        system.loop.run(agent.stop())
+
+    jsonschema.Draft202012Validator.check_schema(after["parameters"])
+    agents = after["parameters"]["properties"]["agents"]
+    assert set(agents["items"]["properties"]["name"]["enum"]) == sample_agents | {NAME}
+    assert agents["maxItems"] == 6
+    assert "Tide tables (High and low tide times" in after["description"]
+    assert '"When is high tide in Halifax today?"' in after["description"]
+
+
+def test_a_chosen_agent_is_asked_in_words_in_one_context_per_conversation(system, tide):
+    first = ask(system, "call-1", [{"name": NAME, "message": "High tide in Halifax today?"}])
+    assert first.status_code == 200, first.text
+    assert first.json()["answer"] == ANSWER
+    assert first.json()["agents"] == [NAME]
+
+    second = ask(system, "call-2", [NAME])  # a plain name: it is sent the request itself
+    other = ask(system, "call-3", [NAME], conversation="tides-2")
+    assert second.status_code == other.status_code == 200
+
+    texts = [received.text for received in tide.received]
+    assert texts == [
+        "High tide in Halifax today?",
+        "When is high tide in Halifax?",
+        "When is high tide in Halifax?",
+    ]
+    contexts = [received.context_id for received in tide.received]
+    assert contexts[0] == contexts[1] != contexts[2]  # one thread per conversation
+
+
+def test_the_voice_model_cannot_vouch_for_a_customer(system, tide):
+    response = ask(
+        system, "call-v", [{"name": NAME, "data": {"customerId": "CUST-0001", "port": "Halifax"}}]
+    )
+
+    assert response.status_code == 200, response.text
+    assert tide.received[-1].data == [{"port": "Halifax"}]
+
+
+@pytest.mark.parametrize(
+    ("agents", "message"),
+    [
+        (
+            ["weather-oracle"],
+            "Field 'agents[0]' names 'weather-oracle', which is not an admitted agent.",
+        ),
+        ([NAME, NAME], f"Field 'agents[1]' names '{NAME}' twice."),
+        ([f"agent-{i}" for i in range(7)], "Field 'agents' must have at most 6 items."),
+    ],
+)
+def test_bad_choices_are_refused_naming_them(system, tide, agents, message):
+    response = ask(system, "call-bad", agents)
+
+    assert response.status_code == 400
+    assert error_of(response)["message"] == message
+    assert tide.received == []
