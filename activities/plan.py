@@ -5,8 +5,9 @@ import azure.durable_functions as df
 from bindings import activity
 from orchestrations.contract import PLAN_DELEGATION, PlanInput, PlanResult
 from voicea2a import history, registry
+from voicea2a.config import get_settings
 from voicea2a.messages import MessageRequest
-from voicea2a.planner import chosen_plan, identity_fingerprint, plan
+from voicea2a.planner import chosen_plan, context_text, identity_fingerprint, plan
 
 bp = df.Blueprint()
 
@@ -22,7 +23,11 @@ async def plan_delegation(job: PlanInput) -> PlanResult:
     customer = request.customer
     if request.agents:  # the voice model chose whom to ask
         chosen = {record.name: record.card.skills[0].id for record in agents if record.card.skills}
-        planned = chosen_plan(request, chosen, verified.customer_id if verified else None)
+        limits = get_settings().delegation
+        turns = await history.recent_turns(job["user"], job["conversationId"], limits.context_turns)
+        context = context_text(turns, limits.context_max_chars)
+        customer_id = verified.customer_id if verified else None
+        planned = chosen_plan(request, chosen, customer_id, context)
     else:
         planned = plan(request, verified, skills)
     return {

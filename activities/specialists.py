@@ -51,6 +51,7 @@ async def call_specialist(call: SpecialistCall) -> SpecialistResult:
             http_client(),
             parse_card(call["card"]),
             text=call.get("text"),
+            context=call.get("context"),
             data=call["data"],
             task_id=call.get("taskId"),
             context_id=call.get("contextId"),
@@ -90,10 +91,9 @@ def step_message_id(call: SpecialistCall) -> str | None:
     if not call.get("instanceId"):
         return None
     step = [call["instanceId"], call.get("agent"), call.get("taskId"), call.get("data")]
-    if (
-        call.get("text") is not None
-    ):  # kept out otherwise: the ids of data-only steps stay as they were
-        step.append(call["text"])
+    for words in ("text", "context"):  # kept out when absent: data-only steps keep their ids
+        if call.get(words) is not None:
+            step.append(call[words])
     digest = hashlib.sha256(json.dumps(step, sort_keys=True, default=str).encode()).hexdigest()
     return f"step-{digest[:32]}"
 

@@ -136,6 +136,7 @@ class SpecialistCall(TraceFields):
     card: dict[str, Any]
     data: dict[str, Any]
     text: str | None  # a text part, when the agent is told something in words
+    context: str | None  # earlier turns of the conversation, a text part before `text`
     taskId: str | None
     contextId: str | None
     attempt: int

@@ -269,6 +269,7 @@ def _call(
         "card": card,
         "data": step.data,
         "text": step.text,
+        "context": step.context,
         "taskId": (continuation or {}).get("taskId"),
         "contextId": (continuation or {}).get("contextId") or conversation_context(job, step.agent),
         "attempt": attempt,

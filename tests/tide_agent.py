@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
-from a2a.helpers import get_data_parts, get_message_text, new_message, new_text_part
+from a2a.helpers import get_data_parts, get_text_parts, new_message, new_text_part
 from a2a.server.agent_execution import AgentExecutor, RequestContext
 from a2a.server.events import EventQueue
 from a2a.server.request_handlers import DefaultRequestHandler
@@ -28,7 +28,7 @@ ANSWER = "High tide at Halifax is at 14:05, low tide at 20:17."
 class Received:
     """One message as the agent got it."""
 
-    text: str
+    texts: list[str]  # the text parts, in order
     data: list[dict[str, Any]]
     context_id: str
 
@@ -44,7 +44,9 @@ class TideExecutor(AgentExecutor):
         message = context.message
         assert message is not None
         self.received.append(
-            Received(get_message_text(message), get_data_parts(message.parts), context.context_id)
+            Received(
+                get_text_parts(message.parts), get_data_parts(message.parts), context.context_id
+            )
         )
         reply = new_message([new_text_part(ANSWER)], context_id=context.context_id)
         await event_queue.enqueue_event(reply)

@@ -223,6 +223,7 @@ async def send_message(
     card: AgentCardInfo,
     *,
     text: str | None = None,
+    context: str | None = None,
     data: Mapping[str, Any] | None = None,
     task_id: str | None = None,
     context_id: str | None = None,
@@ -239,13 +240,19 @@ async def send_message(
     other header in it is not sent. The call runs in a client span (a child of the current span,
     else of the given `traceparent`), and that span's traceparent is what the agent receives.
     `credentials` authenticate the call; a stable `message_id` lets the agent recognise a
-    repeated message (default: a new one); `metadata` goes on the message.
+    repeated message (default: a new one); `metadata` goes on the message. `context` (earlier
+    turns of the conversation) is a text part of its own, before `text`.
     """
     if text is None and data is None:
         raise ValueError("send_message needs text, data or both")
     request_id = uuid.uuid4().hex
     message = _MessageFields(
-        message_id or uuid.uuid4().hex, text, data, task_id, context_id, dict(metadata or {})
+        message_id or uuid.uuid4().hex,
+        tuple(part for part in (context, text) if part is not None),
+        data,
+        task_id,
+        context_id,
+        dict(metadata or {}),
     )
     if card.protocol_version == A2A_VERSION:
         payload = _request_v1(request_id, message)
@@ -488,7 +495,7 @@ def _major_minor(version: str) -> str:
 @dataclass(frozen=True)
 class _MessageFields:
     message_id: str
-    text: str | None
+    texts: tuple[str, ...]
     data: Mapping[str, Any] | None
     task_id: str | None
     context_id: str | None
@@ -496,9 +503,7 @@ class _MessageFields:
 
 
 def _request_v1(request_id: str, fields: _MessageFields) -> dict[str, Any]:
-    parts: list[dict[str, Any]] = []
-    if fields.text is not None:
-        parts.append({"text": fields.text})
+    parts: list[dict[str, Any]] = [{"text": text} for text in fields.texts]
     if fields.data is not None:
         parts.append({"data": dict(fields.data), "mediaType": "application/json"})
     message: dict[str, Any] = {"messageId": fields.message_id, "role": "ROLE_USER", "parts": parts}
@@ -513,9 +518,7 @@ def _request_v1(request_id: str, fields: _MessageFields) -> dict[str, Any]:
 
 
 def _request_v03(request_id: str, fields: _MessageFields) -> dict[str, Any]:
-    parts: list[dict[str, Any]] = []
-    if fields.text is not None:
-        parts.append({"kind": "text", "text": fields.text})
+    parts: list[dict[str, Any]] = [{"kind": "text", "text": text} for text in fields.texts]
     if fields.data is not None:
         parts.append({"kind": "data", "data": dict(fields.data)})
     message: dict[str, Any] = {

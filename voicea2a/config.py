@@ -514,6 +514,18 @@ class DelegationSettings:
         6,
         "Most agents one POST /api/messages may name in `agents` (1 to 20).",
     )
+    context_turns: int = setting(
+        "CONTEXT_TURNS",
+        _int_between(0, 5),
+        1,
+        "Earlier turns of the conversation an agent the voice model chose is sent (0 to 5).",
+    )
+    context_max_chars: int = setting(
+        "CONTEXT_MAX_CHARS",
+        _int_between(200, 4000),
+        1500,
+        "Most characters of those turns, the latest kept (200 to 4000).",
+    )
     # A card cannot make the app's identity hand it a token for anything else (Key Vault, ARM).
     agent_audiences: frozenset[str] = setting(
         "A2A_AGENT_AUDIENCES",

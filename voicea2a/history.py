@@ -17,6 +17,7 @@ import binascii
 import hashlib
 import json
 import re
+from collections import deque
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypedDict
@@ -504,6 +505,40 @@ def _public_message(entity: dict[str, Any]) -> dict[str, Any]:
         message["partial"] = bool(entity.get("partial", False))
         message["customerId"] = entity.get("customerId") or None
     return message
+
+
+async def recent_turns(user_id: str, conversation_id: str, turns: int) -> list[tuple[str, str]]:
+    """The last `turns` (request, answer) pairs of the conversation, oldest first; none for a
+    conversation that is new or not this user's."""
+    from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+    if turns < 1:
+        return []
+    partition = _messages_partition(user_id, conversation_id)
+    # Row keys sort by turn, then by role within it; Tables reads ascending only, so the last
+    # rows are kept as they stream by.
+    last: deque[dict[str, Any]] = deque(maxlen=2 * turns)
+    try:
+        table = await ensure_table(MESSAGES)
+        entities = table.query_entities(
+            "PartitionKey eq @pk and (role eq 'user' or role eq 'assistant')",
+            parameters={"pk": partition},
+            select=["role", "text", "instanceId"],
+            **REQUEST_PATH,
+        )
+        async for entity in entities:
+            last.append(entity)
+    except ResourceNotFoundError:
+        return []
+    except AzureError:
+        raise _store_failure() from None
+    pairs = []
+    rows = list(last)
+    for request, answer in zip(rows, rows[1:], strict=False):
+        same_turn = request.get("instanceId") == answer.get("instanceId")
+        if request.get("role") == "user" and answer.get("role") == "assistant" and same_turn:
+            pairs.append((str(request.get("text") or ""), str(answer.get("text") or "")))
+    return pairs[-turns:]
 
 
 async def list_messages(

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +69,7 @@ DISPATCH = "dispatch_scheduling"
 DIAGNOSTICS = (OUTAGE, NETWORK, MODEM, PLAN)
 TECHNICIAN_MODEM_STATUSES = frozenset({"HARDWARE_FAULT", "SIGNAL_ISSUE"})
 MAX_ISSUE_CHARS = 200
+CONTEXT_HEADING = "Earlier in this conversation:\n"
 
 NO_INTERNET = frozenset({OUTAGE, MODEM, PLAN})
 SLOW = frozenset({NETWORK, OUTAGE, PLAN})
@@ -115,11 +116,16 @@ class Step:
     skill: str
     data: dict[str, Any] = field(default_factory=dict)
     text: str | None = None
+    context: str | None = None  # earlier turns of the conversation, a text part of their own
 
     def to_json(self) -> dict[str, Any]:
         """The step as a JSON object."""
-        step = {"agent": self.agent, "skill": self.skill, "data": dict(self.data)}
-        return step if self.text is None else {**step, "text": self.text}
+        step: dict[str, Any] = {"agent": self.agent, "skill": self.skill, "data": dict(self.data)}
+        if self.text is not None:
+            step["text"] = self.text
+        if self.context is not None:
+            step["context"] = self.context
+        return step
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Step:
@@ -129,6 +135,7 @@ class Step:
             skill=data["skill"],
             data=dict(data.get("data") or {}),
             text=data.get("text"),
+            context=data.get("context"),
         )
 
 
@@ -289,24 +296,52 @@ def plan(request: MessageRequest, verified: Verified | None, skills: Mapping[str
     )
 
 
-def chosen_plan(request: MessageRequest, routable: Mapping[str, str], verified: str | None) -> Plan:
+def chosen_plan(
+    request: MessageRequest,
+    routable: Mapping[str, str],
+    verified: str | None,
+    context: str | None = None,
+) -> Plan:
     """The agents the voice model chose (`request.agents`), in one parallel stage: each told its
     message (else the request) with its data; `routable` maps each routable agent to the skill
     it is asked for (its card's first). A chosen agent that is not routable now (unhealthy, or
     its credential refused) is `unavailable`, by name. The model cannot vouch for a customer:
-    a `customerId` in its data is replaced by the verified one, or dropped."""
+    a `customerId` in its data is replaced by the verified one, or dropped. `context` (earlier
+    turns: context_text) goes to every chosen agent."""
     stage = tuple(
         Step(
             choice.name,
             routable[choice.name],
             _vouched(choice.data, verified),
             choice.message or request.request,
+            context,
         )
         for choice in request.agents
         if choice.name in routable
     )
     unavailable = tuple(choice.name for choice in request.agents if choice.name not in routable)
     return Plan(stages=(stage,) if stage else (), unavailable=unavailable, chosen=True)
+
+
+def context_text(turns: Sequence[tuple[str, str]], max_chars: int) -> str | None:
+    """Earlier turns as one text for an agent (None without any): the latest kept whole
+    within `max_chars`, older ones dropped first, a single long turn cut at its start."""
+    lines = [f"Caller: {request}\nAssistant: {answer}" for request, answer in turns]
+    kept: list[str] = []
+    size = len(CONTEXT_HEADING)
+    for line in reversed(lines):
+        if kept and size + len(line) + 1 > max_chars:
+            break
+        kept.insert(0, line)
+        size += len(line) + 1
+    if not kept:
+        return None
+    text = CONTEXT_HEADING + "\n".join(kept)
+    return (
+        text
+        if len(text) <= max_chars
+        else CONTEXT_HEADING + "…" + text[-(max_chars - len(CONTEXT_HEADING) - 1) :]
+    )
 
 
 def _vouched(data: Mapping[str, Any], verified: str | None) -> dict[str, Any]:

@@ -91,12 +91,15 @@ def test_a_chosen_agent_is_asked_in_words_in_one_context_per_conversation(system
     other = ask(system, "call-3", [NAME], conversation="tides-2")
     assert second.status_code == other.status_code == 200
 
-    texts = [received.text for received in tide.received]
-    assert texts == [
-        "High tide in Halifax today?",
-        "When is high tide in Halifax?",
+    first_turn, second_turn, other_conversation = (r.texts for r in tide.received)
+    assert first_turn == ["High tide in Halifax today?"]  # a new conversation: no context
+    # Then the last turn (CONTEXT_TURNS=1) comes first, as a text part of its own.
+    assert second_turn == [
+        "Earlier in this conversation:\n"
+        f"Caller: When is high tide in Halifax?\nAssistant: {ANSWER}",
         "When is high tide in Halifax?",
     ]
+    assert other_conversation == ["When is high tide in Halifax?"]
     contexts = [received.context_id for received in tide.received]
     assert contexts[0] == contexts[1] != contexts[2]  # one thread per conversation
 

@@ -732,3 +732,21 @@ def test_errors_are_upstream_unavailable_with_the_standard_body():
     }
     assert A2AError(A2AErrorKind.TIMEOUT, "t").status == 503
     assert A2AError(A2AErrorKind.INVALID_CARD, "c").status == 502
+
+
+@pytest.mark.parametrize(
+    ("version", "text_part"),
+    [("1.0", lambda text: {"text": text}), ("0.3", lambda text: {"kind": "text", "text": text})],
+)
+async def test_the_context_is_a_text_part_before_the_message(agent, client, version, text_part):
+    agent.rpc = lambda r: ok(r, {"kind": "message", "role": "agent", "parts": []})
+
+    await send_message(
+        client, agent.card(version), text="And high tide?", context="Earlier: hello", **LIMITS
+    )
+
+    _, body = agent.requests[0]
+    assert body["params"]["message"]["parts"] == [
+        text_part("Earlier: hello"),
+        text_part("And high tide?"),
+    ]

@@ -18,6 +18,7 @@ from voicea2a.planner import (
     Step,
     Verified,
     chosen_plan,
+    context_text,
     identity_fingerprint,
     needed_skills,
     needs_dispatch,
@@ -393,3 +394,28 @@ def test_the_voice_model_cannot_vouch_for_a_customer(verified, expected):
     [step] = chosen_plan(request, {"modem-check": MODEM}, verified=verified).steps
 
     assert step.data == expected
+
+
+def test_the_context_keeps_the_latest_turns_within_its_size():
+    turns = [("Is there an outage?", "No outage."), ("And high tide?", "At 14:05.")]
+
+    assert context_text([], 1500) is None
+    assert context_text(turns, 1500) == (
+        "Earlier in this conversation:\nCaller: Is there an outage?\nAssistant: No outage.\n"
+        "Caller: And high tide?\nAssistant: At 14:05."
+    )
+    latest_only = context_text(turns, 80)
+    assert (
+        latest_only == "Earlier in this conversation:\nCaller: And high tide?\nAssistant: At 14:05."
+    )
+    cut = context_text([("x" * 500, "y" * 500)], 200)
+    assert (
+        len(cut) == 200 and cut.startswith("Earlier in this conversation:\n…") and cut.endswith("y")
+    )
+
+
+def test_every_chosen_agent_gets_the_context():
+    planned = chosen_plan(chosen("a", "b"), {"a": "s", "b": "t"}, verified=None, context="Earlier")
+
+    assert {step.context for step in planned.steps} == {"Earlier"}
+    assert Plan.from_json(planned.to_json()) == planned
