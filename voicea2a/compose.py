@@ -1,10 +1,11 @@
 """One spoken-style answer from a plan and what its agents said: pure, deterministic templates.
 
 The answer is read back by the voice model, so it is short plain sentences. Completed agents
-speak through their own `text` (in plan order, each clipped to whole sentences); everything
-else is a fixed template. An outcome's `reason` (exception names, URLs, HTTP codes) never
-reaches the text. `agents` lists the agents that answered; `partial` is True when an agent
-needed for the answer failed, timed out or is unavailable.
+speak through their own `text` (in plan order, each clipped to whole sentences; an agent the
+voice model chose is named before its words); everything else is a fixed template. An outcome's
+`reason` (exception names, URLs, HTTP codes) never reaches the text. `agents` lists the agents
+that answered; `partial` is True when an agent needed for the answer failed, timed out or is
+unavailable.
 """
 
 from __future__ import annotations
@@ -309,7 +310,11 @@ def compose(plan: Plan, outcomes: Sequence[AgentOutcome], approval: str | None =
         label = _label(step.agent if plan.chosen else step.skill)
         if _answered(outcome):
             speech.heard(outcome.agent)
-            speech.say(clip(outcome.text) or f"The {label} found nothing to report.")
+            said = clip(outcome.text)
+            if not said:
+                speech.say(f"The {label} found nothing to report.")
+            else:  # agents the model chose are each attributed: it rephrases what they said
+                speech.say(f"From the {label}: {said}" if plan.chosen else said)
         else:
             speech.unreachable.append(label)
     if not plan.chosen:

@@ -84,7 +84,7 @@ def test_the_voice_tool_offers_exactly_the_admitted_healthy_agents(system):
 def test_a_chosen_agent_is_asked_in_words_in_one_context_per_conversation(system, tide):
     first = ask(system, "call-1", [{"name": NAME, "message": "High tide in Halifax today?"}])
     assert first.status_code == 200, first.text
-    assert first.json()["answer"] == ANSWER
+    assert first.json()["answer"] == f"From the {NAME} agent: {ANSWER}"
     assert first.json()["agents"] == [NAME]
 
     second = ask(system, "call-2", [NAME])  # a plain name: it is sent the request itself
@@ -96,7 +96,7 @@ def test_a_chosen_agent_is_asked_in_words_in_one_context_per_conversation(system
     # Then the last turn (CONTEXT_TURNS=1) comes first, as a text part of its own.
     assert second_turn == [
         "Earlier in this conversation:\n"
-        f"Caller: When is high tide in Halifax?\nAssistant: {ANSWER}",
+        f"Caller: When is high tide in Halifax?\nAssistant: From the {NAME} agent: {ANSWER}",
         "When is high tide in Halifax?",
     ]
     assert other_conversation == ["When is high tide in Halifax?"]

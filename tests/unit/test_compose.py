@@ -454,7 +454,9 @@ def test_chosen_agents_speak_in_their_own_words_in_the_order_chosen():
     answer = compose(planned, outcomes)
 
     assert answer == Answer(
-        "High tide is at 14:05. Low at 20:10. Berth 4 is free.", ("tide-tables", "harbour")
+        "From the tide-tables agent: High tide is at 14:05. Low at 20:10. "
+        "From the harbour agent: Berth 4 is free.",
+        ("tide-tables", "harbour"),
     )
 
 
@@ -471,7 +473,8 @@ def test_a_chosen_agent_down_or_unavailable_is_named_and_the_answer_partial():
 
     assert answer.partial
     assert answer.text == (
-        "High tide is at 14:05. I couldn't reach the harbour agent just now. "
+        "From the tide-tables agent: High tide is at 14:05. "
+        "I couldn't reach the harbour agent just now. "
         "The weather agent is not available right now."
     )
 
@@ -482,4 +485,4 @@ def test_a_chosen_diagnostics_agent_recommending_a_technician_books_nothing_by_i
 
     answer = compose(planned, outcomes)
 
-    assert answer == Answer(TEXTS[NETWORK], (AGENT[NETWORK],))
+    assert answer == Answer(f"From the {AGENT[NETWORK]} agent: {TEXTS[NETWORK]}", (AGENT[NETWORK],))
