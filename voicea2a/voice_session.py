@@ -54,7 +54,7 @@ class AgentSummary:
 def _listing(agent: AgentSummary) -> str:
     """`name: description; skills: Skill (description, e.g. "example")`, clipped."""
     skills = "; ".join(
-        f"{skill.name} ({skill.description}"
+        f"{skill.name} ({skill.description.rstrip('. ')}"
         + (f', e.g. "{skill.examples[0]}"' if skill.examples else "")
         + ")"
         for skill in agent.skills
