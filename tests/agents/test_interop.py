@@ -1,15 +1,12 @@
 """Interop with code nobody here wrote: a2a-sdk's client against our agents, and our client
 against agents built directly on a2a-sdk's server, in A2A 1.0 and in 0.3-compatibility mode."""
 
-import asyncio
 import json
-import socket
 import uuid
 from dataclasses import replace
 
 import httpx
 import pytest
-import uvicorn
 from a2a.client import ClientConfig, create_client
 from a2a.client.auth import AuthInterceptor, CredentialService
 from a2a.helpers import (
@@ -22,9 +19,7 @@ from a2a.helpers import (
 )
 from a2a.server.agent_execution import AgentExecutor, RequestContext
 from a2a.server.events import EventQueue
-from a2a.server.request_handlers import DefaultRequestHandler
-from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes
-from a2a.server.tasks import InMemoryTaskStore, TaskUpdater
+from a2a.server.tasks import TaskUpdater
 from a2a.types import (
     AgentCapabilities,
     AgentCard,
@@ -35,11 +30,10 @@ from a2a.types import (
     SendMessageRequest,
     TaskState,
 )
-from starlette.applications import Starlette
 
 from agents.server import start_agents
 from tests.agents.conftest import QUIET, SIGNING_KEY, app_token
-from tests.waiting import wait_until_async
+from tests.sdk_agent import SdkAgent
 from voicea2a.a2a import fetch_card, send_message
 from voicea2a.agentauth import AgentCredentials
 
@@ -154,23 +148,17 @@ class EchoExecutor(AgentExecutor):
         raise NotImplementedError
 
 
-class SdkEchoAgent:
-    """An a2a-sdk server on a free loopback port, listing only a 1.0 or only a 0.3 interface."""
+def sdk_echo_agent(protocol_version: str) -> SdkAgent:
+    """The echo agent on a2a-sdk's server, listing only a 1.0 or only a 0.3 interface."""
 
-    def __init__(self, protocol_version: str):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        card = AgentCard(
+    def card(rpc_url: str) -> AgentCard:
+        return AgentCard(
             name="sdk-echo",
             description="Echoes text and data",
             version="0.1.0",
             supported_interfaces=[
                 AgentInterface(
-                    url=f"{self.url}/a2a",
-                    protocol_binding="JSONRPC",
-                    protocol_version=protocol_version,
+                    url=rpc_url, protocol_binding="JSONRPC", protocol_version=protocol_version
                 )
             ],
             capabilities=AgentCapabilities(streaming=False, push_notifications=False),
@@ -178,33 +166,13 @@ class SdkEchoAgent:
             default_output_modes=["text/plain"],
             skills=[AgentSkill(id="echo", name="Echo", description="echoes", tags=["echo"])],
         )
-        handler = DefaultRequestHandler(
-            agent_executor=EchoExecutor(), task_store=InMemoryTaskStore(), agent_card=card
-        )
-        app = Starlette(
-            routes=create_agent_card_routes(card)
-            + create_jsonrpc_routes(
-                handler, rpc_url="/a2a", enable_v0_3_compat=protocol_version == "0.3"
-            )
-        )
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_config=None, lifespan="off"
-        )
-        self.server = uvicorn.Server(config)
 
-    async def __aenter__(self):
-        self.task = asyncio.create_task(self.server.serve())
-        await wait_until_async(lambda: self.server.started, what="uvicorn to start")
-        return self
-
-    async def __aexit__(self, *exc):
-        self.server.should_exit = True
-        await self.task
+    return SdkAgent(EchoExecutor(), card, v0_3=protocol_version == "0.3")
 
 
 @pytest.mark.parametrize("version", ["1.0", "0.3"])
 async def test_our_client_against_the_sdk_server(version, http):
-    async with SdkEchoAgent(version) as agent:
+    async with sdk_echo_agent(version) as agent:
         card = await fetch_card(http, agent.url, **LIMITS)
         assert (card.name, card.protocol_version, card.rpc_url) == (
             "sdk-echo",
@@ -220,7 +188,7 @@ async def test_our_client_against_the_sdk_server(version, http):
 
 @pytest.mark.parametrize("version", ["1.0", "0.3"])
 async def test_our_client_continues_an_input_required_task(version, http):
-    async with SdkEchoAgent(version) as agent:
+    async with sdk_echo_agent(version) as agent:
         card = await fetch_card(http, agent.url, **LIMITS)
         first = await send_message(http, card, text="ask me", **LIMITS)
         assert (first.state, first.text) == ("input-required", "which one?")
@@ -242,7 +210,7 @@ async def test_our_client_speaks_the_method_and_header_of_the_cards_version():
 
     async with httpx.AsyncClient(event_hooks={"request": [record]}) as client:
         for version in ("1.0", "0.3"):
-            async with SdkEchoAgent(version) as agent:
+            async with sdk_echo_agent(version) as agent:
                 raw = (await client.get(f"{agent.url}/.well-known/agent-card.json")).json()
                 if version == "0.3":
                     assert raw["protocolVersion"] == "0.3" and raw["url"] == f"{agent.url}/a2a"
