@@ -7,6 +7,7 @@ from orchestrations.contract import COMPOSE_ANSWER, RECORD_TURN, Answer, Compose
 from voicea2a import history
 from voicea2a.compose import AgentOutcome, compose
 from voicea2a.planner import Plan
+from voicea2a.playbook import get_playbook
 
 bp = df.Blueprint()
 
@@ -14,9 +15,10 @@ bp = df.Blueprint()
 @bp.activity_trigger(input_name="turn", activity=COMPOSE_ANSWER)
 @activity
 def compose_answer(turn: ComposeInput) -> Answer:
-    """One answer from the outcomes (deterministic templates; a model may come later)."""
+    """One answer from the outcomes and the playbook's sentences (deterministic)."""
     outcomes = [AgentOutcome.from_json(outcome) for outcome in turn["outcomes"]]
-    return compose(Plan.from_json(turn["plan"]), outcomes, turn.get("approval")).to_json()
+    plan = Plan.from_json(turn["plan"])
+    return compose(plan, outcomes, turn.get("approval"), get_playbook()).to_json()
 
 
 @bp.activity_trigger(input_name="turn", activity=RECORD_TURN)

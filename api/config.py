@@ -5,6 +5,7 @@ import azure.functions as func
 
 from bindings import http_endpoint, json_response
 from voicea2a.config import get_settings
+from voicea2a.playbook import get_playbook
 
 bp = df.Blueprint()
 
@@ -12,7 +13,7 @@ bp = df.Blueprint()
 @bp.route(route="config", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @http_endpoint
 async def client_config(req: func.HttpRequest) -> func.HttpResponse:
-    """Sign-in modes, the MSAL registration, and whether voice is configured."""
+    """Sign-in modes, the MSAL registration, whether voice is configured, and the form."""
     settings = get_settings()
     auth = settings.auth
     body = {
@@ -26,5 +27,7 @@ async def client_config(req: func.HttpRequest) -> func.HttpResponse:
         },
         "voice": {"enabled": settings.voice.endpoint is not None},
         "events": {"enabled": settings.webpubsub_service_endpoint is not None},
+        # The page's form: the playbook's title, identity, symptoms and detail fields.
+        "playbook": playbook.to_client() if (playbook := get_playbook()) else None,
     }
     return json_response(body, headers={"Cache-Control": "public, max-age=60"})

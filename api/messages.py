@@ -23,12 +23,13 @@ from voicea2a import history, registry
 from voicea2a.config import get_settings
 from voicea2a.errors import InternalError, NotFound, UpstreamUnavailable
 from voicea2a.messages import (
-    MESSAGE_REQUEST,
     check_agent_choices,
     instance_id_for,
     is_instance_id,
+    request_body,
     url_segment,
 )
+from voicea2a.playbook import get_playbook
 from voicea2a.telemetry.context import current_correlation_id
 from voicea2a.telemetry.spans import current_traceparent
 
@@ -59,7 +60,7 @@ async def post_message(
     """Start (once) the delegation for this call and wait briefly for its answer."""
     principal = await signed_in(req)
     settings = get_settings()
-    message = read_body(req, MESSAGE_REQUEST)
+    message = read_body(req, request_body(get_playbook()))
     if message.agents:  # the voice model chose: only admitted agents, each once
         admitted = [
             r.name for r in await registry.list_agents() if r.admission == registry.ADMITTED

@@ -10,6 +10,7 @@ from bindings import http_endpoint, json_response
 from voicea2a import issuance, registry
 from voicea2a.config import get_settings
 from voicea2a.errors import NotConfigured, UpstreamUnavailable
+from voicea2a.playbook import get_playbook
 from voicea2a.voice_session import AgentSummary, SkillSummary, session_update
 from voicea2a.voicetoken import voice_credential
 
@@ -51,7 +52,8 @@ async def voice_session(req: func.HttpRequest) -> func.HttpResponse:
     await signed_in(req)
     settings = get_settings()
     agents = await live_agents()
-    update = session_update(settings.voice, agents, settings.delegation.max_agents_per_request)
+    limit = settings.delegation.max_agents_per_request
+    update = session_update(settings.voice, get_playbook(), agents, limit)
     return json_response(update)
 
 

@@ -49,19 +49,12 @@ from orchestrations.steps import (
 )
 from voicea2a.compose import AgentOutcome
 from voicea2a.config import DelegationSettings
-from voicea2a.planner import (
-    AUTHENTICATION,
-    Plan,
-    Step,
-    needs_dispatch,
-    verified_customer,
-    with_customer,
-)
+from voicea2a.planner import Plan, Step, with_customer
 from voicea2a.telemetry.metrics import record_delegation, record_history_pending
 from voicea2a.telemetry.setup import ensure_setup
 
 bp = df.Blueprint()
-DEFAULT_APPROVAL_REASON = "A technician visit needs a supervisor's approval."
+DEFAULT_APPROVAL_REASON = "An agent needs a supervisor's approval to go on."
 MAX_REASON_CHARS = 1000  # docs/events.schema.json approvalRequested.reason
 MAX_TITLE_CHARS = 80  # docs/events.schema.json conversationCreated.title
 # Planning reads storage: a blip is retried within the turn's deadline.
@@ -174,7 +167,7 @@ def delegate(
     # A turn that verifies an identity is about that customer alone, whoever was verified before.
     customer = None if plan.authenticates else prepared.get("verifiedCustomerId")
     for stage in plan.stages:
-        steps = list(stage) if plan.chosen else _account_steps(stage, customer)
+        steps = list(stage) if plan.chosen else _account_steps(plan, stage, customer)
         if not steps:
             break  # account work needs a verified customer: the answer asks for identity
         progress.update(DIAGNOSING)
@@ -183,16 +176,21 @@ def delegate(
         )
         outcomes.extend(stage_outcomes)
         for outcome in stage_outcomes:
-            if outcome.skill == AUTHENTICATION:
-                customer = (
-                    verified_customer(outcome.data) if outcome.status == "completed" else None
-                )
+            if outcome.skill == plan.identity_skill:
+                completed = outcome.status == "completed"
+                customer = plan.verified_customer(outcome.data) if completed else None
 
     approval = None
     results = {o.skill: o.data for o in outcomes if o.status == "completed"}
-    if plan.dispatch and customer and (plan.dispatch_requested or needs_dispatch(results)):
+    # Account work needs a verified customer, unless the playbook verifies nobody.
+    allowed = customer or plan.identity_skill is None
+    if (
+        plan.dispatch
+        and allowed
+        and (plan.dispatch_requested or plan.recommends_follow_up(results))
+    ):
         progress.update(DISPATCHING)
-        dispatch = with_customer(plan.dispatch, customer)
+        dispatch = with_customer(plan.dispatch, customer) if customer else plan.dispatch
         [booking] = yield from run_stage(
             context, job, [dispatch], cards, events, progress, until=turn_ends
         )
@@ -260,11 +258,14 @@ def delegate(
     return {"answer": answer, "historyPending": turn}
 
 
-def _account_steps(stage: tuple[Step, ...], customer: str | None) -> list[Step]:
-    """A planned stage's steps for the verified `customer`: without one, only authentication
-    (the voice model's own choices carry the customer already: planner.chosen_plan)."""
+def _account_steps(plan: Plan, stage: tuple[Step, ...], customer: str | None) -> list[Step]:
+    """A planned stage's steps for the verified `customer`: without one, only the identity
+    step, unless the playbook verifies nobody (the voice model's own choices carry the customer
+    already: planner.chosen_plan)."""
+    if plan.identity_skill is None:
+        return list(stage)
     steps = [with_customer(step, customer) if customer else step for step in stage]
-    return [step for step in steps if step.skill == AUTHENTICATION or customer]
+    return [step for step in steps if step.skill == plan.identity_skill or customer]
 
 
 def get_approval(

@@ -44,6 +44,7 @@ BASE_SETTINGS = {
     "AGENT_RETRY_MAX_SECONDS": "0.4",
     "APPROVAL_TIMEOUT_MINUTES": "1",
     "VOICE_SYNC_WAIT_SECONDS": "8",
+    "PLAYBOOK": "contoso",
 }
 
 

@@ -2,9 +2,10 @@
 
 The answer is read back by the voice model, so it is short plain sentences. Completed agents
 speak through their own `text` (in plan order, each clipped to whole sentences; an agent the
-voice model chose is named before its words); everything else is a fixed template. An outcome's
-`reason` (exception names, URLs, HTTP codes) never reaches the text. `agents` lists the agents
-that answered; `partial` is True when an agent needed for the answer failed, timed out or is
+voice model or the matcher chose is named before its words); everything else is a sentence of
+the playbook (voicea2a/playbook.py), or of GENERIC without one. An outcome's `reason`
+(exception names, URLs, HTTP codes) never reaches the text. `agents` lists the agents that
+answered; `partial` is True when an agent needed for the answer failed, timed out or is
 unavailable.
 """
 
@@ -15,85 +16,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict, TypeGuard
 
-from voicea2a.planner import (
-    AUTHENTICATION,
-    DISPATCH,
-    MODEM,
-    NETWORK,
-    OUTAGE,
-    PLAN,
-    Plan,
-    needs_dispatch,
-    verified_customer,
-)
+from voicea2a.planner import Plan
+from voicea2a.playbook import Answers, FollowUp, Identity, Playbook
 
 COMPLETED, FAILED, TIMED_OUT, INPUT_REQUIRED = "completed", "failed", "timed-out", "input-required"
 APPROVED, REJECTED = "approved", "rejected"
 MAX_FINDING_CHARS = 260
 MAX_ANSWER_CHARS = 1200
 
-LABELS = {
-    AUTHENTICATION: "identity verification",
-    OUTAGE: "outage check",
-    NETWORK: "network check",
-    MODEM: "modem check",
-    PLAN: "plan and billing check",
-    DISPATCH: "technician booking",
-}
-IDENTITY_FIELDS = {
-    "firstName": "first name",
-    "lastName": "last name",
-    "postalCode": "postal code",
-    "dateOfBirth": "date of birth",
-}
-
-IDENTITY_NEEDED = (
-    "I need to verify your identity first: your first and last name, postal code and date of birth."
+# Without a playbook: the agents' own words, and these.
+GENERIC = Answers(
+    nothing_applicable="I'm not sure which of our agents can help with that. What would you "
+    "like me to look at?",
+    all_down="I'm sorry, I couldn't reach any of our agents just now. Please try again in a few "
+    "minutes.",
+    try_later="Please try again in a few minutes.",
 )
-VERIFIED = "Thank you, you are verified."
-VERIFIED_ONLY = "What can I check for you?"
-AUTH_MISMATCH = "Those details don't match our records."
-AUTH_RETRY = "Please check your name, postal code and date of birth and try again."
-AUTH_NOW_LOCKED = "That was the last attempt, so verification is now locked for a while."
-LOCKED_OUT = (
-    "For your security, verification is locked after too many attempts. Please try again later "
-    "or call customer service."
-)
-AUTH_UNREACHABLE = (
-    "I couldn't reach identity verification just now, so I can't check your account yet. "
-    "Please try again in a moment."
-)
-AUTH_UNAVAILABLE = (
-    "Identity verification isn't available right now, so I can't check your account yet. "
-    "Please try again in a few minutes."
-)
-ALL_DOWN = (
-    "I'm sorry, I couldn't reach any of our support systems just now. Please try again in a few "
-    "minutes."
-)
-TRY_LATER = "Please try again in a few minutes."
-NOTHING_APPLICABLE = (
-    "I can check for outages, slow or dropping connections, your modem, your plan and bills, or "
-    "book a technician. What would you like me to look at?"
-)
-APPROVAL_PENDING = (
-    "The technician visit needs a supervisor's approval; I'll let you know as soon as it's decided."
-)
-APPROVED_PENDING = "A supervisor approved the technician visit; the booking details will follow."
-APPROVAL_REJECTED = (
-    "The technician visit wasn't approved, so nothing is booked. A supervisor will call you back "
-    "about next steps."
-)
-APPROVAL_TIMED_OUT = (
-    "The technician visit still needs a supervisor's approval, so it isn't booked yet. A "
-    "supervisor will call you back to confirm it."
-)
-NO_SLOT_FOLLOW_UP = "We'll call you back as soon as a slot opens up."
-BOOKED = "Your technician visit is booked."
-RECOMMENDED_NOT_BOOKABLE = (
-    "A technician visit is recommended, but I can't book one right now. Please ask me again in a "
-    "few minutes."
-)
+OFFER = "I can ask {agents}. Which would you like?"
+OFFER_TOO = "I can also ask {agents}."
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
@@ -180,9 +120,9 @@ def clip(text: str, limit: int = MAX_FINDING_CHARS) -> str:
     return kept or text[: limit - 1].rstrip() + "…"
 
 
-def _label(skill_or_agent: str) -> str:
-    # A planned skill has its label; an agent the voice model chose is named.
-    return LABELS.get(skill_or_agent) or f"{skill_or_agent} agent"
+def _label(labels: Mapping[str, str], skill_or_agent: str) -> str:
+    # A planned skill has the playbook's label; an agent the voice model chose is named.
+    return labels.get(skill_or_agent) or f"{skill_or_agent} agent"
 
 
 def _label_list(labels: Sequence[str], conjunction: str) -> str:
@@ -202,25 +142,28 @@ def _unavailable_sentence(labels: Sequence[str]) -> str:
     return f"{text[0].upper()}{text[1:]} {verb} not available right now."
 
 
-def _auth_refusal(data: Mapping[str, Any]) -> str:
-    status = data.get("status")
-    if status == "LOCKED_OUT":
-        return LOCKED_OUT
-    if status == "MISSING_FIELD":
-        missing = [
-            IDENTITY_FIELDS[f] for f in data.get("missingFields") or () if f in IDENTITY_FIELDS
-        ]
+def _in_words(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _auth_refusal(identity: Identity, data: Mapping[str, Any]) -> str:
+    refusals, say = identity.refusals, identity.answers
+    status = data.get(refusals.status_field)
+    if status == refusals.locked_out:
+        return say.locked_out
+    if status == refusals.missing_field:
+        labels = {field.name: field.label.lower() for field in identity.fields}
+        missing = [labels[f] for f in data.get(refusals.missing_fields_field) or () if f in labels]
         if not missing:
-            return IDENTITY_NEEDED
-        wanted = missing[0] if len(missing) == 1 else f"{', '.join(missing[:-1])} and {missing[-1]}"
-        return f"To verify your identity I still need your {wanted}."
-    remaining = data.get("attemptsRemaining")
+            return say.needed
+        return say.still_needed.replace("{fields}", _in_words(missing))
+    remaining = data.get(refusals.attempts_remaining_field)
     if not isinstance(remaining, int) or isinstance(remaining, bool) or remaining < 0:
-        return f"{AUTH_MISMATCH} {AUTH_RETRY}"
+        return f"{say.mismatch} {say.retry}"
     if remaining == 0:
-        return f"{AUTH_MISMATCH} {AUTH_NOW_LOCKED}"
+        return f"{say.mismatch} {say.now_locked}"
     attempts = "attempt" if remaining == 1 else "attempts"
-    return f"{AUTH_MISMATCH} {AUTH_RETRY} You have {remaining} {attempts} left."
+    return f"{say.mismatch} {say.retry} You have {remaining} {attempts} left."
 
 
 class _Speech:
@@ -250,64 +193,85 @@ def _answered(outcome: AgentOutcome | None) -> TypeGuard[AgentOutcome]:
     return outcome is not None and outcome.status in (COMPLETED, INPUT_REQUIRED)
 
 
-def _dispatch(
+def _follow_up(
     speech: _Speech,
     plan: Plan,
+    follow_up: FollowUp,
     outcome: AgentOutcome | None,
     approval: str | None,
     recommended: bool,
+    label: str,
 ) -> None:
+    say, statuses = follow_up.answers, follow_up.statuses
     if outcome is None:
         if plan.dispatch is not None and (plan.dispatch_requested or recommended):
-            speech.unreachable.append(_label(DISPATCH))
-        elif plan.dispatch is None and recommended and DISPATCH not in plan.unavailable:
-            speech.say(RECOMMENDED_NOT_BOOKABLE)
+            speech.unreachable.append(label)
+        elif plan.dispatch is None and recommended and follow_up.skill not in plan.unavailable:
+            speech.say(say.not_bookable)
             speech.partial = True
         return
     if not _answered(outcome):
-        speech.unreachable.append(_label(DISPATCH))
+        speech.unreachable.append(label)
         return
     speech.heard(outcome.agent)
     status = outcome.data.get("status")
-    if outcome.status == COMPLETED and status == "BOOKED":
-        speech.say(clip(outcome.text) or BOOKED)
+    if outcome.status == COMPLETED and status == statuses.done:
+        speech.say(clip(outcome.text) or say.done)
     elif approval == TIMED_OUT:
         # The orchestrator declines the held slot when nobody decides: still not a rejection.
-        speech.say(APPROVAL_TIMED_OUT)
-    elif approval == REJECTED or status == "DECLINED":
-        speech.say(APPROVAL_REJECTED)
-    elif outcome.status == INPUT_REQUIRED or status == "APPROVAL_REQUIRED":
-        speech.say(APPROVED_PENDING if approval == APPROVED else APPROVAL_PENDING)
-    elif status == "NO_SLOT_AVAILABLE":
-        speech.say(f"{clip(outcome.text)} {NO_SLOT_FOLLOW_UP}".strip())
+        speech.say(say.approval_timed_out)
+    elif approval == REJECTED or status == statuses.declined:
+        speech.say(say.rejected)
+    elif outcome.status == INPUT_REQUIRED or status == statuses.needs_approval:
+        speech.say(say.approved_pending if approval == APPROVED else say.approval_pending)
+    elif status == statuses.no_slot:
+        speech.say(f"{clip(outcome.text)} {say.no_slot}".strip())
     else:
         speech.say(clip(outcome.text))
 
 
-def compose(plan: Plan, outcomes: Sequence[AgentOutcome], approval: str | None = None) -> Answer:
+def _nothing_planned(plan: Plan, answers: Answers, has_playbook: bool) -> str:
+    """No agent was asked: the playbook's sentence, and what else the network can do."""
+    offered = _in_words(plan.offer) if plan.offer else ""
+    if not has_playbook and offered:
+        return OFFER.replace("{agents}", offered)
+    if offered:
+        return f"{answers.nothing_applicable} {OFFER_TOO.replace('{agents}', offered)}"
+    return answers.nothing_applicable
+
+
+def compose(
+    plan: Plan,
+    outcomes: Sequence[AgentOutcome],
+    approval: str | None = None,
+    playbook: Playbook | None = None,
+) -> Answer:
     """The answer to speak; `approval` is None, "approved", "rejected" or "timed-out"."""
-    if plan.needs_identity:
-        return Answer(IDENTITY_NEEDED)
-    if AUTHENTICATION in plan.unavailable:
-        return Answer(AUTH_UNAVAILABLE, partial=True)
+    answers = playbook.answers if playbook else GENERIC
+    identity = playbook.identity if playbook else None
+    labels = playbook.labels if playbook else {}
+    if plan.needs_identity and identity is not None:
+        return Answer(identity.answers.needed)
+    if identity is not None and identity.skill in plan.unavailable:
+        return Answer(identity.answers.unavailable, partial=True)
     # A retried or continued call (dispatch after approval) reports again: the last one counts.
     latest = {outcome.agent: outcome for outcome in outcomes}
     speech = _Speech()
-    if plan.authenticates:
+    if plan.authenticates and identity is not None:
         auth = latest.get(plan.stages[0][0].agent)
         if not _answered(auth):
-            return Answer(AUTH_UNREACHABLE, partial=True)
-        if verified_customer(auth.data) is None:
-            return Answer(_auth_refusal(auth.data), (auth.agent,))
+            return Answer(identity.answers.unreachable, partial=True)
+        if plan.verified_customer(auth.data) is None:
+            return Answer(_auth_refusal(identity, auth.data), (auth.agent,))
         speech.heard(auth.agent)
-        speech.say(clip(auth.text) or VERIFIED)
+        speech.say(clip(auth.text) or identity.answers.verified)
 
     for step in plan.steps:
-        if step.skill == AUTHENTICATION:
+        if step.skill == plan.identity_skill:
             continue
         outcome = latest.get(step.agent)
         # A planned step is named by its skill, a step the voice model chose by its agent.
-        label = _label(step.agent if plan.chosen else step.skill)
+        label = _label(labels, step.agent if plan.chosen else step.skill)
         if _answered(outcome):
             speech.heard(outcome.agent)
             said = clip(outcome.text)
@@ -317,16 +281,20 @@ def compose(plan: Plan, outcomes: Sequence[AgentOutcome], approval: str | None =
                 speech.say(f"From the {label}: {said}" if plan.chosen else said)
         else:
             speech.unreachable.append(label)
-    if not plan.chosen:
+    follow_up = playbook.follow_up if playbook else None
+    if not plan.chosen and follow_up is not None:
         results = {o.skill: o.data for o in latest.values() if o.status == COMPLETED}
         dispatch = latest.get(plan.dispatch.agent) if plan.dispatch is not None else None
-        _dispatch(speech, plan, dispatch, approval, needs_dispatch(results))
+        label = _label(labels, follow_up.skill)
+        recommended = plan.recommends_follow_up(results)
+        _follow_up(speech, plan, follow_up, dispatch, approval, recommended, label)
 
-    unavailable = [_label(name) for name in plan.unavailable if name != AUTHENTICATION]
+    skipped = identity.skill if identity else None
+    unavailable = [_label(labels, name) for name in plan.unavailable if name != skipped]
     if speech.unreachable and not speech.agents:
-        return Answer(ALL_DOWN, partial=True)
+        return Answer(answers.all_down, partial=True)
     if unavailable and not speech.agents:
-        text = f"I'm sorry. {_unavailable_sentence(unavailable)} {TRY_LATER}"
+        text = f"I'm sorry. {_unavailable_sentence(unavailable)} {answers.try_later}"
         return Answer(text, partial=True)
     if speech.unreachable:
         speech.say(_unreachable_sentence(speech.unreachable))
@@ -335,7 +303,7 @@ def compose(plan: Plan, outcomes: Sequence[AgentOutcome], approval: str | None =
         speech.say(_unavailable_sentence(unavailable))
         speech.partial = True
     if not speech.sentences:
-        return Answer(NOTHING_APPLICABLE)
-    if plan.authenticates and len(plan.steps) == 1 and plan.dispatch is None:
-        speech.say(VERIFIED_ONLY)
+        return Answer(_nothing_planned(plan, answers, playbook is not None))
+    if plan.authenticates and len(plan.steps) == 1 and plan.dispatch is None and identity:
+        speech.say(identity.answers.verified_only)
     return speech.answer()

@@ -164,6 +164,9 @@ HOST_NAMES = Parser("comma-separated host names", _host_names)
 HUB_NAME = _matching(
     r"[A-Za-z][A-Za-z0-9_]*", "a letter followed by letters, digits or underscores"
 )
+PLAYBOOK_NAME = _matching(
+    r"[a-z0-9]+(?:-[a-z0-9]+)*", "a file name under playbooks/ without .json, like contoso"
+)
 ACCOUNT_NAME = _matching(r"[a-z0-9]{3,24}", "3-24 lowercase letters or digits")
 
 
@@ -664,6 +667,14 @@ class Settings:
         POSITIVE_NUMBER,
         2.0,
         "Time limit of each dependency check of GET /api/health.",
+    )
+    playbook: str = setting(
+        "PLAYBOOK",
+        PLAYBOOK_NAME,
+        "",
+        "The workflow the planner, answers, voice tool and page follow: playbooks/<name>.json "
+        "(read and checked at start-up); unset: none, the voice model or the generic matcher "
+        "chooses the agents.",
     )
     auth: AuthSettings = group(AuthSettings)
     secret_cache: SecretCacheSettings = group(SecretCacheSettings)

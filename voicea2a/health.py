@@ -10,9 +10,11 @@ from typing import Any
 
 from voicea2a.config import Settings
 from voicea2a.httpclient import http_client
+from voicea2a.playbook import Playbook
 from voicea2a.storage import fail_fast, table_client, table_service
 
 OK = "ok"
+DEGRADED = "degraded"
 UNAVAILABLE = "unavailable"
 NOT_CONFIGURED = "not_configured"
 
@@ -81,6 +83,18 @@ async def _check_agent_registry(timeout: float) -> DependencyHealth:
     return DependencyHealth(OK, {"agents": count})
 
 
+async def _check_playbook(playbook: Playbook | None) -> DependencyHealth:
+    """Degraded while a skill of the playbook has no routable agent: its steps are unavailable."""
+    if playbook is None:
+        return DependencyHealth(OK, {"name": None, "missingSkills": []})
+    from voicea2a import registry
+
+    offered = registry.skill_routes(await registry.routable_agents())
+    missing = [skill.id for skill in playbook.skills if skill.id not in offered]
+    details = {"name": playbook.name, "missingSkills": missing}
+    return DependencyHealth(DEGRADED if missing else OK, details)
+
+
 async def _bounded(
     name: str, check: Awaitable[DependencyHealth], timeout: float, unavailable: DependencyHealth
 ) -> DependencyHealth:
@@ -97,11 +111,12 @@ def _overall(dependencies: dict[str, DependencyHealth]) -> tuple[str, int]:
         return UNAVAILABLE, 503
     if all(dep.status == OK for dep in dependencies.values()):
         return OK, 200
-    return "degraded", 200
+    return DEGRADED, 200
 
 
-async def check_health(settings: Settings) -> HealthReport:
-    """Check storage, Web PubSub and the agent registry concurrently, each within the timeout."""
+async def check_health(settings: Settings, playbook: Playbook | None) -> HealthReport:
+    """Check storage, Web PubSub, the agent registry and whether the playbook's skills have
+    agents, concurrently, each within the timeout."""
     timeout = settings.health_check_timeout_seconds
     down = DependencyHealth(UNAVAILABLE)
     checks = {
@@ -111,6 +126,12 @@ async def check_health(settings: Settings) -> HealthReport:
         "agentRegistry": (
             _check_agent_registry(timeout),
             DependencyHealth(UNAVAILABLE, {"agents": None}),
+        ),
+        "playbook": (
+            _check_playbook(playbook),
+            DependencyHealth(
+                UNAVAILABLE, {"name": playbook.name if playbook else None, "missingSkills": None}
+            ),
         ),
     }
     results = await asyncio.gather(

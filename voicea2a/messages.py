@@ -2,12 +2,15 @@
 
 The body is declared once (MESSAGE_REQUEST, voicea2a/schema.py): the parser and its OpenAPI
 schema both come from it. Every validation error is an InvalidRequest whose message names the
-offending field. In `customer`, `ledState` and `preferredDate` an empty string or null counts
-as absent: voice models fill unknown tool arguments with them.
+offending field. In `customer` and the playbook's detail fields an empty string or null counts
+as absent: voice models fill unknown tool arguments with them. Which fields there are besides
+`request`, `conversationId`, `callId` and `agents` the playbook says (`request_body`): `customer`
+when it verifies identity, `symptoms` when it lists some, and each of its details.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -17,8 +20,11 @@ from typing import Any
 from urllib.parse import quote
 
 from voicea2a.errors import InvalidRequest
-from voicea2a.schema import Array, Choice, Date, Either, Field, JsonObject, Obj, Text
-from voicea2a.voice_session import MAX_AGENT_MESSAGE_CHARS, MAX_REQUEST_CHARS, SYMPTOMS
+from voicea2a.playbook import DEFAULT_DETAIL_CHARS, Detail, Identity, Playbook
+from voicea2a.schema import Array, Choice, Date, Either, Field, JsonObject, Kind, Obj, Text
+
+MAX_REQUEST_CHARS = 4000
+MAX_AGENT_MESSAGE_CHARS = 2000
 
 MAX_CALL_ID_CHARS = 200
 MAX_NAME_CHARS = 100
@@ -30,9 +36,9 @@ MAX_AGENT_NAME_CHARS = 64
 MAX_AGENT_DATA_KEYS = 50
 MAX_AGENT_DATA_CHARS = 4000
 AGENT_NAME_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")  # what registry.agent_key produces
-LED_STATES = ("solid-white", "blinking-white", "solid-yellow", "blinking-yellow", "red", "off")
 CONVERSATION_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,100}")
-CUSTOMER_ID_RE = re.compile(r"CUST-[0-9]{4}")
+# Any customer id that may be stored; the playbook's identity says what its agents' ids look like.
+CUSTOMER_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 INSTANCE_ID_PREFIX = "dlg-"
 INSTANCE_ID_HEX_CHARS = 40
 # The only instance ids there are (instance_id_for); anything else names no delegation.
@@ -56,7 +62,7 @@ class Customer:
 
     def to_json(self) -> dict[str, str]:
         """The camelCase object, without absent fields."""
-        return CUSTOMER.dump(self)
+        return ANY_CUSTOMER.dump(self)
 
 
 @dataclass(frozen=True)
@@ -81,18 +87,12 @@ class MessageRequest:
     call_id: str | None = None
     customer: Customer | None = None
     symptoms: tuple[str, ...] = ()
-    led_state: str | None = None
-    preferred_date: str | None = None
     agents: tuple[AgentChoice, ...] = ()
+    details: Mapping[str, str] = field(default_factory=dict)  # the playbook's fields, by name
 
     def to_json(self) -> dict[str, Any]:
         """The camelCase body (absent fields left out); JSON-serialisable, for orchestrations."""
-        return MESSAGE_REQUEST.dump(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> MessageRequest:
-        """Rebuild a request from `to_json` output (validated again: it is pure and cheap)."""
-        return MESSAGE_REQUEST.parse(data)
+        return ANY_REQUEST.dump(self)
 
 
 def _name(name: str) -> Field:
@@ -101,45 +101,54 @@ def _name(name: str) -> Field:
     return Field(name=name, kind=kind, nullable=True)
 
 
-CUSTOMER = Obj(
-    name="Customer",
-    build=Customer,
-    description=(
-        "What the caller said about who they are (unverified until the authentication agent "
-        "says so). An empty string or null counts as absent."
-    ),
-    fields=(
-        _name("firstName"),
-        _name("lastName"),
-        Field(
-            name="postalCode",
-            kind=Text(
-                max_length=MAX_POSTAL_CODE_CHARS,
-                pattern=r"[A-Za-z0-9][A-Za-z0-9 -]*",
-                rule="may hold only letters, digits, spaces and hyphens",
-                blank_is_absent=True,
+def customer_kind(identity: Identity | None) -> Obj[Customer]:
+    """The `customer` object; its `customerId` looks like the playbook's ids."""
+    verification = identity.verification if identity else None
+    return Obj(
+        name="Customer",
+        build=Customer,
+        description=(
+            "What the caller said about who they are (unverified until the authentication agent "
+            "says so). An empty string or null counts as absent."
+        ),
+        fields=(
+            _name("firstName"),
+            _name("lastName"),
+            Field(
+                name="postalCode",
+                kind=Text(
+                    max_length=MAX_POSTAL_CODE_CHARS,
+                    pattern=r"[A-Za-z0-9][A-Za-z0-9 -]*",
+                    rule="may hold only letters, digits, spaces and hyphens",
+                    blank_is_absent=True,
+                ),
+                nullable=True,
             ),
-            nullable=True,
-        ),
-        Field(
-            name="dateOfBirth",
-            kind=Date(blank_is_absent=True),
-            nullable=True,
-            description="YYYY-MM-DD, a real date.",
-        ),
-        Field(
-            name="customerId",
-            kind=Text(
-                pattern=CUSTOMER_ID_RE.pattern,
-                rule="must look like CUST-0001",
-                blank_is_absent=True,
+            Field(
+                name="dateOfBirth",
+                kind=Date(blank_is_absent=True),
+                nullable=True,
+                description="YYYY-MM-DD, a real date.",
             ),
-            nullable=True,
-            description="A claimed id is never proof of identity.",
+            Field(
+                name="customerId",
+                kind=Text(
+                    pattern=verification.customer_id_pattern
+                    if verification
+                    else CUSTOMER_ID_RE.pattern,
+                    rule=f"must look like {verification.customer_id_example}"
+                    if verification
+                    else "must be letters, digits and . _ : -",
+                    blank_is_absent=True,
+                ),
+                nullable=True,
+                description="A claimed id is never proof of identity.",
+            ),
         ),
-    ),
-)
+    )
 
+
+ANY_CUSTOMER = customer_kind(None)  # a customer as a request carries it (to_json)
 AGENT_NAME = Text(
     name="AgentName",
     max_length=MAX_AGENT_NAME_CHARS,
@@ -169,86 +178,164 @@ AGENT_CHOICE = Obj(
     ),
 )
 
-MESSAGE_REQUEST = Obj(
+
+@dataclass(kw_only=True, eq=False, repr=False)
+class RequestBody(Obj[MessageRequest]):
+    """The body of POST /api/messages for one playbook: its detail fields are top-level fields
+    of the body and live in `MessageRequest.details`."""
+
+    detail_names: frozenset[str] = frozenset()
+
+    def dump(self, value: Any) -> dict[str, Any]:
+        """The fields that are not their default, then the details."""
+        found = (
+            (field, getattr(value, field.attr))
+            for field in self.fields
+            if field.name not in self.detail_names
+        )
+        body = {field.name: field.kind.dump(item) for field, item in found if item != field.default}
+        return {**body, **value.details}
+
+
+REQUEST = Field(
+    name="request",
+    kind=Text(max_length=MAX_REQUEST_CHARS, nonempty=True, strip=True, free_text=True),
+    required=True,
+    description=(
+        f"What the customer needs, in words (at most {MAX_REQUEST_CHARS} characters, not "
+        "blank; tabs and line breaks allowed)."
+    ),
+)
+IDS = (
+    Field(
+        name="conversationId",
+        kind=Text(
+            name="ConversationId",
+            pattern=CONVERSATION_ID_RE.pattern,
+            rule="must be 1 to 100 letters, digits, underscores or hyphens",
+        ),
+        nullable=True,
+    ),
+    Field(
+        name="callId",
+        kind=Text(
+            max_length=MAX_CALL_ID_CHARS,
+            nonempty=True,
+            pattern=r"\S+",
+            printable=True,
+            rule="must be printable characters without whitespace",
+        ),
+        nullable=True,
+        description="The voice tool call's id; printable, no whitespace.",
+    ),
+)
+AGENTS = Field(
+    name="agents",
+    kind=Array(
+        items=Either(
+            short=AGENT_NAME,
+            full=AGENT_CHOICE,
+            expand=lambda name: AgentChoice(name=name),
+            rule="must be an agent's name or an object with its name",
+        ),
+        min_items=1,
+        max_items=MAX_AGENTS,
+    ),
+    nullable=True,
+    default=(),
+    description=(
+        "The agents to ask, in one parallel stage (names, or objects with a message and "
+        "data each). Without it, the planner decides. Each must be admitted; at most "
+        "MAX_AGENTS_PER_REQUEST of them, none twice."
+    ),
+)
+
+
+def _symptoms(values: Kind) -> Field:
+    return Field(
+        name="symptoms",
+        kind=Array(items=values, max_items=MAX_SYMPTOMS, unique=True),
+        nullable=True,
+        default=(),
+        description="What the customer reports (the playbook's symptoms); a repeated one counts "
+        "once.",
+    )
+
+
+def _detail(detail: Detail) -> Field:
+    """A playbook's detail as a field of the body."""
+    kind: Kind
+    if detail.type == "choice":
+        name = detail.name[0].upper() + detail.name[1:]
+        kind = Choice(name=name, values=detail.values, blank_is_absent=True)
+    elif detail.type == "date":
+        kind = Date(blank_is_absent=True)
+    else:
+        kind = Text(
+            max_length=detail.max_length or DEFAULT_DETAIL_CHARS,
+            printable=True,
+            blank_is_absent=True,
+        )
+    return Field(name=detail.name, kind=kind, nullable=True, description=detail.description)
+
+
+def _build(detail_names: frozenset[str]) -> Any:
+    """The MessageRequest of a body's fields: the playbook's details gathered by name."""
+
+    def build(**fields: Any) -> MessageRequest:
+        details = {}
+        for name in sorted(detail_names):
+            value = fields.pop(_attr(name))
+            if value is not None:
+                details[name] = value
+        return MessageRequest(**fields, details=details)
+
+    return build
+
+
+def _attr(name: str) -> str:
+    return Field(name=name, kind=Text()).attr
+
+
+@functools.lru_cache(maxsize=8)
+def request_body(playbook: Playbook | None) -> RequestBody:
+    """The POST /api/messages body the playbook (None: no playbook) asks for."""
+    fields = [REQUEST, *IDS]
+    if playbook is not None and playbook.identity is not None:
+        fields.append(Field(name="customer", kind=customer_kind(playbook.identity), nullable=True))
+    if playbook is not None and playbook.symptoms:
+        ids = tuple(symptom.id for symptom in playbook.symptoms)
+        fields.append(_symptoms(Choice(name="Symptom", values=ids)))
+    details = playbook.details if playbook is not None else ()
+    fields.extend(_detail(detail) for detail in details)
+    fields.append(AGENTS)
+    names = frozenset(detail.name for detail in details)
+    return RequestBody(
+        name="MessageRequest",
+        build=_build(names),
+        description=(
+            "One `send_to_agent_network` call, as the voice model filled it. Unknown fields are "
+            "refused; every validation error names its field. `customer`, `symptoms` and the "
+            "fields after them but `agents` are the playbook's (PLAYBOOK; this document shows "
+            "playbooks/contoso.json); in `customer` and those fields an empty string or null "
+            "counts as absent."
+        ),
+        fields=tuple(fields),
+        detail_names=names,
+    )
+
+
+# Any request as an orchestration carries it (to_json): every field but the details, which
+# are dumped as they are.
+ANY_REQUEST = RequestBody(
     name="MessageRequest",
     build=MessageRequest,
-    description=(
-        "One `send_to_agent_network` call, as the voice model filled it. Unknown fields are "
-        "refused; every validation error names its field. In `customer`, `ledState` and "
-        "`preferredDate` an empty string or null counts as absent."
-    ),
     fields=(
-        Field(
-            name="request",
-            kind=Text(max_length=MAX_REQUEST_CHARS, nonempty=True, strip=True, free_text=True),
-            required=True,
-            description=(
-                f"What the customer needs, in words (at most {MAX_REQUEST_CHARS} characters, not "
-                "blank; tabs and line breaks allowed)."
-            ),
-        ),
-        Field(
-            name="conversationId",
-            kind=Text(
-                name="ConversationId",
-                pattern=CONVERSATION_ID_RE.pattern,
-                rule="must be 1 to 100 letters, digits, underscores or hyphens",
-            ),
-            nullable=True,
-        ),
-        Field(
-            name="callId",
-            kind=Text(
-                max_length=MAX_CALL_ID_CHARS,
-                nonempty=True,
-                pattern=r"\S+",
-                printable=True,
-                rule="must be printable characters without whitespace",
-            ),
-            nullable=True,
-            description="The voice tool call's id; printable, no whitespace.",
-        ),
-        Field(name="customer", kind=CUSTOMER, nullable=True),
-        Field(
-            name="symptoms",
-            kind=Array(
-                items=Choice(name="Symptom", values=SYMPTOMS), max_items=MAX_SYMPTOMS, unique=True
-            ),
-            nullable=True,
-            default=(),
-            description="What the customer reports; a repeated symptom counts once.",
-        ),
-        Field(
-            name="ledState",
-            kind=Choice(name="LedState", values=LED_STATES, blank_is_absent=True),
-            nullable=True,
-        ),
-        Field(
-            name="preferredDate",
-            kind=Date(blank_is_absent=True),
-            nullable=True,
-            description="A visit date, YYYY-MM-DD (asks for a technician dispatch).",
-        ),
-        Field(
-            name="agents",
-            kind=Array(
-                items=Either(
-                    short=AGENT_NAME,
-                    full=AGENT_CHOICE,
-                    expand=lambda name: AgentChoice(name=name),
-                    rule="must be an agent's name or an object with its name",
-                ),
-                min_items=1,
-                max_items=MAX_AGENTS,
-            ),
-            nullable=True,
-            default=(),
-            description=(
-                "The agents to ask, in one parallel stage (names, or objects with a message and "
-                "data each). Without it, the planner decides. Each must be admitted; at most "
-                "MAX_AGENTS_PER_REQUEST of them, none twice."
-            ),
-        ),
+        REQUEST,
+        *IDS,
+        Field(name="customer", kind=ANY_CUSTOMER, nullable=True),
+        _symptoms(Text()),
+        AGENTS,
     ),
 )
 

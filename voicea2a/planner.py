@@ -1,51 +1,32 @@
-"""Which specialists a request needs, and in which stages: a pure, deterministic function.
+"""Which specialists a request needs, and in which stages: a pure, deterministic function of
+the request, the playbook (voicea2a/playbook.py) and the routable agents.
 
-Rules, applied in this order:
+Rules of `plan`, applied in this order (every skill named comes from the playbook):
 
 | # | when | plan |
 |---|------|------|
-| 1 | `symptoms` given | diagnostics from the symptom table below (request text ignored) |
-| 2 | no `symptoms` | diagnostics from keywords in the request text (keyword table below) |
-| 3 | `ledState` given | modem diagnostics too (with `ledState` in its data) |
-| 4 | `preferredDate` given | dispatch requested (a visit date only makes sense for a visit) |
-| 5 | verified earlier, and no identity or the same identity | no authentication; every step |
+| 1 | `symptoms` given | the skills of those symptoms (request text ignored) |
+| 2 | no `symptoms` | the skills of the keyword patterns the request text matches (after the |
+|   |                | playbook's rewrites: "slow down" is not "down") |
+| 3 | a detail given | its skill too (with the detail in that skill's data) |
+| 4 | the follow-up skill needed | follow-up requested |
+| 5 | verified earlier, and no identity or the same identity | no identity step; every step |
 |   |                                   | gets the verified id |
-| 6 | full identity not verified in this conversation (none was, | stage 1: authentication |
+| 6 | full identity not verified in this conversation (none was, | stage 1: the identity skill |
 |   | or another one was) | alone; later steps get the id from its result (`with_customer`) |
 | 7 | no identity, not verified, account work needed | `needs_identity`: nothing planned |
-| 8 | diagnostics needed | one parallel stage, in the order outage, network, modem, plan |
-| 9 | dispatch requested, or network/modem diagnostics planned | a `dispatch` step, run after the |
-|   |                                   | stages when requested or when `needs_dispatch(results)` |
+| 8 | stage skills needed | one parallel stage, in the playbook's `stage` order |
+| 9 | follow-up requested, or a `recommendedAfter` skill planned | a follow-up step, run after |
+|   |                                   | the stages when requested or when a result meets |
+|   |                                   | one of `recommendedWhen` (`Plan.recommends_follow_up`) |
 | 10 | a needed skill has no healthy agent | listed in `unavailable`, not planned; without |
-|    |                                   | authentication no account step is planned either |
+|    |                                   | the identity skill no account step is planned either |
 
-Symptoms (the tool's enum, voicea2a.voice_session.SYMPTOMS):
-
-| symptom | skills |
-|---------|--------|
-| no_internet | outage, modem, plan (a suspended account looks like an outage) |
-| slow_internet | network, outage, plan (throttling on a capped plan) |
-| intermittent_connection | network, modem, outage |
-| modem_lights | modem |
-| billing_question, plan_question | plan |
-| technician_visit | dispatch requested |
-
-Keywords (whole words, any case; "slow down" does not count as "down"):
-
-| words | skills |
-|-------|--------|
-| outage, down, no internet, offline, no connection, no service | outage, modem, plan |
-| slow, lag, laggy, lagging, buffering, latency | network, outage, plan |
-| drop(s/ped/ping), intermittent, disconnect(s/ed/ing), cutting out | network, modem, outage |
-| modem, router, light(s), LED(s) | modem |
-| bill(s), billing, charge(s/d), plan, usage, overage, payment, invoice | plan |
-| technician(s), visit, appointment | dispatch requested |
-
-A technician is recommended (`needs_dispatch`) when the network result has
-`technicianRecommended: true` (status CRITICAL), or the modem status is HARDWARE_FAULT or
-SIGNAL_ISSUE. Every skill but authentication is account work: it needs a customer id.
-A `customerId` the caller merely claims is never trusted, and a verified customer never answers
-for another identity: "the same identity" compares `identity_fingerprint`s.
+With a playbook that has no identity, every step runs without a customer. A `customerId` the
+caller merely claims is never trusted, and a verified customer never answers for another
+identity: "the same identity" compares `identity_fingerprint`s. A request the playbook does not
+cover (no skill needed) goes to the generic matcher (`matched_plan`); the voice model's own
+choice of agents to `chosen_plan`.
 """
 
 from __future__ import annotations
@@ -53,58 +34,15 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from voicea2a.matcher import Candidate, best_match
 from voicea2a.messages import CUSTOMER_ID_RE, Customer, MessageRequest
+from voicea2a.playbook import Condition, Playbook, Verification
 
-AUTHENTICATION = "customer_authentication"
-OUTAGE = "outage_checking"
-MODEM = "modem_diagnostics"
-PLAN = "plan_checking"
-NETWORK = "network_diagnostics"
-DISPATCH = "dispatch_scheduling"
-
-# The order of the diagnostics stage, and so of the findings in the answer.
-DIAGNOSTICS = (OUTAGE, NETWORK, MODEM, PLAN)
-TECHNICIAN_MODEM_STATUSES = frozenset({"HARDWARE_FAULT", "SIGNAL_ISSUE"})
-MAX_ISSUE_CHARS = 200
+MAX_REQUEST_DATA_CHARS = 200  # of the request text in the follow-up step's data
 CONTEXT_HEADING = "Earlier in this conversation:\n"
-
-NO_INTERNET = frozenset({OUTAGE, MODEM, PLAN})
-SLOW = frozenset({NETWORK, OUTAGE, PLAN})
-INTERMITTENT = frozenset({NETWORK, MODEM, OUTAGE})
-
-SYMPTOM_SKILLS: dict[str, frozenset[str]] = {
-    "no_internet": NO_INTERNET,
-    "slow_internet": SLOW,
-    "intermittent_connection": INTERMITTENT,
-    "modem_lights": frozenset({MODEM}),
-    "billing_question": frozenset({PLAN}),
-    "plan_question": frozenset({PLAN}),
-    "technician_visit": frozenset({DISPATCH}),
-}
-
-
-def _words(pattern: str) -> re.Pattern[str]:
-    return re.compile(rf"\b(?:{pattern})\b", re.IGNORECASE)
-
-
-KEYWORD_SKILLS: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = (
-    (_words(r"outages?|down|no internet|offline|no connection|no service"), NO_INTERNET),
-    (_words(r"slow(?:er|ly|ness)?|lag|laggy|lagging|buffering|latency"), SLOW),
-    (
-        _words(r"drop(?:s|ped|ping)?|intermittent(?:ly)?|disconnect(?:s|ed|ing)?|cutting out"),
-        INTERMITTENT,
-    ),
-    (_words(r"modem|router|lights?|leds?"), frozenset({MODEM})),
-    (
-        _words(r"bills?|billing|billed|charges?|charged|plan|usage|overage|payments?|invoices?"),
-        frozenset({PLAN}),
-    ),
-    (_words(r"technicians?|visit|appointment"), frozenset({DISPATCH})),
-)
-_SLOW_DOWN = re.compile(r"\bslow(?:s|ed|ing)?\s+down\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -141,16 +79,24 @@ class Step:
 
 @dataclass(frozen=True)
 class Plan:
-    """The stages to run in order (steps of a stage in parallel), and what could not be planned."""
+    """The stages to run in order (steps of a stage in parallel), and what could not be planned.
+
+    The playbook's rules the orchestration applies travel with the plan (`identity_skill`,
+    `verification`, `follow_up_when`), so one delegation follows one version of them."""
 
     stages: tuple[tuple[Step, ...], ...] = ()
-    dispatch: Step | None = None
+    dispatch: Step | None = None  # the playbook's follow-up step
     dispatch_requested: bool = False
     unavailable: tuple[str, ...] = ()
     needs_identity: bool = False
-    # The voice model chose the agents (chosen_plan): `unavailable` holds agent names, and no
-    # rule of the planner (a technician recommended by diagnostics) applies.
+    # The voice model or the matcher chose the agents (chosen_plan, matched_plan): `unavailable`
+    # holds agent names, and no rule of the playbook (a recommended follow-up) applies.
     chosen: bool = False
+    identity_skill: str | None = None
+    verification: Verification | None = None
+    follow_up_when: tuple[Condition, ...] = ()
+    # Nothing was planned: what the network can do, for the question back.
+    offer: tuple[str, ...] = ()
 
     @property
     def steps(self) -> tuple[Step, ...]:
@@ -160,7 +106,24 @@ class Plan:
     @property
     def authenticates(self) -> bool:
         """True when the first stage verifies the caller's identity."""
-        return bool(self.stages) and self.stages[0][0].skill == AUTHENTICATION
+        return bool(self.stages) and self.stages[0][0].skill == self.identity_skill
+
+    def verified_customer(self, data: Mapping[str, Any]) -> str | None:
+        """The customer id an identity result verified, else None."""
+        verification = self.verification
+        if verification is None or data.get(verification.status_field) != verification.verified:
+            return None
+        customer_id = data.get(verification.customer_id_field)
+        if not isinstance(customer_id, str) or not (
+            CUSTOMER_ID_RE.fullmatch(customer_id)
+            and re.fullmatch(verification.customer_id_pattern, customer_id)
+        ):
+            return None
+        return customer_id
+
+    def recommends_follow_up(self, results: Mapping[str, Mapping[str, Any]]) -> bool:
+        """True when a completed result (skill id -> data) meets a `recommendedWhen`."""
+        return any(condition.holds(results) for condition in self.follow_up_when)
 
     def to_json(self) -> dict[str, Any]:
         """The plan as JSON (orchestration input and output)."""
@@ -171,12 +134,17 @@ class Plan:
             "unavailable": list(self.unavailable),
             "needsIdentity": self.needs_identity,
             "chosen": self.chosen,
+            "identitySkill": self.identity_skill,
+            "verification": self.verification.to_json() if self.verification else None,
+            "followUpWhen": [condition.to_json() for condition in self.follow_up_when],
+            "offer": list(self.offer),
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Plan:
         """Rebuild a plan from `to_json` output."""
         dispatch = data.get("dispatch")
+        verification = data.get("verification")
         return cls(
             stages=tuple(
                 tuple(Step.from_json(step) for step in stage) for stage in data.get("stages", ())
@@ -186,6 +154,10 @@ class Plan:
             unavailable=tuple(data.get("unavailable", ())),
             needs_identity=bool(data.get("needsIdentity", False)),
             chosen=bool(data.get("chosen", False)),
+            identity_skill=data.get("identitySkill"),
+            verification=Verification.from_json(verification) if verification else None,
+            follow_up_when=tuple(Condition.from_json(c) for c in data.get("followUpWhen", ())),
+            offer=tuple(data.get("offer", ())),
         )
 
 
@@ -208,21 +180,20 @@ def identity_fingerprint(customer: Customer) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-def needed_skills(request: MessageRequest) -> frozenset[str]:
-    """The skills a request asks for (DISPATCH meaning "dispatch requested"), before identity."""
+def needed_skills(playbook: Playbook, request: MessageRequest) -> frozenset[str]:
+    """The skills a request asks for (the follow-up's meaning "requested"), before identity."""
     skills: set[str] = set()
     if request.symptoms:
         for symptom in request.symptoms:
-            skills |= SYMPTOM_SKILLS.get(symptom, frozenset())
+            skills.update(playbook.symptom_skills.get(symptom, ()))
     else:
-        text = _SLOW_DOWN.sub("slow", request.request)
-        for pattern, found in KEYWORD_SKILLS:
-            if pattern.search(text):
-                skills |= found
-    if request.led_state is not None:
-        skills.add(MODEM)
-    if request.preferred_date is not None:
-        skills.add(DISPATCH)
+        text = request.request
+        for rewrite in playbook.rewrites:
+            text = rewrite.regex.sub(rewrite.replacement, text)
+        for keywords in playbook.keywords:
+            if keywords.regex.search(text):
+                skills.update(keywords.skills)
+    skills.update(detail.skill for detail in playbook.details if detail.name in request.details)
     return frozenset(skills)
 
 
@@ -235,65 +206,105 @@ def _identity_data(customer: Customer) -> dict[str, Any]:
     }
 
 
-def _step_data(skill: str, request: MessageRequest, customer_id: str | None) -> dict[str, Any]:
+def _step_data(
+    playbook: Playbook, skill: str, request: MessageRequest, customer_id: str | None
+) -> dict[str, Any]:
     data: dict[str, Any] = {} if customer_id is None else {"customerId": customer_id}
-    if skill == MODEM and request.led_state is not None:
-        data["ledState"] = request.led_state
-    if skill == DISPATCH:
-        data["issue"] = request.request[:MAX_ISSUE_CHARS]
-        if request.preferred_date is not None:
-            data["preferredDate"] = request.preferred_date
+    follow_up = playbook.follow_up
+    if follow_up is not None and skill == follow_up.skill:
+        data[follow_up.request_field] = request.request[:MAX_REQUEST_DATA_CHARS]
+    for detail in playbook.details:
+        if detail.skill == skill and detail.name in request.details:
+            data[detail.name] = request.details[detail.name]
     return data
 
 
-def plan(request: MessageRequest, verified: Verified | None, skills: Mapping[str, str]) -> Plan:
-    """Plan a request; `skills` maps each skill id to a routable agent's registry name."""
-    needed = needed_skills(request)
-    dispatch_requested = DISPATCH in needed
-    diagnostics = [skill for skill in DIAGNOSTICS if skill in needed]
-    account_work = bool(diagnostics) or dispatch_requested
+def plan(
+    playbook: Playbook,
+    request: MessageRequest,
+    verified: Verified | None,
+    skills: Mapping[str, str],
+) -> Plan:
+    """Plan a request by the playbook; `skills` maps each skill id to a routable agent's name."""
+    needed = needed_skills(playbook, request)
+    follow_up = playbook.follow_up
+    identity_skill = playbook.identity.skill if playbook.identity else None
+    rules = Plan(
+        identity_skill=identity_skill,
+        verification=playbook.identity.verification if playbook.identity else None,
+        follow_up_when=follow_up.recommended_when if follow_up else (),
+    )
+    requested = follow_up is not None and follow_up.skill in needed
+    staged = [skill for skill in playbook.stage if skill in needed]
+    account_work = bool(staged) or requested
     customer = request.customer
     identity = customer if customer is not None and customer.has_identity() else None
     if identity is not None and verified and identity_fingerprint(identity) == verified.identity:
         identity = None  # the customer verified before, saying who they are again
     verified_customer_id = verified.customer_id if verified and identity is None else None
-    if verified_customer_id is None and identity is None:
-        return Plan(dispatch_requested=dispatch_requested, needs_identity=account_work)
+    if identity_skill is None:
+        identity = None
+    elif verified_customer_id is None and identity is None:
+        return replace(rules, dispatch_requested=requested, needs_identity=account_work)
 
     unavailable: list[str] = []
     stages: list[tuple[Step, ...]] = []
-    if identity is not None:
-        if AUTHENTICATION not in skills:
+    if identity is not None and identity_skill is not None:
+        if identity_skill not in skills:
             # Nothing on the account may run without verification.
-            return Plan(dispatch_requested=dispatch_requested, unavailable=(AUTHENTICATION,))
-        auth = Step(skills[AUTHENTICATION], AUTHENTICATION, _identity_data(identity))
-        stages.append((auth,))
+            return replace(rules, dispatch_requested=requested, unavailable=(identity_skill,))
+        stages.append((Step(skills[identity_skill], identity_skill, _identity_data(identity)),))
 
     stage = []
-    for skill in diagnostics:
+    for skill in staged:
         if skill in skills:
-            stage.append(
-                Step(skills[skill], skill, _step_data(skill, request, verified_customer_id))
-            )
+            data = _step_data(playbook, skill, request, verified_customer_id)
+            stage.append(Step(skills[skill], skill, data))
         else:
             unavailable.append(skill)
     if stage:
         stages.append(tuple(stage))
 
     dispatch = None
-    may_recommend = NETWORK in diagnostics or MODEM in diagnostics
-    if dispatch_requested or may_recommend:
-        if DISPATCH in skills:
-            data = _step_data(DISPATCH, request, verified_customer_id)
-            dispatch = Step(skills[DISPATCH], DISPATCH, data)
-        elif dispatch_requested:
-            unavailable.append(DISPATCH)
-    return Plan(
+    if follow_up is not None:
+        may_recommend = any(skill in staged for skill in follow_up.recommended_after)
+        if requested or may_recommend:
+            if follow_up.skill in skills:
+                data = _step_data(playbook, follow_up.skill, request, verified_customer_id)
+                dispatch = Step(skills[follow_up.skill], follow_up.skill, data)
+            elif requested:
+                unavailable.append(follow_up.skill)
+    return replace(
+        rules,
         stages=tuple(stages),
         dispatch=dispatch,
-        dispatch_requested=dispatch_requested,
+        dispatch_requested=requested,
         unavailable=tuple(unavailable),
     )
+
+
+def covers(planned: Plan) -> bool:
+    """Whether the playbook's plan does anything for the request (else the matcher decides)."""
+    return bool(planned.stages or planned.dispatch or planned.unavailable or planned.needs_identity)
+
+
+def matched_plan(
+    request: MessageRequest,
+    candidates: Sequence[Candidate],
+    verified: str | None,
+    context: str | None = None,
+) -> Plan:
+    """The one agent whose skills best match the request text (voicea2a/matcher.py), asked as
+    if the voice model had chosen it; a tie or no match plans nothing and offers what the
+    candidates (the tied ones, else all) can do."""
+    match = best_match(request.request, candidates)
+    if match.agent is not None:
+        step = Step(
+            match.agent.name, match.skill_id, _vouched({}, verified), request.request, context
+        )
+        return Plan(stages=((step,),), chosen=True)
+    offered = match.tied or tuple(candidates)
+    return Plan(chosen=True, offer=tuple(candidate.offer for candidate in offered))
 
 
 def chosen_plan(
@@ -347,25 +358,6 @@ def context_text(turns: Sequence[tuple[str, str]], max_chars: int) -> str | None
 def _vouched(data: Mapping[str, Any], verified: str | None) -> dict[str, Any]:
     kept = {key: value for key, value in data.items() if key != "customerId"}
     return kept if verified is None else {**kept, "customerId": verified}
-
-
-def needs_dispatch(results: Mapping[str, Mapping[str, Any]]) -> bool:
-    """True when a diagnostics result recommends a technician (`results`: skill id -> data)."""
-    network = results.get(NETWORK) or {}
-    modem = results.get(MODEM) or {}
-    return (
-        network.get("technicianRecommended") is True
-        or network.get("status") == "CRITICAL"
-        or modem.get("status") in TECHNICIAN_MODEM_STATUSES
-    )
-
-
-def verified_customer(auth_data: Mapping[str, Any]) -> str | None:
-    """The customer id of an AUTHENTICATED authentication result, else None."""
-    customer_id = auth_data.get("customerId")
-    if auth_data.get("status") != "AUTHENTICATED" or not isinstance(customer_id, str):
-        return None
-    return customer_id if CUSTOMER_ID_RE.fullmatch(customer_id) else None
 
 
 def with_customer(step: Step, customer_id: str) -> Step:

@@ -32,9 +32,19 @@ _DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 
-def _fail(path: str, rule: str) -> InvalidRequest:
+class InvalidField(InvalidRequest):
+    """A field breaks a rule: the message names it; `path` and `rule` say it for other readers
+    than an API caller (a playbook file names its JSON path)."""
+
+    def __init__(self, message: str, path: str, rule: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.rule = rule
+
+
+def _fail(path: str, rule: str) -> InvalidField:
     """The error of the field at `path` breaking `rule`."""
-    return InvalidRequest(f"Field '{shown_field(path)}' {rule}.")
+    return InvalidField(f"Field '{shown_field(path)}' {rule}.", path, rule)
 
 
 def _join(path: str, name: str) -> str:
@@ -223,6 +233,23 @@ class Boolean(Kind):
 
 
 @dataclass(kw_only=True, eq=False, repr=False)
+class Scalar(Kind):
+    """A JSON string, number or boolean (what a result field is compared with)."""
+
+    name: str | None = None
+
+    def read(self, value: Any, path: str) -> str | int | float | bool:
+        """The value, if it is a scalar."""
+        if not isinstance(value, str | int | float | bool):
+            raise _fail(path, "must be a string, a number or true or false")
+        return value
+
+    def definition(self) -> dict[str, Any]:
+        """type string, number or boolean."""
+        return {"type": ["string", "number", "boolean"]}
+
+
+@dataclass(kw_only=True, eq=False, repr=False)
 class Array(Kind):
     """A list of items of one kind, at most `max_items` of them (a tuple once parsed)."""
 
@@ -392,7 +419,8 @@ class Obj(Kind, Generic[T]):
         known = {field.name for field in self.fields}
         unknown = sorted(str(key) for key in value if key not in known)
         if unknown:
-            raise InvalidRequest(f"Unknown field '{shown_field(_join(path, unknown[0]))}'.")
+            where = _join(path, unknown[0])
+            raise InvalidField(f"Unknown field '{shown_field(where)}'.", where, "is not known")
         return self.build(**{field.attr: field.read(value, path) for field in self.fields})
 
     def definition(self) -> dict[str, Any]:

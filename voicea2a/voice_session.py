@@ -7,29 +7,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from voicea2a.config import VoiceSettings
+from voicea2a.messages import MAX_AGENT_MESSAGE_CHARS, MAX_REQUEST_CHARS
+from voicea2a.playbook import DEFAULT_DETAIL_CHARS, Detail, Playbook
 
 TOOL_NAME = "send_to_agent_network"
-# The tool's limits, which POST /api/messages enforces too (voicea2a/messages.py).
-MAX_REQUEST_CHARS = 4000
-MAX_AGENT_MESSAGE_CHARS = 2000
 MAX_AGENT_LISTING_CHARS = 600
-SYMPTOMS = (
-    "no_internet",
-    "slow_internet",
-    "intermittent_connection",
-    "modem_lights",
-    "billing_question",
-    "plan_question",
-    "technician_visit",
+GENERIC_INSTRUCTIONS = (
+    "You are a support assistant on a phone-style voice call. Be brief, warm and concrete: one "
+    "or two sentences at a time. When the caller needs something checked or done, call the "
+    f"{TOOL_NAME} tool with what you know and name the agents that can help; never invent "
+    "facts. While the tool works, tell the caller you are checking. Read the tool's answer back "
+    "in your own words."
 )
-INSTRUCTIONS = (
-    "You are Contoso's internet support assistant on a phone-style voice call. Be brief, warm "
-    "and concrete: one or two sentences at a time. To check anything about the customer's "
-    "account, line, modem, plan, bills, outages or to book a technician, call the "
-    f"{TOOL_NAME} tool with what you know; never invent account facts. Verify identity before "
-    "account details: ask for first name, last name, postal code and date of birth. While the "
-    "tool works, tell the customer you are checking. Read the tool's answer back in your own "
-    "words."
+GENERIC_TOOL_DESCRIPTION = (
+    "Ask the specialist agents to check or do something for the caller. The request sentence "
+    "is required."
 )
 
 
@@ -63,37 +55,56 @@ def _listing(agent: AgentSummary) -> str:
     return text[:MAX_AGENT_LISTING_CHARS]
 
 
-def tool_definition(agents: Sequence[AgentSummary] = (), max_agents: int = 6) -> dict[str, Any]:
-    """The `send_to_agent_network` function tool: the request, the structured fields, and an
-    `agents` parameter naming exactly the agents that may be asked now (none: no parameter)."""
-    description = (
-        "Ask Contoso's specialist agents to check or do something for the customer. Fill in the "
-        "fields you know; the request sentence is required."
-    )
+def _detail_schema(detail: Detail) -> dict[str, Any]:
+    """A playbook detail as a tool parameter."""
+    schema: dict[str, Any] = {"type": "string", "description": detail.description}
+    if detail.type == "choice":
+        schema["enum"] = list(detail.values)
+    elif detail.type == "date":
+        schema["description"] = f"{detail.description} YYYY-MM-DD."
+    else:
+        schema["maxLength"] = detail.max_length or DEFAULT_DETAIL_CHARS
+    return schema
+
+
+def tool_definition(
+    playbook: Playbook | None, agents: Sequence[AgentSummary] = (), max_agents: int = 6
+) -> dict[str, Any]:
+    """The `send_to_agent_network` function tool: the request, the playbook's structured fields,
+    and an `agents` parameter naming exactly the agents that may be asked now (none: no
+    parameter)."""
+    description = playbook.tool_description if playbook else GENERIC_TOOL_DESCRIPTION
     properties: dict[str, Any] = {
         "request": {
             "type": "string",
             "description": "What the customer needs, in one sentence.",
             "maxLength": MAX_REQUEST_CHARS,
         },
-        "customer": {
+    }
+    if playbook is not None and playbook.identity is not None:
+        properties["customer"] = {
             "type": "object",
             "description": "Identity details the customer gave, for verification.",
             "properties": {
-                "firstName": {"type": "string"},
-                "lastName": {"type": "string"},
-                "postalCode": {"type": "string"},
-                "dateOfBirth": {"type": "string", "description": "YYYY-MM-DD"},
+                **{
+                    field.name: {
+                        "type": "string",
+                        "description": "YYYY-MM-DD" if field.name == "dateOfBirth" else field.label,
+                    }
+                    for field in playbook.identity.fields
+                },
                 "customerId": {"type": "string"},
             },
             "additionalProperties": False,
-        },
-        "symptoms": {
+        }
+    if playbook is not None and playbook.symptoms:
+        properties["symptoms"] = {
             "type": "array",
             "description": "What the customer reports.",
-            "items": {"type": "string", "enum": list(SYMPTOMS)},
-        },
-    }
+            "items": {"type": "string", "enum": [symptom.id for symptom in playbook.symptoms]},
+        }
+    for detail in playbook.details if playbook else ():
+        properties[detail.name] = _detail_schema(detail)
     if agents:
         listed = " | ".join(_listing(agent) for agent in agents)
         description += (
@@ -134,14 +145,17 @@ def tool_definition(agents: Sequence[AgentSummary] = (), max_agents: int = 6) ->
 
 
 def session_update(
-    voice: VoiceSettings, agents: Sequence[AgentSummary] = (), max_agents: int = 6
+    voice: VoiceSettings,
+    playbook: Playbook | None,
+    agents: Sequence[AgentSummary] = (),
+    max_agents: int = 6,
 ) -> dict[str, Any]:
     """The complete `session.update` event for a new voice conversation."""
     return {
         "type": "session.update",
         "session": {
             "modalities": ["text", "audio"],
-            "instructions": INSTRUCTIONS,
+            "instructions": playbook.instructions if playbook else GENERIC_INSTRUCTIONS,
             "voice": {"type": "azure-standard", "name": voice.voice, "temperature": 0.8},
             "input_audio_format": "pcm16",
             "output_audio_format": "pcm16",
@@ -165,7 +179,7 @@ def session_update(
                 "triggers": ["tool", "latency"],
                 "latency_threshold_ms": 1500,
             },
-            "tools": [tool_definition(agents, max_agents)],
+            "tools": [tool_definition(playbook, agents, max_agents)],
             "tool_choice": "auto",
             "parallel_tool_calls": False,
             "temperature": 0.8,

@@ -21,12 +21,12 @@ from openapi_spec_validator import validate
 from devhost.functions import index_app, load_app
 from devhost.settings import load_settings as load_host_settings
 from scripts import openapi as generator
+from tests.contoso import BODY, LED_STATES, SYMPTOM_IDS
 from tests.contract.schemathesis_hooks import CODES as STATUS_CODES
 from voicea2a import bodies, errors, messages
 from voicea2a.auth import ROLES
 from voicea2a.devlogin import DEV_LOGIN
 from voicea2a.schema import REF
-from voicea2a.voice_session import SYMPTOMS
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC_PATH = ROOT / "docs" / "openapi.yaml"
@@ -184,8 +184,8 @@ def test_the_messages_body_has_the_codes_limits(spec):
     assert props["request"]["maxLength"] == messages.MAX_REQUEST_CHARS == 4000
     assert props["callId"]["maxLength"] == messages.MAX_CALL_ID_CHARS
     assert props["symptoms"]["maxItems"] == messages.MAX_SYMPTOMS
-    assert schemas["Symptom"]["enum"] == list(SYMPTOMS)
-    assert schemas["LedState"]["enum"] == list(messages.LED_STATES)
+    assert schemas["Symptom"]["enum"] == list(SYMPTOM_IDS)
+    assert schemas["LedState"]["enum"] == list(LED_STATES)
     conversation = schemas["ConversationId"]["pattern"]
     assert conversation == f"^(?:{messages.CONVERSATION_ID_RE.pattern})$"
     customer = schemas["Customer"]
@@ -243,7 +243,7 @@ def test_every_request_body_is_a_generated_schema(spec):
 # Per body: bodies the code accepts, then bodies it refuses. The schema must agree on each.
 SAMPLES = {
     "MessageRequest": (
-        messages.MESSAGE_REQUEST,
+        BODY,
         [
             {"request": "No internet since this morning"},
             {"request": "line one\n\tline two", "symptoms": None, "customer": None},

@@ -22,9 +22,10 @@ import pytest
 from devhost.azurite import AzuriteProcess, start_azurite
 from orchestrations.contract import ORCHESTRATOR, DelegationJob
 from tests.conftest import ROOT, free_port
+from tests.contoso import BODY
 from tests.system import assert_turn_complete, error_of, start_system, stop_system
 from voicea2a.config import get_settings
-from voicea2a.messages import MESSAGE_REQUEST, instance_id_for
+from voicea2a.messages import instance_id_for
 
 pytestmark = pytest.mark.azurite
 
@@ -265,7 +266,7 @@ def delegation_job(body: dict, user: str, conversation: str) -> DelegationJob:
         "correlationId": None,
         "traceparent": None,
         "startedAt": datetime.now(UTC).isoformat(),
-        "request": MESSAGE_REQUEST.parse(body).to_json(),
+        "request": BODY.parse(body).to_json(),
         "limits": get_settings().delegation.to_json(),
     }
 

@@ -8,6 +8,7 @@ from aiohttp import web
 from devhost.azurite import ACCOUNT_KEY, start_azurite
 from devhost.functions import index_app, load_app
 from tests.conftest import free_port
+from tests.contoso import SKILL_IDS
 from tests.loopback import LoopbackServer
 from voicea2a import storage
 
@@ -59,7 +60,20 @@ async def test_ok_against_azurite(azurite_env, fake_webpubsub):
             "storage": {"status": "ok"},
             "webPubSub": {"status": "ok"},
             "agentRegistry": {"status": "ok", "agents": 0},
+            "playbook": {"status": "ok", "name": None, "missingSkills": []},
         },
+    }
+
+
+async def test_a_playbook_skill_no_agent_offers_is_degraded(azurite_env, fake_webpubsub):
+    azurite_env(WEBPUBSUB_CONNECTION_STRING=fake_webpubsub, PLAYBOOK="contoso")
+    await drop_agents_table()
+    response, body = await get_health()
+    assert response.status_code == 200 and body["status"] == "degraded"
+    assert body["dependencies"]["playbook"] == {
+        "status": "degraded",
+        "name": "contoso-internet-support",
+        "missingSkills": list(SKILL_IDS),
     }
 
 

@@ -250,7 +250,7 @@ async def test_verified_customer_round_trip(store):
     assert conversation["verifiedCustomerId"] == "CUST-0004"
     assert conversation["title"] == "t"  # a merge, not a replace
     with pytest.raises(InvalidRequest, match="'customerId'"):
-        await history.set_verified_customer(user, conv, "not-an-id")
+        await history.set_verified_customer(user, conv, "not an id")
 
 
 async def test_an_identity_check_replaces_the_last_one_and_a_failed_one_verifies_nobody(store):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -79,6 +80,7 @@ def test_the_zip_holds_what_the_app_runs_and_nothing_else(package: Path) -> None
         "host.json",
         "requirements.txt",
         "docs/openapi.yaml",
+        "playbooks/contoso.json",
     ):
         assert needed in names
     for folder in ("api/", "orchestrations/", "activities/", "jobs/", "voicea2a/"):
@@ -114,6 +116,35 @@ def worker_functions(unpacked: Path) -> int:
 
 def test_the_real_worker_indexes_the_unpacked_package(worker_functions: int) -> None:
     assert worker_functions > 20  # every HTTP function, the orchestration, activities, the timer
+
+
+def test_a_malformed_playbook_stops_the_app_naming_the_file_and_the_path(
+    unpacked: Path, tmp_path: Path
+) -> None:
+    app = tmp_path / "wwwroot"
+    shutil.copytree(unpacked, app)
+    broken = json.loads((app / "playbooks" / "contoso.json").read_text())
+    broken["symptoms"][2]["skills"].append("tide_tables")  # a skill the playbook never declares
+    (app / "playbooks" / "broken.json").write_text(json.dumps(broken))
+    expected = (
+        "playbooks/broken.json: $.symptoms[2].skills[3] names 'tide_tables', which is not in "
+        "$.skills"
+    )
+
+    verdict = real_worker_verdict(app, {**settings_values(), "PLAYBOOK": "broken"})
+    assert not verdict.accepted and expected in verdict.message
+
+    host = subprocess.run(
+        [sys.executable, "-m", "devhost", "--script-root", str(app), "--port", "0"]
+        + ["--no-azurite", "--no-agents", "--no-timers"],
+        cwd=REPO,
+        env={**os.environ, **settings_values(), "PLAYBOOK": "broken"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert host.returncode != 0 and expected in host.stdout + host.stderr
+    assert "Traceback" not in host.stdout + host.stderr
 
 
 def test_the_devhost_runs_the_unpacked_package_with_only_its_requirements(

@@ -9,24 +9,31 @@ import pytest
 from agents.catalog import AGENT_CLASSES
 from agents.inputs import RequestInput
 from tests.agents.identities import IDENTITIES
-from tests.unit.test_planner import ALL, JANE
-from voicea2a import compose as c
-from voicea2a.compose import AgentOutcome, Answer, clip, compose
-from voicea2a.messages import MESSAGE_REQUEST, Customer, MessageRequest
-from voicea2a.planner import (
+from tests.contoso import (
     AUTHENTICATION,
+    BODY,
+    CONTOSO,
     DISPATCH,
+    FOLLOW_UP,
+    IDENTITY,
     MODEM,
     NETWORK,
     OUTAGE,
     PLAN,
+    compose,
+    needs_dispatch,
+    plan,
+    verified_customer,
+)
+from tests.unit.test_planner import ALL, JANE
+from voicea2a import compose as c
+from voicea2a.compose import AgentOutcome, Answer, clip
+from voicea2a.messages import Customer, MessageRequest
+from voicea2a.planner import (
     Plan,
     Step,
     Verified,
     chosen_plan,
-    needs_dispatch,
-    plan,
-    verified_customer,
     with_customer,
 )
 
@@ -79,7 +86,7 @@ AUTHENTICATED = AgentOutcome(
 
 def test_identity_needed():
     answer = compose(plan(MessageRequest("internet down"), None, ALL), [])
-    assert answer == Answer(c.IDENTITY_NEEDED, (), False)
+    assert answer == Answer(IDENTITY.answers.needed, (), False)
     assert answer.text == (
         "I need to verify your identity first: your first and last name, postal code and date "
         "of birth."
@@ -88,13 +95,13 @@ def test_identity_needed():
 
 def test_nothing_applicable_asks_back():
     answer = compose(plan(MessageRequest("hello"), Verified("CUST-0001"), ALL), [])
-    assert answer == Answer(c.NOTHING_APPLICABLE, (), False)
+    assert answer == Answer(CONTOSO.answers.nothing_applicable, (), False)
     assert answer.text.endswith("?")
 
 
 def test_verified_only_asks_what_to_check():
     answer = compose(plan(MessageRequest("verify me", customer=JANE), None, ALL), [AUTHENTICATED])
-    assert answer.text == f"{AUTHENTICATED.text} {c.VERIFIED_ONLY}"
+    assert answer.text == f"{AUTHENTICATED.text} {IDENTITY.answers.verified_only}"
     assert answer.agents == ("authentication",) and not answer.partial
 
 
@@ -103,9 +110,9 @@ def test_verified_only_asks_what_to_check():
     [
         ({"status": "FAILED", "attemptsRemaining": 2}, "You have 2 attempts left."),
         ({"status": "FAILED", "attemptsRemaining": 1}, "You have 1 attempt left."),
-        ({"status": "FAILED", "attemptsRemaining": 0}, c.AUTH_NOW_LOCKED),
-        ({"status": "FAILED"}, c.AUTH_RETRY),
-        ({"status": "LOCKED_OUT", "retryAfterSeconds": 600}, c.LOCKED_OUT),
+        ({"status": "FAILED", "attemptsRemaining": 0}, IDENTITY.answers.now_locked),
+        ({"status": "FAILED"}, IDENTITY.answers.retry),
+        ({"status": "LOCKED_OUT", "retryAfterSeconds": 600}, IDENTITY.answers.locked_out),
         (
             {"status": "MISSING_FIELD", "missingFields": ["postalCode", "dateOfBirth"]},
             "To verify your identity I still need your postal code and date of birth.",
@@ -114,8 +121,8 @@ def test_verified_only_asks_what_to_check():
             {"status": "MISSING_FIELD", "missingFields": ["firstName", "lastName", "postalCode"]},
             "I still need your first name, last name and postal code.",
         ),
-        ({"status": "MISSING_FIELD", "missingFields": ["bogus"]}, c.IDENTITY_NEEDED),
-        ({"status": "SOMETHING_NEW"}, c.AUTH_MISMATCH),
+        ({"status": "MISSING_FIELD", "missingFields": ["bogus"]}, IDENTITY.answers.needed),
+        ({"status": "SOMETHING_NEW"}, IDENTITY.answers.mismatch),
     ],
 )
 def test_verification_refused(data, expected):
@@ -131,13 +138,13 @@ def test_verification_refused(data, expected):
 )
 def test_verification_unreachable(outcomes):
     answer = compose(identity_plan("no_internet"), outcomes)
-    assert answer == Answer(c.AUTH_UNREACHABLE, (), True)
+    assert answer == Answer(IDENTITY.answers.unreachable, (), True)
 
 
 def test_verification_unavailable():
     skills = {k: v for k, v in ALL.items() if k != AUTHENTICATION}
     result = plan(MessageRequest("down", customer=JANE), None, skills)
-    assert compose(result, []) == Answer(c.AUTH_UNAVAILABLE, (), True)
+    assert compose(result, []) == Answer(IDENTITY.answers.unavailable, (), True)
 
 
 def test_findings_in_plan_order():
@@ -176,7 +183,7 @@ def test_timed_out_and_missing_agents_are_partial():
 def test_all_agents_down():
     outcomes = [broken(OUTAGE), broken(MODEM, "timed-out"), broken(PLAN)]
     answer = compose(verified_plan("no_internet"), outcomes)
-    assert answer == Answer(c.ALL_DOWN, (), True)
+    assert answer == Answer(CONTOSO.answers.all_down, (), True)
     assert answer.text.startswith("I'm sorry")
 
 
@@ -240,26 +247,34 @@ def test_dispatch_approved_after_waiting_uses_the_last_outcome():
         (
             dispatch_outcome("input-required", "APPROVAL_REQUIRED", "I can book"),
             None,
-            c.APPROVAL_PENDING,
+            FOLLOW_UP.answers.approval_pending,
         ),
         (
             dispatch_outcome("input-required", "APPROVAL_REQUIRED", "I can book"),
             "approved",
-            c.APPROVED_PENDING,
+            FOLLOW_UP.answers.approved_pending,
         ),
         (
             dispatch_outcome("input-required", "APPROVAL_REQUIRED", "I can book"),
             "rejected",
-            c.APPROVAL_REJECTED,
+            FOLLOW_UP.answers.rejected,
         ),
-        (dispatch_outcome("completed", "DECLINED", "declined"), "rejected", c.APPROVAL_REJECTED),
-        (dispatch_outcome("completed", "DECLINED", "declined"), None, c.APPROVAL_REJECTED),
-        (dispatch_outcome("completed", "DECLINED", "declined"), "timed-out", c.APPROVAL_TIMED_OUT),
+        (
+            dispatch_outcome("completed", "DECLINED", "declined"),
+            "rejected",
+            FOLLOW_UP.answers.rejected,
+        ),
+        (dispatch_outcome("completed", "DECLINED", "declined"), None, FOLLOW_UP.answers.rejected),
+        (
+            dispatch_outcome("completed", "DECLINED", "declined"),
+            "timed-out",
+            FOLLOW_UP.answers.approval_timed_out,
+        ),
         (dispatch_outcome("completed", "BOOKED", BOOKED_TEXT), "timed-out", BOOKED_TEXT),
         (
             dispatch_outcome("input-required", "APPROVAL_REQUIRED", "I can book"),
             "timed-out",
-            c.APPROVAL_TIMED_OUT,
+            FOLLOW_UP.answers.approval_timed_out,
         ),
     ],
 )
@@ -273,20 +288,20 @@ def test_dispatch_approval(outcome, approval, expected):
 
 
 def test_rejected_and_timed_out_promise_a_call_back():
-    assert "a supervisor will call you back" in c.APPROVAL_REJECTED.lower()
-    assert "a supervisor will call you back" in c.APPROVAL_TIMED_OUT.lower()
+    assert "a supervisor will call you back" in FOLLOW_UP.answers.rejected.lower()
+    assert "a supervisor will call you back" in FOLLOW_UP.answers.approval_timed_out.lower()
 
 
 def test_no_slot_available():
     text = "No technician slot is free in the Ottawa region."
     outcome = dispatch_outcome("completed", "NO_SLOT_AVAILABLE", text)
     answer = compose(verified_plan("technician_visit"), [outcome])
-    assert answer.text == f"{text} {c.NO_SLOT_FOLLOW_UP}"
+    assert answer.text == f"{text} {FOLLOW_UP.answers.no_slot}"
 
 
 def test_dispatch_unreachable_is_partial():
     answer = compose(verified_plan("technician_visit"), [broken(DISPATCH)])
-    assert answer == Answer(c.ALL_DOWN, (), True)
+    assert answer == Answer(CONTOSO.answers.all_down, (), True)
     outcomes = [done(MODEM, status="HARDWARE_FAULT"), broken(DISPATCH, "timed-out")]
     answer = compose(verified_plan("modem_lights"), outcomes)
     assert answer.text == f"{TEXTS[MODEM]} I couldn't reach the technician booking just now."
@@ -308,7 +323,7 @@ def test_recommended_without_a_dispatch_agent():
     skills = {k: v for k, v in ALL.items() if k != DISPATCH}
     result = verified_plan("modem_lights", skills=skills)
     answer = compose(result, [done(MODEM, status="HARDWARE_FAULT")])
-    assert answer.text == f"{TEXTS[MODEM]} {c.RECOMMENDED_NOT_BOOKABLE}"
+    assert answer.text == f"{TEXTS[MODEM]} {FOLLOW_UP.answers.not_bookable}"
     assert answer.partial
 
 
@@ -440,7 +455,7 @@ def test_steps_property_flattens_stages():
 
 
 def chosen_agents(*names: str, routable: dict[str, str]) -> Plan:
-    request = MESSAGE_REQUEST.parse({"request": "When is high tide?", "agents": list(names)})
+    request = BODY.parse({"request": "When is high tide?", "agents": list(names)})
     return chosen_plan(request, routable, verified=None)
 
 

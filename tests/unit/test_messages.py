@@ -7,9 +7,10 @@ import re
 
 import pytest
 
+from tests.contoso import BODY as MESSAGE_REQUEST
+from tests.contoso import SYMPTOM_IDS as SYMPTOMS
 from voicea2a.errors import InvalidRequest
 from voicea2a.messages import (
-    MESSAGE_REQUEST,
     AgentChoice,
     Customer,
     MessageRequest,
@@ -18,7 +19,6 @@ from voicea2a.messages import (
     is_instance_id,
     url_segment,
 )
-from voicea2a.voice_session import SYMPTOMS
 
 IDENTITY = {
     "firstName": "Jane",
@@ -52,8 +52,7 @@ def test_full_body_parses():
         call_id="call_abc123",
         customer=Customer("Jane", "Doe", "M5H 1A1", "1985-03-14", "CUST-0001"),
         symptoms=("no_internet", "modem_lights"),
-        led_state="blinking-yellow",
-        preferred_date="2026-12-01",
+        details={"ledState": "blinking-yellow", "preferredDate": "2026-12-01"},
     )
     assert parsed.customer.has_identity()
 
@@ -68,10 +67,10 @@ def test_round_trip_through_json():
     assert json.loads(json.dumps(as_json)) == as_json
     assert as_json["request"] == "My internet is down."
     assert as_json["customer"]["dateOfBirth"] == "1985-03-14"
-    assert MessageRequest.from_json(as_json) == parsed
+    assert MESSAGE_REQUEST.parse(as_json) == parsed
     minimal = MessageRequest(request="hi")
     assert minimal.to_json() == {"request": "hi"}
-    assert MessageRequest.from_json(minimal.to_json()) == minimal
+    assert MESSAGE_REQUEST.parse(minimal.to_json()) == minimal
 
 
 @pytest.mark.parametrize(
@@ -168,7 +167,7 @@ def test_empty_optional_values_count_as_absent():
     )
     assert parsed.customer == Customer()
     assert not parsed.customer.has_identity()
-    assert parsed.led_state is None and parsed.preferred_date is None and parsed.symptoms == ()
+    assert parsed.details == {} and parsed.symptoms == ()
 
 
 def test_symptoms_deduplicated_in_order():

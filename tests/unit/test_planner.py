@@ -6,24 +6,28 @@ import json
 
 import pytest
 
-from voicea2a.messages import MESSAGE_REQUEST, Customer, MessageRequest
-from voicea2a.planner import (
+from tests.contoso import (
     AUTHENTICATION,
+    BODY,
     DISPATCH,
     MODEM,
     NETWORK,
     OUTAGE,
     PLAN,
+    needed_skills,
+    needs_dispatch,
+    plan,
+    verified_customer,
+)
+from voicea2a.messages import Customer, MessageRequest
+from voicea2a.planner import (
     Plan,
     Step,
     Verified,
     chosen_plan,
     context_text,
+    covers,
     identity_fingerprint,
-    needed_skills,
-    needs_dispatch,
-    plan,
-    verified_customer,
     with_customer,
 )
 
@@ -127,14 +131,14 @@ def test_symptoms_win_over_keywords():
 
 # Rule 3: ledState brings the modem check, with the state in its data.
 def test_led_state_adds_modem_with_state():
-    result = plan(req("hello", led_state="red"), VERIFIED, ALL)
+    result = plan(req("hello", details={"ledState": "red"}), VERIFIED, ALL)
     assert skills_of(result) == [[MODEM]]
     assert result.stages[0][0].data == {"customerId": VERIFIED_ID, "ledState": "red"}
 
 
 # Rule 4: preferredDate means a visit is wanted.
 def test_preferred_date_requests_dispatch():
-    result = plan(req("hello", preferred_date="2026-12-01"), VERIFIED, ALL)
+    result = plan(req("hello", details={"preferredDate": "2026-12-01"}), VERIFIED, ALL)
     assert result.dispatch_requested
     assert result.dispatch == Step(
         "technical-dispatch",
@@ -228,7 +232,7 @@ def test_needs_identity(customer):
 
 def test_nothing_applicable_needs_no_identity():
     result = plan(req("hello there"), None, ALL)
-    assert result == Plan()
+    assert not covers(result)
 
 
 # Rule 8: one parallel diagnostics stage in a fixed order.
@@ -336,7 +340,9 @@ def test_verified_customer(data, expected):
 
 def test_plan_round_trips_through_json():
     result = plan(
-        req("internet down and a technician please", customer=JANE, led_state="red"), None, ALL
+        req("internet down and a technician please", customer=JANE, details={"ledState": "red"}),
+        None,
+        ALL,
     )
     as_json = json.loads(json.dumps(result.to_json()))
     assert Plan.from_json(as_json) == result
@@ -356,7 +362,7 @@ def test_plan_is_deterministic():
 
 
 def chosen(*agents: object, request: str = "When is high tide at the harbour?") -> MessageRequest:
-    return MESSAGE_REQUEST.parse({"request": request, "agents": list(agents)})
+    return BODY.parse({"request": request, "agents": list(agents)})
 
 
 def test_chosen_agents_run_in_one_stage_told_their_message_or_the_request():
