@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict, TypeGuard
 
+from voicea2a.matcher import agent_label
 from voicea2a.planner import Plan
 from voicea2a.playbook import Answers, FollowUp, Identity, Playbook
 
@@ -122,7 +123,7 @@ def clip(text: str, limit: int = MAX_FINDING_CHARS) -> str:
 
 def _label(labels: Mapping[str, str], skill_or_agent: str) -> str:
     # A planned skill has the playbook's label; an agent the voice model chose is named.
-    return labels.get(skill_or_agent) or f"{skill_or_agent} agent"
+    return labels.get(skill_or_agent) or agent_label(skill_or_agent)
 
 
 def _label_list(labels: Sequence[str], conjunction: str) -> str:

@@ -96,6 +96,11 @@ STOP_WORDS = frozenset(
 )
 
 
+def agent_label(name: str) -> str:
+    """An agent as an answer names it: "the tides agent", never "the tides-agent agent"."""
+    return name if name.endswith("agent") else f"{name} agent"
+
+
 @dataclass(frozen=True)
 class SkillText:
     """The words of one skill the matcher reads."""
@@ -118,7 +123,8 @@ class Candidate:
     def offer(self) -> str:
         """What the agent can do, as the question back lists it."""
         skills = ", ".join(skill.name for skill in self.skills)
-        return f"the {self.name} agent ({skills})" if skills else f"the {self.name} agent"
+        label = agent_label(self.name)
+        return f"the {label} ({skills})" if skills else f"the {label}"
 
 
 @dataclass(frozen=True)

@@ -582,12 +582,12 @@ PLAYBOOK_FILE: Obj[Playbook] = Obj(
 
 def parse_playbook(document: Any, source: str) -> Playbook:
     """A playbook from its JSON document; PlaybookError naming `source` and the JSON path."""
+    if not isinstance(document, dict):
+        raise PlaybookError(f"{source}: $ must be a JSON object.")
     try:
         playbook = PLAYBOOK_FILE.parse(document)
     except InvalidField as exc:
         raise PlaybookError(f"{source}: $.{exc.path} {exc.rule}.") from None
-    except ValueError as exc:  # the document is not an object
-        raise PlaybookError(f"{source}: $ must be a JSON object ({exc}).") from None
     _check_references(playbook, source)
     return playbook
 

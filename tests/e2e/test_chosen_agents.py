@@ -7,8 +7,10 @@ from __future__ import annotations
 import jsonschema
 import pytest
 
+from tests.contoso import CONTOSO
 from tests.system import error_of
 from tests.tide_agent import ANSWER, TideAgent
+from voicea2a.voice_session import GENERIC_INSTRUCTIONS
 
 pytestmark = pytest.mark.azurite
 
@@ -130,3 +132,61 @@ def test_bad_choices_are_refused_naming_them(system, tide, agents, message):
     assert response.status_code == 400
     assert error_of(response)["message"] == message
     assert tide.received == []
+
+
+def post(system, request: str, call_id: str, conversation: str = "match-1"):
+    body = {"request": request, "conversationId": conversation, "callId": call_id}
+    return system.app.http.post("/api/messages", json=body, headers=system.headers())
+
+
+def test_a_request_the_playbook_does_not_cover_goes_to_the_best_matching_agent(system, tide):
+    first = post(system, "When is high tide in Halifax?", "match-1")
+    second = post(system, "And the low tides tomorrow?", "match-2")
+
+    assert first.status_code == second.status_code == 200, first.text
+    assert first.json()["answer"] == f"From the {NAME} agent: {ANSWER}"
+    assert second.json()["agents"] == [NAME]
+    first_turn, second_turn = tide.received
+    assert first_turn.texts == ["When is high tide in Halifax?"]
+    assert second_turn.texts[-1] == "And the low tides tomorrow?"
+    assert second_turn.texts[0].startswith("Earlier in this conversation:\nCaller: When is high")
+    assert first_turn.context_id == second_turn.context_id  # the same thread, turn after turn
+
+
+def test_a_request_nothing_matches_is_answered_with_what_the_network_can_do(system, tide):
+    response = post(system, "Can you sing me a song?", "song-1")
+
+    assert response.status_code == 200, response.text
+    assert response.json()["answer"] == (
+        f"{CONTOSO.answers.nothing_applicable} I can also ask the {NAME} agent (Tide tables)."
+    )
+    assert tide.received == []
+
+
+@pytest.mark.parametrize("overrides", [{"PLAYBOOK": ""}])
+def test_without_a_playbook_every_agent_is_reached_by_its_skills(system, tide):
+    session = system.app.http.get("/api/voice/session", headers=system.headers()).json()
+    # The playbook's instructions and fields are gone; the agents' own cards still speak.
+    assert session["session"]["instructions"] == GENERIC_INSTRUCTIONS
+    [only] = session["session"]["tools"]
+    assert set(only["parameters"]["properties"]) == {"request", "agents"}
+
+    tides = post(system, "When is high tide in Halifax?", "free-1", "free")
+    outage = post(system, "Is there an outage near me?", "free-2", "free")
+    vague = post(system, "Hello there", "free-3", "free")
+    refused = system.app.http.post(
+        "/api/messages",
+        json={"request": "Down", "symptoms": ["no_internet"]},
+        headers=system.headers(),
+    )
+
+    assert tides.json()["agents"] == [NAME]
+    outage_agent = "contoso-outage-check-agent"  # its registry name, from its card's name
+    assert outage.json()["agents"] == [outage_agent]
+    assert outage.json()["answer"].startswith(f"From the {outage_agent}: ")
+    question = vague.json()["answer"]
+    assert question.startswith("I can ask the contoso-authentication-agent (Customer Auth")
+    assert f"the {NAME} agent (Tide tables)" in question and question.endswith(
+        "Which would you like?"
+    )
+    assert error_of(refused)["message"] == "Unknown field 'symptoms'."
