@@ -167,6 +167,9 @@ param a2aAgentUrls string = ''
 @description('NCRONTAB schedule of the agent health probe in Azure (six fields, seconds first); empty: every minute.')
 param agentHealthSchedule string = ''
 
+@description('The workflow the app follows: playbooks/<name>.json (PLAYBOOK); empty: none. The sample network\'s is contoso.')
+param playbook string = 'contoso'
+
 // Operations (infra/app/alerts.bicep)
 @description('E-mail address that alert notifications go to; empty: no action group, and the alert rules fire without actions.')
 param alertEmailAddress string = ''
@@ -334,6 +337,7 @@ module functions 'app/functions.bicep' = {
     taskHubName: taskHubName
     agentHealthSchedule: agentHealthScheduleInAzure
     a2aAgentUrls: a2aAgentUrls
+    playbook: playbook
     authOidcIssuer: authOidcIssuer
     authOidcAudience: authOidcAudience
     voiceLiveApiVersion: voiceLiveApiVersion

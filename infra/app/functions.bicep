@@ -62,6 +62,9 @@ param agentHealthSchedule string
 @description('Comma-separated A2A agent URLs registered at start-up (A2A_AGENT_URLS); empty: none.')
 param a2aAgentUrls string = ''
 
+@description('The workflow the app follows: playbooks/<name>.json (PLAYBOOK); empty: none.')
+param playbook string = ''
+
 @description('Entra ID issuer of user tokens (AUTH_OIDC_ISSUER); set with the audience, or both empty.')
 param authOidcIssuer string = ''
 @description('Audience of user tokens (AUTH_OIDC_AUDIENCE).')
@@ -217,6 +220,10 @@ resource api 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'AGENT_HEALTH_SCHEDULE'
           value: agentHealthSchedule
+        }
+        {
+          name: 'PLAYBOOK'
+          value: playbook
         }
       ]
       minTlsVersion: '1.2'
