@@ -15,6 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = [
     ("cold start", ["bench/cold_start.py", "--runs", "5"]),
+    ("a2a client", ["bench/a2a_client.py", "--runs", "5", "--slow-updates", "7"]),
     ("token endpoint", ["bench/token_endpoint.py", "--requests", "100"]),
     ("events fan-out", ["bench/events_fanout.py", "--users", "50", "--events", "500"]),
     ("delegation", ["bench/delegation.py", "--levels", "1,10,50"]),

@@ -13,6 +13,7 @@ Orchestrator code imports this module: it must stay free of I/O at import.
 import json
 from typing import Any, Final, NotRequired, TypedDict, cast
 
+from voicea2a.a2a import PartJson
 from voicea2a.compose import AnswerJson as Answer
 from voicea2a.compose import OutcomeJson as Outcome
 from voicea2a.config import LimitsJson as Limits
@@ -140,8 +141,10 @@ class SpecialistCall(TraceFields):
     taskId: str | None
     contextId: str | None
     attempt: int
-    timeoutSeconds: float
-    maxBytes: int
+    timeoutSeconds: float  # the whole call (a streamed one included)
+    maxBytes: int  # the whole reply (every event of a stream together)
+    # A streaming agent (its card offers it) sending no event for this long has timed out.
+    silenceSeconds: NotRequired[float]
 
 
 class SpecialistResult(TypedDict):
@@ -156,6 +159,8 @@ class SpecialistResult(TypedDict):
     data: NotRequired[dict[str, Any]]
     taskId: NotRequired[str | None]
     contextId: NotRequired[str | None]
+    # Every part the agent sent, in order (a file sent inline: its size, never its bytes).
+    parts: NotRequired[list[PartJson]]
     # Only when the call failed:
     kind: NotRequired[str]  # an A2AErrorKind
 

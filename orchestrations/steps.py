@@ -34,11 +34,14 @@ from orchestrations.contract import (
     SpecialistResult,
     TraceFields,
 )
+from voicea2a.a2a import card_streams
 from voicea2a.compose import AgentOutcome
+from voicea2a.config import DelegationSettings
 from voicea2a.planner import Step
 from voicea2a.telemetry.context import log_fields
 
 log = logging.getLogger("orchestrations.delegation")
+_DEFAULTS = DelegationSettings()  # for instances started before a limit existed
 
 
 def trace_fields(context: df.DurableOrchestrationContext, job: DelegationJob) -> TraceFields:
@@ -262,7 +265,9 @@ def _call(
     card: dict[str, Any],
     attempt: int,
     continuation: dict[str, Any] | None,
+    deadline: datetime,
 ) -> TaskBase:
+    limits = job["limits"]
     call: SpecialistCall = {
         "agent": step.agent,
         "skill": step.skill,
@@ -270,14 +275,42 @@ def _call(
         "data": step.data,
         "text": step.text,
         "context": step.context,
-        "taskId": (continuation or {}).get("taskId"),
+        "taskId": (continuation or {}).get("taskId") or step.task_id,
         "contextId": (continuation or {}).get("contextId") or conversation_context(job, step.agent),
         "attempt": attempt,
-        "timeoutSeconds": job["limits"]["agentTimeoutSeconds"],
-        "maxBytes": job["limits"]["responseMaxBytes"],
+        "timeoutSeconds": limits["agentTimeoutSeconds"],
+        "maxBytes": limits["responseMaxBytes"],
         **trace_fields(context, job),
     }
+    if card_streams(card):
+        # A stream may run until the step's deadline and no longer: past it nobody waits.
+        left = (deadline - context.current_utc_datetime).total_seconds()
+        call["timeoutSeconds"] = max(left, 0.001)
+        call["silenceSeconds"] = _stream_limits(job)[1]
     return context.call_activity(CALL_SPECIALIST, call)
+
+
+def _stream_limits(job: DelegationJob) -> tuple[float, float]:
+    """The whole-call and silence deadlines of a streaming agent (a job started before they
+    were settings carries neither: the defaults)."""
+    limits = job["limits"]
+    return (
+        limits.get("agentStreamTimeoutSeconds", _DEFAULTS.stream_timeout_seconds),
+        limits.get("agentStreamSilenceSeconds", _DEFAULTS.stream_silence_seconds),
+    )
+
+
+def _step_deadline(
+    context: df.DurableOrchestrationContext,
+    job: DelegationJob,
+    card: dict[str, Any],
+    until: datetime | None,
+) -> datetime:
+    """When a step's call must have answered, retries included: AGENT_TIMEOUT_SECONDS, or
+    AGENT_STREAM_TIMEOUT_SECONDS for an agent that streams its progress; never past `until`."""
+    seconds = _stream_limits(job)[0] if card_streams(card) else job["limits"]["agentTimeoutSeconds"]
+    deadline = context.current_utc_datetime + timedelta(seconds=seconds)
+    return until if until is not None and until < deadline else deadline
 
 
 def conversation_context(job: DelegationJob, agent: str) -> str:
@@ -303,12 +336,10 @@ def run_stage(
     a partial outcome."""
     limits = job["limits"]
     now = context.current_utc_datetime
-    deadline = now + timedelta(seconds=limits["agentTimeoutSeconds"])
-    if until is not None and until < deadline:
-        deadline = until
-    if deadline <= now:
+    ends = {step.agent: _step_deadline(context, job, cards[step.agent], until) for step in steps}
+    if all(end <= now for end in ends.values()):
         return [_out_of_time(context, job, step, events, progress) for step in steps]
-    deadlines = {step.agent: timer(context, deadline) for step in steps}
+    deadlines = {step.agent: timer(context, ends[step.agent]) for step in steps}
     outcomes: dict[str, AgentOutcome] = {}
     for step in steps:
         events.add("agent.status", {"status": "started", "attempt": 1}, agent=step.agent)
@@ -316,7 +347,8 @@ def run_stage(
     pending, attempt = list(steps), 1
     while pending:
         calls = {
-            s.agent: _call(context, job, s, cards[s.agent], attempt, continuation) for s in pending
+            s.agent: _call(context, job, s, cards[s.agent], attempt, continuation, ends[s.agent])
+            for s in pending
         }
         races = [context.task_any([calls[s.agent], deadlines[s.agent]]) for s in pending]
         yield from settle(context, races, events)
@@ -367,19 +399,21 @@ def run_stage(
             )
             _said(context, job, outcome)
             progress.update(**{step.agent: outcome.status})
-        pending = retry
-        if pending:
+        pending = []
+        if retry:
             wake = context.current_utc_datetime + _backoff(job, attempt)
-            if wake >= deadline:
-                for step in pending:  # no time left for another attempt before the deadline
-                    outcomes[step.agent] = AgentOutcome(
-                        step.agent, step.skill, "timed-out", reason="no answer before the deadline"
-                    )
-                    events.add("agent.status", {"status": "timed-out"}, agent=step.agent)
-                    _said(context, job, outcomes[step.agent])
-                    progress.update(**{step.agent: "timed-out"})
-                pending = []
-            else:
+            for step in retry:
+                if wake < ends[step.agent]:
+                    pending.append(step)
+                    continue
+                # No time left for another attempt before this step's deadline.
+                outcomes[step.agent] = AgentOutcome(
+                    step.agent, step.skill, "timed-out", reason="no answer before the deadline"
+                )
+                events.add("agent.status", {"status": "timed-out"}, agent=step.agent)
+                _said(context, job, outcomes[step.agent])
+                progress.update(**{step.agent: "timed-out"})
+            if pending:
                 yield from settle(context, [context.create_timer(wake)], events)
                 attempt += 1
     for deadline_timer in deadlines.values():

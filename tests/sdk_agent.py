@@ -22,22 +22,28 @@ RPC_PATH = "/a2a"
 
 class SdkAgent:
     """`executor` behind a2a-sdk's JSON-RPC routes; `card(rpc_url)` makes its card. With
-    `v0_3`, the routes also speak A2A 0.3."""
+    `v0_3`, the routes also speak A2A 0.3; `handler` replaces the SDK's request handler (a
+    subclass that refuses a method, say)."""
 
     def __init__(
-        self, executor: AgentExecutor, card: Callable[[str], AgentCard], *, v0_3: bool = False
+        self,
+        executor: AgentExecutor,
+        card: Callable[[str], AgentCard],
+        *,
+        v0_3: bool = False,
+        handler: type[DefaultRequestHandler] = DefaultRequestHandler,
     ) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         agent_card = card(self.url + RPC_PATH)
-        handler = DefaultRequestHandler(
+        request_handler = handler(
             agent_executor=executor, task_store=InMemoryTaskStore(), agent_card=agent_card
         )
         app = Starlette(
             routes=create_agent_card_routes(agent_card)
-            + create_jsonrpc_routes(handler, rpc_url=RPC_PATH, enable_v0_3_compat=v0_3)
+            + create_jsonrpc_routes(request_handler, rpc_url=RPC_PATH, enable_v0_3_compat=v0_3)
         )
         config = uvicorn.Config(
             app, host="127.0.0.1", port=self.port, log_config=None, lifespan="off"

@@ -6,18 +6,25 @@ as soon as it grows past the cap. Every failure is an `A2AError` (an `UpstreamUn
 whose `kind` says what went wrong; messages quote at most a short excerpt of a response body,
 never a credential we sent. A message carries the credential its card asks for (a
 `CredentialSource`: voicea2a/agentauth.py); the card itself is fetched without one.
+
+An agent whose card offers streaming is answered over SSE (SendStreamingMessage; 0.3
+message/stream), its progress handed to a callback, with a deadline on silence as well as on the
+whole call. Every part of an answer is kept as an `A2APart`, read the same from 1.0 and 0.3
+(docs/a2a-client.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import enum
 import json
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, NotRequired, Protocol, TypedDict
 from urllib.parse import urlsplit
 
 from opentelemetry.trace import SpanKind
@@ -63,6 +70,13 @@ STATES = {
     },
 }
 ERROR_STATES = frozenset({"failed", "rejected"})
+# A call (blocking or streamed) ends at a terminal state, or at one that waits for someone.
+FINAL_STATES = frozenset(
+    {"completed", "failed", "rejected", "canceled", "input-required", "auth-required"}
+)
+# How a 0.3 server (a2a-sdk's compatibility layer) marks a data part whose value is not an
+# object: 0.3 data parts must be objects, so a list arrives as {"value": [...]} with this flag.
+DATA_PART_COMPAT = "data_part_compat"
 
 
 class A2AErrorKind(enum.StrEnum):
@@ -133,6 +147,8 @@ class AgentCardInfo:
     rpc_url: str
     protocol_version: str
     raw: Mapping[str, Any] = field(repr=False, compare=False)
+    # The card's `capabilities.streaming`: the agent answers SendStreamingMessage over SSE.
+    streaming: bool = False
 
 
 class CredentialSource(Protocol):
@@ -143,9 +159,67 @@ class CredentialSource(Protocol):
         ...
 
 
+class PartJson(TypedDict):
+    """One part of an answer as JSON (`A2APart.to_json`): the same for A2A 1.0 and 0.3."""
+
+    kind: Literal["text", "data", "file"]
+    text: NotRequired[str]
+    data: NotRequired[Any]  # any JSON value: object, list, string, number, boolean or null
+    url: NotRequired[str]  # a file by reference
+    size: NotRequired[int]  # a file sent inline: its size in bytes (the bytes are not kept)
+    mediaType: NotRequired[str]
+    filename: NotRequired[str]
+    metadata: NotRequired[dict[str, Any]]
+    artifactId: NotRequired[str]  # absent for a part of the message or of the status message
+    artifactName: NotRequired[str]
+
+
+@dataclass(frozen=True)
+class A2APart:
+    """One part of an agent's answer, whatever the protocol version: text, data (any JSON
+    value) or a file (by URL, or inline: then only its size is kept), with where it came from."""
+
+    kind: Literal["text", "data", "file"]
+    text: str | None = None
+    data: Any = None
+    url: str | None = None
+    size: int | None = None
+    media_type: str | None = None
+    filename: str | None = None
+    metadata: Mapping[str, Any] | None = None
+    artifact_id: str | None = None
+    artifact_name: str | None = None
+
+    def to_json(self) -> PartJson:
+        """The part as JSON, only the fields it has (`data` always, for a data part)."""
+        part: PartJson = {"kind": self.kind}
+        if self.kind == "text":
+            part["text"] = self.text or ""
+        elif self.kind == "data":
+            part["data"] = self.data
+        if self.url is not None:
+            part["url"] = self.url
+        if self.size is not None:
+            part["size"] = self.size
+        if self.media_type:
+            part["mediaType"] = self.media_type
+        if self.filename:
+            part["filename"] = self.filename
+        if self.metadata:
+            part["metadata"] = dict(self.metadata)
+        if self.artifact_id:
+            part["artifactId"] = self.artifact_id
+        if self.artifact_name:
+            part["artifactName"] = self.artifact_name
+        return part
+
+
 @dataclass(frozen=True)
 class A2AResult:
-    """An agent's answer: our state name, the joined text, the merged data parts, the ids."""
+    """An agent's answer: our state name, the joined text, the merged object data parts, the
+    ids, and every part it sent (of the message, or of the task's status message and artifacts).
+
+    `parts` are left out of equality: `text` and `data` are what most callers compare."""
 
     state: str
     text: str
@@ -153,6 +227,20 @@ class A2AResult:
     task_id: str | None
     context_id: str | None
     error: str | None = None
+    parts: tuple[A2APart, ...] = field(default=(), compare=False)
+
+
+@dataclass(frozen=True)
+class A2AProgress:
+    """A streamed status update that carried a message: the task is still at work."""
+
+    state: str
+    text: str
+    task_id: str | None
+    context_id: str | None
+
+
+ProgressCallback = Callable[[A2AProgress], Awaitable[None]]
 
 
 async def fetch_card(
@@ -215,7 +303,14 @@ def parse_card(card: Any) -> AgentCardInfo:
         rpc_url=rpc_url,
         protocol_version=protocol_version,
         raw=card,
+        streaming=card_streams(card),
     )
+
+
+def card_streams(card: Mapping[str, Any]) -> bool:
+    """Whether a raw card offers streaming (`capabilities.streaming` is true)."""
+    capabilities = card.get("capabilities")
+    return isinstance(capabilities, dict) and capabilities.get("streaming") is True
 
 
 async def send_message(
@@ -233,8 +328,11 @@ async def send_message(
     credentials: CredentialSource | None = None,
     message_id: str | None = None,
     metadata: Mapping[str, str] | None = None,
+    stream: bool | None = None,
+    silence: float | None = None,
+    on_progress: ProgressCallback | None = None,
 ) -> A2AResult:
-    """Send one user message and wait for the answer (blocking); pass the ids to continue a task.
+    """Send one user message and wait for the answer; pass the ids to continue a task.
 
     `headers` may carry `traceparent`, `tracestate` and `x-correlation-id` to forward; any
     other header in it is not sent. The call runs in a client span (a child of the current span,
@@ -242,9 +340,16 @@ async def send_message(
     `credentials` authenticate the call; a stable `message_id` lets the agent recognise a
     repeated message (default: a new one); `metadata` goes on the message. `context` (earlier
     turns of the conversation) is a text part of its own, before `text`.
+
+    With `stream` (default: when the card offers streaming) the message goes as
+    SendStreamingMessage (0.3: message/stream) and the answer is read from the SSE stream until
+    the task ends or waits for someone: `timeout` bounds the whole call, `silence` (default:
+    `timeout`) each wait for the next event, `max_bytes` the whole stream; every status update
+    that carries a message is handed to `on_progress` (awaited: keep it quick).
     """
     if text is None and data is None:
         raise ValueError("send_message needs text, data or both")
+    streaming = card.streaming if stream is None else stream
     request_id = uuid.uuid4().hex
     message = _MessageFields(
         message_id or uuid.uuid4().hex,
@@ -255,10 +360,12 @@ async def send_message(
         dict(metadata or {}),
     )
     if card.protocol_version == A2A_VERSION:
-        payload = _request_v1(request_id, message)
+        method = "SendStreamingMessage" if streaming else "SendMessage"
+        payload = _request_v1(request_id, message, method)
         version_header = {"A2A-Version": A2A_VERSION}
     else:
-        payload = _request_v03(request_id, message)
+        method = "message/stream" if streaming else "message/send"
+        payload = _request_v03(request_id, message, method)
         # A 0.3 server reads a missing A2A-Version header as 0.3.
         version_header = {}
     forwarded = forwarded_headers(headers)
@@ -266,13 +373,14 @@ async def send_message(
         "a2a.agent": card.name,
         "a2a.protocol_version": card.protocol_version,
         "rpc.system": "jsonrpc",
-        "rpc.method": "SendMessage" if card.protocol_version == A2A_VERSION else "message/send",
+        "rpc.method": method,
         "http.request.method": "POST",
         "url.full": redact(card.rpc_url),
         "server.address": urlsplit(card.rpc_url).hostname or "",
     }
+    operation = "SendStreamingMessage" if streaming else "SendMessage"
     with span(
-        f"A2A SendMessage {card.name}",
+        f"A2A {operation} {card.name}",
         kind=SpanKind.CLIENT,
         traceparent=forwarded.get("traceparent"),
         attributes=attributes,
@@ -291,19 +399,34 @@ async def send_message(
                     **version_header,
                     **credential,
                     "Content-Type": "application/json",
-                    "Accept": "application/json",
+                    "Accept": "text/event-stream" if streaming else "application/json",
                 }
-                status, body = await _exchange(
-                    client,
-                    "POST",
-                    card.rpc_url,
-                    headers=request_headers,
-                    content=json.dumps(payload).encode(),
-                    timeout=timeout,
-                    max_bytes=max_bytes,
-                )
+                content = json.dumps(payload).encode()
+                if streaming:
+                    status, result = await _stream_exchange(
+                        client,
+                        card,
+                        request_id,
+                        headers=request_headers,
+                        content=content,
+                        timeout=timeout,
+                        silence=silence or timeout,
+                        max_bytes=max_bytes,
+                        on_progress=on_progress,
+                    )
+                else:
+                    status, body = await _exchange(
+                        client,
+                        "POST",
+                        card.rpc_url,
+                        headers=request_headers,
+                        content=content,
+                        timeout=timeout,
+                        max_bytes=max_bytes,
+                    )
             call_span.set_attribute("http.response.status_code", status)
-            result = _parse_reply(card, request_id, status, body)
+            if not streaming:
+                result = _parse_reply(card, request_id, status, body)
         except TimeoutError:
             call_span.set_attribute("error.type", str(A2AErrorKind.TIMEOUT))
             raise A2AError(
@@ -347,16 +470,7 @@ async def _exchange(
         async with client.stream(
             method, url, headers=headers, content=content, timeout=timeout
         ) as response:
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > max_bytes:
-                raise _too_large(url, max_bytes)
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > max_bytes:
-                    # Leaving the stream closes the connection: the rest is never read.
-                    raise _too_large(url, max_bytes)
-            return response.status_code, bytes(body)
+            return response.status_code, await _read_body(response, url, max_bytes)
     except httpx.TimeoutException:
         raise A2AError(
             A2AErrorKind.TIMEOUT, f"{method} {url} timed out after {timeout:g} s"
@@ -365,6 +479,259 @@ async def _exchange(
         raise A2AError(
             A2AErrorKind.CONNECTION, f"{method} {url} failed: {type(exc).__name__}"
         ) from None
+
+
+async def _read_body(response: httpx.Response, url: str, max_bytes: int) -> bytes:
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise _too_large(url, max_bytes)
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > max_bytes:
+            # Leaving the stream closes the connection: the rest is never read.
+            raise _too_large(url, max_bytes)
+    return bytes(body)
+
+
+async def _stream_exchange(
+    client: httpx.AsyncClient,
+    card: AgentCardInfo,
+    request_id: str,
+    *,
+    headers: dict[str, str],
+    content: bytes,
+    timeout: float,
+    silence: float,
+    max_bytes: int,
+    on_progress: ProgressCallback | None,
+) -> tuple[int, A2AResult]:
+    """POST a streaming request; read the SSE reply, or a plain JSON one (an error, or a
+    server that answers in one piece)."""
+    import httpx
+
+    url = card.rpc_url
+    try:
+        async with client.stream(
+            "POST", url, headers=headers, content=content, timeout=timeout
+        ) as response:
+            media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            if response.status_code != 200 or media_type != "text/event-stream":
+                body = await _read_body(response, url, max_bytes)
+                return response.status_code, _parse_reply(
+                    card, request_id, response.status_code, body
+                )
+            result = await _read_stream(
+                card,
+                request_id,
+                response,
+                silence=silence,
+                max_bytes=max_bytes,
+                on_progress=on_progress,
+            )
+            # Leaving the block closes the connection: nothing after the end is read.
+            return response.status_code, result
+    except httpx.TimeoutException:
+        raise A2AError(A2AErrorKind.TIMEOUT, f"POST {url} timed out after {timeout:g} s") from None
+    except httpx.HTTPError as exc:
+        raise A2AError(
+            A2AErrorKind.CONNECTION, f"POST {url} failed: {type(exc).__name__}"
+        ) from None
+
+
+async def _read_stream(
+    card: AgentCardInfo,
+    request_id: str,
+    response: httpx.Response,
+    *,
+    silence: float,
+    max_bytes: int,
+    on_progress: ProgressCallback | None,
+) -> A2AResult:
+    """Build the task up from the stream's events until it ends or waits for someone; each
+    event must come within `silence` seconds of the one before (of the request, for the first)."""
+    who = f"agent '{card.name}'"
+    task = _StreamedTask()
+    loop = asyncio.get_running_loop()
+    quiet = asyncio.timeout(silence)
+    try:
+        async with quiet:
+            async for data in _sse_data(response, card.rpc_url, max_bytes):
+                quiet.reschedule(loop.time() + silence)
+                result = _stream_result(who, request_id, data)
+                try:
+                    ended, progress = task.apply(result)
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise A2AError(
+                        A2AErrorKind.MALFORMED, f"{who} sent an unexpected stream event: {exc}"
+                    ) from None
+                if ended:
+                    return task.result(who)
+                if progress is not None and on_progress is not None:
+                    await on_progress(progress)
+    except TimeoutError:
+        if quiet.expired():
+            raise A2AError(A2AErrorKind.TIMEOUT, f"{who} sent no event for {silence:g} s") from None
+        raise
+    # Ended without a final state: the agent went away mid-task (worth another attempt).
+    raise A2AError(
+        A2AErrorKind.CONNECTION, f"{who} closed its stream before the task ended ({task.state})"
+    )
+
+
+async def _sse_data(response: httpx.Response, url: str, max_bytes: int) -> AsyncIterator[str]:
+    """The `data` of each server-sent event (its data lines joined), `max_bytes` in all."""
+    received = 0
+    buffer = b""
+    lines: list[str] = []
+    async for chunk in response.aiter_bytes():
+        received += len(chunk)
+        if received > max_bytes:
+            raise _too_large(url, max_bytes)
+        buffer += chunk
+        while True:
+            line, buffer, complete = _next_line(buffer)
+            if not complete:
+                break
+            if not line:  # a blank line dispatches the event
+                if lines:
+                    yield "\n".join(lines)
+                lines = []
+                continue
+            field_name, _, value = line.partition(b":")
+            # Comments (":" first), `event`, `id` and `retry` lines say nothing we use.
+            if field_name == b"data":
+                lines.append(value.removeprefix(b" ").decode("utf-8", "replace"))
+    # An event not ended by a blank line is incomplete: dropped, as the SSE standard says.
+
+
+def _next_line(buffer: bytes) -> tuple[bytes, bytes, bool]:
+    """The first line of `buffer` and the rest; False when no whole line is there yet. Lines
+    end with CRLF, LF or CR; a CR at the very end may be the first half of a CRLF."""
+    cr, lf = buffer.find(b"\r"), buffer.find(b"\n")
+    if cr == -1 and lf == -1:
+        return b"", buffer, False
+    if cr == -1 or (lf != -1 and lf < cr):
+        return buffer[:lf], buffer[lf + 1 :], True
+    if cr + 1 == len(buffer):
+        return b"", buffer, False
+    rest = cr + 2 if buffer[cr + 1 : cr + 2] == b"\n" else cr + 1
+    return buffer[:cr], buffer[rest:], True
+
+
+def _stream_result(who: str, request_id: str, data: str) -> dict[str, Any]:
+    """The `result` of one stream event, which must be a JSON-RPC response to our request."""
+    try:
+        reply = json.loads(data)
+    except (ValueError, RecursionError):
+        reply = None
+    if not isinstance(reply, dict) or reply.get("jsonrpc") != "2.0":
+        raise A2AError(
+            A2AErrorKind.MALFORMED,
+            f"{who} sent a stream event that is no JSON-RPC 2.0 response",
+            detail=_excerpt(data.encode()),
+        )
+    if _is_rpc_error(reply) and reply.get("id") in (request_id, None):
+        raise _rpc_failure(who, reply, 200)
+    if reply.get("id") != request_id:
+        raise A2AError(A2AErrorKind.MALFORMED, f"{who} answered a different JSON-RPC request id")
+    if not isinstance(reply.get("result"), dict):
+        raise A2AError(A2AErrorKind.MALFORMED, f"{who} sent a stream event with no result object")
+    return reply["result"]
+
+
+class _StreamedTask:
+    """What a stream has said so far: the task (its latest status, its artifacts with appended
+    chunks joined), or the one message that answered instead."""
+
+    def __init__(self) -> None:
+        self.task: dict[str, Any] | None = None
+        self.artifacts: dict[str, dict[str, Any]] = {}
+        self.message: dict[str, Any] | None = None
+
+    @property
+    def state(self) -> str:
+        """Our name of the task's latest state ("no task" before the first event)."""
+        if self.task is None:
+            return "no task"
+        return _state(self.task["status"])
+
+    def apply(self, result: dict[str, Any]) -> tuple[bool, A2AProgress | None]:
+        """Take one event in: whether the call has ended, and the progress it reports."""
+        kind, body = _stream_event(result)
+        if kind == "message":
+            self.message = body
+            return True, None
+        if kind == "task":
+            self.task = {key: value for key, value in body.items() if key != "artifacts"}
+            for artifact in body.get("artifacts") or []:
+                self._artifact(artifact, append=False)
+            return _state(body["status"]) in FINAL_STATES, None
+        task = self._task(body)
+        if kind == "artifact":
+            self._artifact(body["artifact"], append=body.get("append") is True)
+            return False, None
+        status = body["status"]
+        state = _state(status)
+        task["status"] = status
+        # 0.3 marks the last event with `final` (1.0 dropped it: the state says it).
+        if state in FINAL_STATES or body.get("final") is True:
+            return True, None
+        if not isinstance(status.get("message"), dict):
+            return False, None
+        text, _ = _text_and_data(_parts(status["message"]))
+        ids = _optional_str(task.get("id")), _optional_str(task.get("contextId"))
+        return False, A2AProgress(state, text, *ids)
+
+    def result(self, who: str) -> A2AResult:
+        """The answer, as a blocking call would have returned it."""
+        if self.message is not None:
+            return _from_message(self.message)
+        if self.task is None:
+            raise A2AError(A2AErrorKind.MALFORMED, f"{who} streamed no task and no message")
+        return _from_task({**self.task, "artifacts": list(self.artifacts.values())})
+
+    def _task(self, update: dict[str, Any]) -> dict[str, Any]:
+        if self.task is None:  # an update before the task itself: start from its ids
+            self.task = {
+                "id": update.get("taskId"),
+                "contextId": update.get("contextId"),
+                "status": {"state": "submitted"},
+            }
+        return self.task
+
+    def _artifact(self, artifact: Any, *, append: bool) -> None:
+        if not isinstance(artifact, dict):
+            raise TypeError("an artifact is not an object")
+        _parts(artifact)  # checked now: a bad part fails at the event that brought it
+        key = _optional_str(artifact.get("artifactId")) or f"#{len(self.artifacts)}"
+        earlier = self.artifacts.get(key)
+        if append and earlier is not None:
+            self.artifacts[key] = {**earlier, "parts": [*earlier["parts"], *artifact["parts"]]}
+        else:
+            self.artifacts[key] = artifact
+
+
+def _stream_event(result: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A 1.0 StreamResponse wraps one of four objects; a 0.3 event is one, tagged `kind`."""
+    for key, kind in (
+        ("task", "task"),
+        ("message", "message"),
+        ("statusUpdate", "status"),
+        ("artifactUpdate", "artifact"),
+    ):
+        if isinstance(result.get(key), dict):
+            return kind, result[key]
+    kinds = {
+        "task": "task",
+        "message": "message",
+        "status-update": "status",
+        "artifact-update": "artifact",
+    }
+    tagged = kinds.get(str(result.get("kind")))
+    if tagged is None:
+        raise ValueError("the event is no task, message, status update or artifact update")
+    return tagged, result
 
 
 def _scrubbed(exc: A2AError, secrets: list[str]) -> A2AError:
@@ -502,7 +869,7 @@ class _MessageFields:
     metadata: dict[str, str]
 
 
-def _request_v1(request_id: str, fields: _MessageFields) -> dict[str, Any]:
+def _request_v1(request_id: str, fields: _MessageFields, method: str) -> dict[str, Any]:
     parts: list[dict[str, Any]] = [{"text": text} for text in fields.texts]
     if fields.data is not None:
         parts.append({"data": dict(fields.data), "mediaType": "application/json"})
@@ -512,12 +879,12 @@ def _request_v1(request_id: str, fields: _MessageFields) -> dict[str, Any]:
     return {
         "jsonrpc": "2.0",
         "id": request_id,
-        "method": "SendMessage",
+        "method": method,
         "params": {"message": message, "configuration": configuration},
     }
 
 
-def _request_v03(request_id: str, fields: _MessageFields) -> dict[str, Any]:
+def _request_v03(request_id: str, fields: _MessageFields, method: str) -> dict[str, Any]:
     parts: list[dict[str, Any]] = [{"kind": "text", "text": text} for text in fields.texts]
     if fields.data is not None:
         parts.append({"kind": "data", "data": dict(fields.data)})
@@ -532,7 +899,7 @@ def _request_v03(request_id: str, fields: _MessageFields) -> dict[str, Any]:
     return {
         "jsonrpc": "2.0",
         "id": request_id,
-        "method": "message/send",
+        "method": method,
         "params": {"message": message, "configuration": configuration},
     }
 
@@ -573,15 +940,7 @@ def _parse_reply(card: AgentCardInfo, request_id: str, status: int, body: bytes)
             A2AErrorKind.MALFORMED, f"{who} sent no JSON-RPC 2.0 reply", detail=_excerpt(body)
         )
     if _is_rpc_error(reply) and reply.get("id") in (request_id, None):
-        error = reply["error"]
-        raise A2AError(
-            A2AErrorKind.RPC_ERROR,
-            f"{who} returned JSON-RPC error {error['code']}",
-            detail=_excerpt(error["message"].encode()),
-            http_status=status,
-            rpc_code=error["code"],
-            rpc_message=error["message"][:EXCERPT_CHARS],
-        )
+        raise _rpc_failure(who, reply, status)
     if reply.get("id") != request_id:
         raise A2AError(A2AErrorKind.MALFORMED, f"{who} answered a different JSON-RPC request id")
     if "result" not in reply:
@@ -590,6 +949,18 @@ def _parse_reply(card: AgentCardInfo, request_id: str, status: int, body: bytes)
         return _result(reply["result"])
     except (KeyError, TypeError, ValueError) as exc:
         raise A2AError(A2AErrorKind.MALFORMED, f"{who} sent an unexpected result: {exc}") from None
+
+
+def _rpc_failure(who: str, reply: dict[str, Any], status: int) -> A2AError:
+    error = reply["error"]
+    return A2AError(
+        A2AErrorKind.RPC_ERROR,
+        f"{who} returned JSON-RPC error {error['code']}",
+        detail=_excerpt(error["message"].encode()),
+        http_status=status,
+        rpc_code=error["code"],
+        rpc_message=error["message"][:EXCERPT_CHARS],
+    )
 
 
 def _is_rpc_error(reply: Any) -> bool:
@@ -620,18 +991,26 @@ def _result(result: Any) -> A2AResult:
     raise ValueError("result is neither a task nor a message")
 
 
-def _from_task(task: dict[str, Any]) -> A2AResult:
-    status = task["status"]
+def _state(status: Any) -> str:
     if not isinstance(status, dict):
         raise TypeError("task status is not an object")
     state = STATES.get(str(status.get("state")))
     if state is None:
         raise ValueError(f"unknown task state {str(status.get('state'))[:40]!r}")
+    return state
+
+
+def _from_task(task: dict[str, Any]) -> A2AResult:
+    status = task["status"]
+    state = _state(status)
     parts = []
     if isinstance(status.get("message"), dict):
         parts.extend(_parts(status["message"]))
-    for artifact in task.get("artifacts") or []:
-        parts.extend(_parts(artifact))
+    artifacts = task.get("artifacts") or []
+    if not isinstance(artifacts, list):
+        raise TypeError("task artifacts is not a list")
+    for artifact in artifacts:
+        parts.extend(_parts(artifact, artifact=True))
     text, data = _text_and_data(parts)
     return A2AResult(
         state=state,
@@ -640,36 +1019,103 @@ def _from_task(task: dict[str, Any]) -> A2AResult:
         task_id=_optional_str(task.get("id")),
         context_id=_optional_str(task.get("contextId")),
         error=(text or f"task {state}") if state in ERROR_STATES else None,
+        parts=tuple(parts),
     )
 
 
 def _from_message(message: dict[str, Any]) -> A2AResult:
-    text, data = _text_and_data(_parts(message))
+    parts = _parts(message)
+    text, data = _text_and_data(parts)
     return A2AResult(
         state="completed",
         text=text,
         data=data,
         task_id=_optional_str(message.get("taskId")),
         context_id=_optional_str(message.get("contextId")),
+        parts=tuple(parts),
     )
 
 
-def _parts(container: Any) -> list[dict[str, Any]]:
+def _parts(container: Any, *, artifact: bool = False) -> list[A2APart]:
+    """The parts of a message or (with `artifact`) of an artifact, marked with where from."""
     if not isinstance(container, dict) or not isinstance(container.get("parts"), list):
         raise TypeError("a message or artifact has no parts list")
-    if not all(isinstance(part, dict) for part in container["parts"]):
+    artifact_id = _optional_str(container.get("artifactId")) if artifact else None
+    artifact_name = _optional_str(container.get("name")) if artifact else None
+    return [_part(part, artifact_id, artifact_name) for part in container["parts"]]
+
+
+def _part(part: Any, artifact_id: str | None, artifact_name: str | None) -> A2APart:
+    """One part, 1.0 (exactly one of text, data, url, raw) or 0.3 (tagged `kind`), as the same
+    A2APart: 0.3's wrapped non-object data is unwrapped, whole numbers are integers again."""
+    if not isinstance(part, dict):
         raise TypeError("a part is not an object")
-    return container["parts"]
+    metadata = part.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise TypeError("a part's metadata is not an object")
+    meta: dict[str, Any] = _whole_numbers(metadata) if metadata else {}
+    kind = part.get("kind")  # 0.3 only
+    media_type = _optional_str(part.get("mediaType"))
+    filename = _optional_str(part.get("filename"))
+    if kind == "file":
+        file = part.get("file")
+        if not isinstance(file, dict):
+            raise TypeError("a file part has no file object")
+        media_type, filename = _optional_str(file.get("mimeType")), _optional_str(file.get("name"))
+        source = {"url": file["uri"]} if "uri" in file else {"raw": file.get("bytes")}
+    else:
+        source = part
+    if kind == "data" and meta.pop(DATA_PART_COMPAT, None) is True:
+        # a2a-sdk's 0.3 layer sent a non-object value wrapped: unwrap it as its client does.
+        wrapped = source.get("data")
+        source = {"data": wrapped.get("value") if isinstance(wrapped, dict) else wrapped}
+    content: tuple[tuple[Literal["text", "data", "file"], str], ...] = (
+        ("text", "text"),
+        ("data", "data"),
+        ("file", "url"),
+        ("file", "raw"),
+    )
+    for part_kind, key in content:
+        if kind not in (part_kind, None) or key not in source:
+            continue
+        value = source[key]
+        if key in ("text", "url") and not isinstance(value, str):
+            raise TypeError(f"a part's {key} is not a string")
+        return A2APart(
+            part_kind,
+            text=value if key == "text" else None,
+            data=_whole_numbers(value) if key == "data" else None,
+            url=value if key == "url" else None,
+            size=_decoded_size(value) if key == "raw" else None,
+            media_type=media_type,
+            filename=filename,
+            metadata=meta or None,
+            artifact_id=artifact_id,
+            artifact_name=artifact_name,
+        )
+    raise ValueError(f"a part of unknown kind {str(kind or sorted(part))[:60]!r}")
 
 
-def _text_and_data(parts: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+def _decoded_size(encoded: Any) -> int:
+    """The size of base64 content (ProtoJSON accepts the standard and the URL-safe alphabet)."""
+    if not isinstance(encoded, str):
+        raise TypeError("a file part's bytes are not a base64 string")
+    text = encoded.strip().replace("-", "+").replace("_", "/")
+    try:
+        return len(base64.b64decode(text + "=" * (-len(text) % 4), validate=True))
+    except (binascii.Error, ValueError):
+        raise ValueError("a file part's bytes are not valid base64") from None
+
+
+def _text_and_data(parts: list[A2APart]) -> tuple[str, dict[str, Any]]:
+    """The texts joined; the object data parts merged (later keys win), as callers used them."""
     texts: list[str] = []
     data: dict[str, Any] = {}
     for part in parts:
-        if isinstance(part.get("text"), str):
-            texts.append(part["text"])
-        elif isinstance(part.get("data"), dict):
-            data.update(_whole_numbers(part["data"]))
+        if part.kind == "text" and part.text is not None:
+            texts.append(part.text)
+        elif part.kind == "data" and isinstance(part.data, dict):
+            data.update(part.data)
     return "\n".join(texts), data
 
 

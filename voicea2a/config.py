@@ -452,6 +452,8 @@ class LimitsJson(TypedDict):
     """The delegation limits as an orchestration carries them (`DelegationSettings.to_json`)."""
 
     agentTimeoutSeconds: float
+    agentStreamTimeoutSeconds: float
+    agentStreamSilenceSeconds: float
     retryMaxAttempts: int
     retryFirstSeconds: float
     retryMaxSeconds: float
@@ -476,6 +478,18 @@ class DelegationSettings:
         POSITIVE_NUMBER,
         6.0,
         "Deadline of one specialist call, retries included.",
+    )
+    stream_timeout_seconds: float = setting(
+        "AGENT_STREAM_TIMEOUT_SECONDS",
+        POSITIVE_NUMBER,
+        20.0,
+        "Deadline of one call to a streaming agent, retries included (never past the turn's).",
+    )
+    stream_silence_seconds: float = setting(
+        "AGENT_STREAM_SILENCE_SECONDS",
+        POSITIVE_NUMBER,
+        6.0,
+        "A streaming agent that sends no event for this long has timed out.",
     )
     retry_max_attempts: int = setting(
         "AGENT_RETRY_MAX_ATTEMPTS", POSITIVE_INT, 3, "Attempts per specialist call."
@@ -541,6 +555,8 @@ class DelegationSettings:
         """The values an orchestration carries in its input (so replays see the same ones)."""
         return {
             "agentTimeoutSeconds": self.agent_timeout_seconds,
+            "agentStreamTimeoutSeconds": self.stream_timeout_seconds,
+            "agentStreamSilenceSeconds": self.stream_silence_seconds,
             "retryMaxAttempts": self.retry_max_attempts,
             "retryFirstSeconds": self.retry_first_seconds,
             "retryMaxSeconds": self.retry_max_seconds,
