@@ -36,13 +36,14 @@ async def plan_delegation(job: PlanInput) -> PlanResult:
         planned = plan(playbook, request, verified, registry.skill_routes(agents))
     if planned is None or not covers(planned):
         limits = get_settings().delegation
-        turns = await history.recent_turns(job["user"], job["conversationId"], limits.context_turns)
-        context = context_text(turns, limits.context_max_chars)
+        earlier = await history.recent(job["user"], job["conversationId"], limits.context_turns)
+        context = context_text(earlier.turns, limits.context_max_chars)
         if request.agents:  # the voice model chose whom to ask
             first_skills = {r.name: r.card.skills[0].id for r in agents if r.card.skills}
-            planned = chosen_plan(request, first_skills, verified_id, context)
+            planned = chosen_plan(request, first_skills, verified_id, context, earlier.waiting)
         else:
-            planned = matched_plan(request, _candidates(agents, playbook), verified_id, context)
+            candidates = _candidates(agents, playbook)
+            planned = matched_plan(request, candidates, verified_id, context, earlier.waiting)
     customer = request.customer
     return {
         "plan": planned.to_json(),

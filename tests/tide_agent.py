@@ -7,14 +7,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from a2a.helpers import get_data_parts, get_text_parts, new_message, new_text_part
+from a2a.helpers import (
+    get_data_parts,
+    get_text_parts,
+    new_message,
+    new_task_from_user_message,
+    new_text_part,
+)
 from a2a.server.agent_execution import AgentExecutor, RequestContext
 from a2a.server.events import EventQueue
+from a2a.server.tasks import TaskUpdater
 from a2a.types import AgentCapabilities, AgentCard, AgentInterface, AgentSkill
 
 from tests.sdk_agent import SdkAgent
 
 ANSWER = "High tide at Halifax is at 14:05, low tide at 20:17."
+QUESTION = "Which harbour?"
 
 
 @dataclass
@@ -24,6 +32,7 @@ class Received:
     texts: list[str]  # the text parts, in order
     data: list[dict[str, Any]]
     context_id: str
+    task_id: str | None = None  # the task the message continues, if any
 
 
 @dataclass
@@ -31,16 +40,26 @@ class TideExecutor(AgentExecutor):
     """Answers every message with the day's tides, remembering what it was sent."""
 
     received: list[Received] = field(default_factory=list)
+    asks_first: bool = False  # a new request gets a task waiting for input (QUESTION)
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
-        """Record the message, answer with one agent message in the same context."""
+        """Record the message, answer with one agent message in the same context; asking
+        first, a new request opens a task that waits for the harbour, and its answer ends it."""
         message = context.message
         assert message is not None
-        self.received.append(
-            Received(
-                get_text_parts(message.parts), get_data_parts(message.parts), context.context_id
-            )
-        )
+        continued = context.current_task.id if context.current_task else None
+        texts, data = get_text_parts(message.parts), get_data_parts(message.parts)
+        self.received.append(Received(texts, data, context.context_id, continued))
+        if self.asks_first:
+            task = context.current_task or new_task_from_user_message(message)
+            if context.current_task is None:
+                await event_queue.enqueue_event(task)
+            updater = TaskUpdater(event_queue, task.id, task.context_id)
+            if continued is None:
+                await updater.requires_input(updater.new_agent_message([new_text_part(QUESTION)]))
+            else:
+                await updater.complete(updater.new_agent_message([new_text_part(ANSWER)]))
+            return
         reply = new_message([new_text_part(ANSWER)], context_id=context.context_id)
         await event_queue.enqueue_event(reply)
 
@@ -75,8 +94,8 @@ def _card(rpc_url: str) -> AgentCard:
 class TideAgent(SdkAgent):
     """The agent on a free loopback port."""
 
-    def __init__(self) -> None:
-        self.executor = TideExecutor()
+    def __init__(self, *, asks_first: bool = False) -> None:
+        self.executor = TideExecutor(asks_first=asks_first)
         super().__init__(self.executor, _card)
 
     @property

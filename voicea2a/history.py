@@ -19,6 +19,7 @@ import json
 import re
 from collections import deque
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
@@ -507,29 +508,42 @@ def _public_message(entity: dict[str, Any]) -> dict[str, Any]:
     return message
 
 
-async def recent_turns(user_id: str, conversation_id: str, turns: int) -> list[tuple[str, str]]:
-    """The last `turns` (request, answer) pairs of the conversation, oldest first; none for a
-    conversation that is new or not this user's."""
+@dataclass(frozen=True)
+class Recent:
+    """What the next turn of a conversation carries from the earlier ones."""
+
+    turns: list[tuple[str, str]]  # the last (request, answer) pairs, oldest first
+    # Agent -> the task it left waiting for an answer (input-required) in the last turn.
+    waiting: dict[str, str]
+
+
+async def recent(user_id: str, conversation_id: str, turns: int) -> Recent:
+    """The last `turns` (request, answer) pairs of the conversation, and the tasks its last turn
+    left input-required; nothing for a conversation that is new or not this user's."""
     from azure.core.exceptions import AzureError, ResourceNotFoundError
 
-    if turns < 1:
-        return []
     partition = _messages_partition(user_id, conversation_id)
     # Row keys sort by turn, then by role within it; Tables reads ascending only, so the last
-    # rows are kept as they stream by.
-    last: deque[dict[str, Any]] = deque(maxlen=2 * turns)
+    # rows are kept as they stream by, and the agents' rows of the latest turn.
+    last: deque[dict[str, Any]] = deque(maxlen=2 * max(turns, 1))
+    latest_agents: list[dict[str, Any]] = []
     try:
         table = await ensure_table(MESSAGES)
         entities = table.query_entities(
-            "PartitionKey eq @pk and (role eq 'user' or role eq 'assistant')",
+            "PartitionKey eq @pk",
             parameters={"pk": partition},
-            select=["role", "text", "instanceId"],
+            select=["role", "text", "instanceId", "agent", "status", "data"],
             **REQUEST_PATH,
         )
         async for entity in entities:
-            last.append(entity)
+            if entity.get("role") == "agent":
+                if latest_agents and latest_agents[0].get("instanceId") != entity.get("instanceId"):
+                    latest_agents = []
+                latest_agents.append(entity)
+            elif entity.get("role") in ("user", "assistant"):
+                last.append(entity)
     except ResourceNotFoundError:
-        return []
+        return Recent([], {})
     except AzureError:
         raise _store_failure() from None
     pairs = []
@@ -538,7 +552,14 @@ async def recent_turns(user_id: str, conversation_id: str, turns: int) -> list[t
         same_turn = request.get("instanceId") == answer.get("instanceId")
         if request.get("role") == "user" and answer.get("role") == "assistant" and same_turn:
             pairs.append((str(request.get("text") or ""), str(answer.get("text") or "")))
-    return pairs[-turns:]
+    last_turn = rows[-1].get("instanceId") if rows else None
+    waiting = {}
+    for row in latest_agents:
+        data = _stored_json(row.get("data"), {})
+        task = data.get("taskId") if isinstance(data, dict) else None
+        if row.get("instanceId") == last_turn and row.get("status") == "input-required" and task:
+            waiting[str(row.get("agent"))] = str(task)
+    return Recent(pairs[-turns:] if turns > 0 else [], waiting)
 
 
 async def list_messages(

@@ -55,6 +55,7 @@ class Step:
     data: dict[str, Any] = field(default_factory=dict)
     text: str | None = None
     context: str | None = None  # earlier turns of the conversation, a text part of their own
+    task_id: str | None = None  # the agent's task this message answers (it was input-required)
 
     def to_json(self) -> dict[str, Any]:
         """The step as a JSON object."""
@@ -63,6 +64,8 @@ class Step:
             step["text"] = self.text
         if self.context is not None:
             step["context"] = self.context
+        if self.task_id is not None:
+            step["taskId"] = self.task_id
         return step
 
     @classmethod
@@ -74,6 +77,7 @@ class Step:
             data=dict(data.get("data") or {}),
             text=data.get("text"),
             context=data.get("context"),
+            task_id=data.get("taskId"),
         )
 
 
@@ -293,10 +297,19 @@ def matched_plan(
     candidates: Sequence[Candidate],
     verified: str | None,
     context: str | None = None,
+    waiting: Mapping[str, str] | None = None,
 ) -> Plan:
     """The one agent whose skills best match the request text (voicea2a/matcher.py), asked as
     if the voice model had chosen it; a tie or no match plans nothing and offers what the
-    candidates (the tied ones, else all) can do."""
+    candidates (the tied ones, else all) can do. An agent `waiting` for an answer (agent ->
+    its input-required task) is asked first: the request is that answer."""
+    waiting = waiting or {}
+    waited = [candidate for candidate in candidates if candidate.name in waiting]
+    if len(waited) == 1:
+        [agent] = waited
+        skill = agent.skills[0].id if agent.skills else ""
+        step = Step(agent.name, skill, _vouched({}, verified), request.request, context)
+        return Plan(stages=((replace(step, task_id=waiting[agent.name]),),), chosen=True)
     match = best_match(request.request, candidates)
     if match.agent is not None:
         step = Step(
@@ -312,13 +325,16 @@ def chosen_plan(
     routable: Mapping[str, str],
     verified: str | None,
     context: str | None = None,
+    waiting: Mapping[str, str] | None = None,
 ) -> Plan:
     """The agents the voice model chose (`request.agents`), in one parallel stage: each told its
     message (else the request) with its data; `routable` maps each routable agent to the skill
     it is asked for (its card's first). A chosen agent that is not routable now (unhealthy, or
     its credential refused) is `unavailable`, by name. The model cannot vouch for a customer:
     a `customerId` in its data is replaced by the verified one, or dropped. `context` (earlier
-    turns: context_text) goes to every chosen agent."""
+    turns: context_text) goes to every chosen agent; an agent `waiting` for an answer (agent ->
+    its input-required task) gets it in that task."""
+    waiting = waiting or {}
     stage = tuple(
         Step(
             choice.name,
@@ -326,6 +342,7 @@ def chosen_plan(
             _vouched(choice.data, verified),
             choice.message or request.request,
             context,
+            waiting.get(choice.name),
         )
         for choice in request.agents
         if choice.name in routable

@@ -9,7 +9,7 @@ import pytest
 
 from tests.contoso import CONTOSO
 from tests.system import error_of
-from tests.tide_agent import ANSWER, TideAgent
+from tests.tide_agent import ANSWER, QUESTION, TideAgent
 from voicea2a.voice_session import GENERIC_INSTRUCTIONS
 
 pytestmark = pytest.mark.azurite
@@ -18,9 +18,15 @@ NAME = "tide-tables"
 
 
 @pytest.fixture
-def tide(system, loop_thread):
+def asks_first() -> bool:
+    """Whether the tide agent answers a new request with a question (tests parametrize it)."""
+    return False
+
+
+@pytest.fixture
+def tide(system, loop_thread, asks_first):
     """The hold-out agent, registered by its own identity and admitted by a supervisor."""
-    agent = TideAgent()
+    agent = TideAgent(asks_first=asks_first)
     loop_thread.run(agent.start())
     registered = system.app.http.post(
         "/api/agents", json={"url": agent.url}, headers=system.headers("agent-tides", ("agent",))
@@ -190,3 +196,18 @@ def test_without_a_playbook_every_agent_is_reached_by_its_skills(system, tide):
         "Which would you like?"
     )
     assert error_of(refused)["message"] == "Unknown field 'symptoms'."
+
+
+@pytest.mark.parametrize("asks_first", [True])
+def test_an_agent_waiting_for_input_gets_the_next_turn_in_the_same_task(system, tide):
+    question = post(system, "When is high tide?", "ask-1", "asking")
+    answer = post(system, "Halifax", "ask-2", "asking")  # matches no skill: it is the answer
+    named = ask(system, "ask-3", [NAME], conversation="asking")  # the task has ended
+
+    assert question.json()["answer"] == f"From the {NAME} agent: {QUESTION}"
+    assert answer.json()["answer"] == f"From the {NAME} agent: {ANSWER}"
+    assert named.json()["answer"] == f"From the {NAME} agent: {QUESTION}"  # a new task asks
+    first, second, third = tide.received
+    assert first.task_id is None and second.task_id is not None and third.task_id is None
+    assert second.texts[-1] == "Halifax"
+    assert first.context_id == second.context_id == third.context_id
