@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from voicea2a.compose import APPROVAL_REJECTED
+from voicea2a.playbook import load_playbook
 
 pytestmark = pytest.mark.azurite
+
+# The answer after a supervisor rejects the visit: the Contoso playbook's (the browser tests run
+# with PLAYBOOK=contoso, tests/system.py).
+APPROVAL_REJECTED = load_playbook("contoso").follow_up.answers.rejected
 
 
 @pytest.mark.parametrize("overrides", [{"VOICE_SYNC_WAIT_SECONDS": "0.5"}])

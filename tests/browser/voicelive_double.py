@@ -1,6 +1,11 @@
 """A Voice Live test double: a loopback WebSocket server speaking the Voice Live realtime events
 at the transport level (session.created/updated, a response with function calls, audio deltas,
-transcripts, response.done), recording every client event for the test to check."""
+transcripts, text deltas, response.done), recording every client event for the test to check.
+
+Typed text (a user `message` item with `input_text`, then `response.create`) is answered like a
+model would: a `send_to_agent_network` call whose `request` is the typed text, then, once its
+output is back, a reply that carries the output's answer: spoken (audio and transcript) in a
+voice session, streamed as `response.text.delta` in a text-only one (`modalities: ["text"]`)."""
 
 from __future__ import annotations
 
@@ -15,9 +20,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
 
 TOOL_NAME = "send_to_agent_network"
 FRAME_TIMEOUT = 30
+FORM_NOTE = "\n\n(Form fields:"  # what the page adds to typed text when form fields are filled
 
 
 def tone(samples: int = 2400) -> str:
@@ -42,6 +49,10 @@ class Connection:
     answered: threading.Event = field(default_factory=threading.Event)  # the reply was spoken
     done: threading.Event = field(default_factory=threading.Event)  # the connection ended
     error: str | None = None
+    modalities: list[str] | None = None  # as the session.update asked
+    typed: list[tuple[str, str]] = field(default_factory=list)  # (call_id, text) per typed message
+    replies: list[str] = field(default_factory=list)  # the reply to each typed message
+    replied: threading.Event = field(default_factory=threading.Event)  # a typed message answered
 
     def outputs(self) -> list[tuple[str, dict[str, Any]]]:
         """(call_id, parsed output) of each function_call_output, in the order sent."""
@@ -54,6 +65,11 @@ class Connection:
 
     def types(self) -> list[str]:
         return [e["type"] for e in self.events]
+
+    def typed_items(self) -> list[dict[str, Any]]:
+        """The user message items the browser created (typed text)."""
+        creates = [e["item"] for e in self.events if e["type"] == "conversation.item.create"]
+        return [item for item in creates if item.get("type") == "message"]
 
 
 class VoiceLiveDouble:
@@ -115,6 +131,10 @@ class VoiceLiveDouble:
         await self._send(ws, {"type": "session.created", "session": {"id": "sess_double"}})
         update = await self._next(ws, log, {"session.update"})
         await self._send(ws, {"type": "session.updated", "session": update["session"]})
+        log.modalities = update["session"].get("modalities")
+        if log.modalities == ["text"]:  # typed text only: no microphone, no scripted calls
+            await self._typed_turns(ws, log, spoken=False)
+            return
         await self._wait_audio(ws, log)
         if first:
             calls = self.calls
@@ -134,12 +154,66 @@ class VoiceLiveDouble:
                 break
         await self._speak(ws, "reply_" + response_id, "Here is what the specialists found.")
         log.answered.set()
-        # Keep listening (and recording) until the browser goes away.
-        try:
-            async for message in ws:
-                self._record(log, message)
-        except Exception:  # noqa: S110 - the socket closing is the end of the conversation
-            pass
+        # Keep listening (and answering typed text) until the browser goes away.
+        await self._typed_turns(ws, log, spoken=True)
+
+    async def _typed_turns(self, ws: ServerConnection, log: Connection, spoken: bool) -> None:
+        """Each typed message: a tool call built from its text, then the reply with its answer."""
+        turn = 0
+        while True:
+            try:
+                event = await self._next(ws, log, {"conversation.item.create"}, timeout=None)
+            except ConnectionClosed:
+                return  # the browser went away: the end of the conversation
+            item = event["item"]
+            if item.get("type") != "message" or item.get("role") != "user":
+                continue
+            item_id = item.get("id") or f"item_typed_{turn + 1}"
+            taken = {**item, "id": item_id, "status": "completed"}
+            await self._send(ws, {"type": "conversation.item.created", "item": taken})
+            text = next(c["text"] for c in item["content"] if c["type"] == "input_text")
+            await self._next(ws, log, {"response.create"})
+            turn += 1
+            call_id = f"call_typed_{turn}_{id(log):x}"
+            log.typed.append((call_id, text))
+            request = text.split(FORM_NOTE)[0]
+            await self._emit_calls(ws, f"resp_typed_{turn}", [(call_id, {"request": request})])
+            while True:
+                await self._next(ws, log, {"response.create"})
+                outputs = dict(log.outputs())
+                if call_id in outputs:
+                    break
+            output = outputs[call_id]
+            reply = f"The specialists say: {output.get('answer') or output.get('message')}"
+            if spoken:
+                await self._speak(ws, f"reply_typed_{turn}", reply)
+            else:
+                await self._write(ws, f"reply_typed_{turn}", reply)
+            log.replies.append(reply)
+            log.replied.set()
+
+    async def _write(self, ws: ServerConnection, response_id: str, text: str) -> None:
+        """A text-only reply: the message item, its text in three deltas, done events."""
+        item_id = f"msg_{response_id}"
+        part = {"response_id": response_id, "item_id": item_id, "output_index": 0}
+        item = {"id": item_id, "type": "message", "role": "assistant", "status": "in_progress"}
+        await self._send(ws, {"type": "response.created", "response": {"id": response_id}})
+        await self._send(
+            ws, {"type": "response.output_item.added", **part, "item": {**item, "content": []}}
+        )
+        third = max(1, len(text) // 3)
+        for delta in (text[:third], text[third : 2 * third], text[2 * third :]):
+            await self._send(
+                ws, {"type": "response.text.delta", **part, "content_index": 0, "delta": delta}
+            )
+        await self._send(
+            ws, {"type": "response.text.done", **part, "content_index": 0, "text": text}
+        )
+        done_item = {**item, "status": "completed", "content": [{"type": "text", "text": text}]}
+        await self._send(ws, {"type": "response.output_item.done", **part, "item": done_item})
+        await self._send(
+            ws, {"type": "response.done", "response": {"id": response_id, "status": "completed"}}
+        )
 
     async def _emit_calls(
         self, ws: ServerConnection, response_id: str, calls: list[tuple[str, dict]]
@@ -220,10 +294,16 @@ class VoiceLiveDouble:
         while log.audio_chunks == 0:
             self._record(log, await asyncio.wait_for(ws.recv(), FRAME_TIMEOUT))
 
-    async def _next(self, ws: ServerConnection, log: Connection, types: set[str]) -> dict:
-        """Record events until one of `types` arrives (bounded)."""
+    async def _next(
+        self,
+        ws: ServerConnection,
+        log: Connection,
+        types: set[str],
+        timeout: float | None = FRAME_TIMEOUT,
+    ) -> dict:
+        """Record events until one of `types` arrives (bounded unless `timeout` is None)."""
         while True:
-            event = self._record(log, await asyncio.wait_for(ws.recv(), FRAME_TIMEOUT))
+            event = self._record(log, await asyncio.wait_for(ws.recv(), timeout))
             if event and event["type"] in types:
                 return event
 

@@ -56,7 +56,7 @@ export class Approvals {
     const node = el(
       "li",
       { className: "approval", dataset: { instanceId: id, state: "pending" }, "aria-label": "Approval request" },
-      el("p", { className: "approval-reason" }, el("strong", {}, "Technician visit: "), data.reason || "Approval needed."),
+      el("p", { className: "approval-reason" }, el("strong", {}, "Approval requested: "), data.reason || "Approval needed."),
       data.customerId ? el("p", {}, `Customer: ${data.customerId}`) : null,
       data.expiresAt ? el("p", { className: "note" }, `Decide before ${when(data.expiresAt)}`) : null,
       el("label", { for: `note-${id}` }, "Note (optional)"),

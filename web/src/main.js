@@ -14,15 +14,6 @@ import { LiveEvents } from "./events.js";
 import { Timeline } from "./timeline.js";
 import { VoiceBridge } from "./voice.js";
 
-const SYMPTOMS = [
-  ["no_internet", "No internet"],
-  ["slow_internet", "Slow internet"],
-  ["intermittent_connection", "Connection drops"],
-  ["modem_lights", "Modem lights"],
-  ["billing_question", "Billing question"],
-  ["plan_question", "Plan question"],
-  ["technician_visit", "Technician visit"],
-];
 const CONVERSATION_KEY = "voicea2a.conversationId";
 const STATE_TEXT = {
   disabled: "not configured",
@@ -33,7 +24,14 @@ const STATE_TEXT = {
   renewing: "renewing…",
   off: "off",
   error: "error",
+  text: "text only",
 };
+// Without a playbook the page names no domain: a generic title and placeholder.
+const GENERIC_TITLE = "Support Assistant";
+const GENERIC_PLACEHOLDER = "Describe what you need.";
+// The identity fields' element ids (stable: tests and the keyboard path use them).
+const IDENTITY_IDS = { firstName: "ask-first-name", lastName: "ask-last-name", postalCode: "ask-postal-code", dateOfBirth: "ask-dob" };
+const APPROVAL_NOTE = "Waiting for a supervisor's approval.";
 
 // ----- errors -----
 
@@ -57,6 +55,7 @@ const VOICE_NOTE = {
   reconnecting: "Voice connection lost; reconnecting…",
   error: "Voice is unavailable; use text.",
   off: "",
+  text: "Typed text goes to the assistant. Start voice to talk.",
 };
 
 /** The voice bridge's problem (microphone, signed out, network, …) next to the voice controls. */
@@ -64,6 +63,62 @@ function showVoiceProblem({ category, message }) {
   const note = $("voice-note");
   note.dataset.category = category;
   note.textContent = message;
+}
+
+/** An id made of [A-Za-z0-9_-] from a playbook field name. */
+function idPart(name) {
+  return String(name).replace(/[^A-Za-z0-9_-]/g, "-");
+}
+
+/** A text or date input, or a choice, for a playbook field ({name, label, type, maxLength, values?}). */
+function fieldInput(field, id, group, describedBy = null) {
+  const values = Array.isArray(field.values) ? field.values.filter((value) => typeof value === "string" && value) : [];
+  if (values.length) {
+    return el(
+      "select",
+      { id, name: field.name, "aria-describedby": describedBy || undefined, dataset: { group } },
+      el("option", { value: "" }, "(not given)"),
+      ...values.map((value) => el("option", { value }, value)),
+    );
+  }
+  const date = field.type === "date";
+  return el("input", {
+    id,
+    name: field.name,
+    type: date ? "date" : "text",
+    autocomplete: "off",
+    maxLength: !date && Number.isInteger(field.maxLength) && field.maxLength > 0 ? field.maxLength : undefined,
+    "aria-describedby": describedBy || undefined,
+    dataset: { group },
+  });
+}
+
+/**
+ * The filled fields of the form as the body carries them (empty ones left out): `customer`,
+ * `symptoms`, and each of the playbook's details as a field of its own.
+ */
+function formFields(form) {
+  const fields = {};
+  const customer = {};
+  for (const input of form.querySelectorAll("[data-group=customer]")) {
+    const value = input.value.trim();
+    if (value) customer[input.name] = value;
+  }
+  if (Object.keys(customer).length) fields.customer = customer;
+  const symptoms = [...form.querySelectorAll("input[name=symptoms]:checked")].map((input) => input.value);
+  if (symptoms.length) fields.symptoms = symptoms;
+  for (const input of form.querySelectorAll("[data-group=details]")) {
+    const value = input.value.trim();
+    if (value) fields[input.name] = value;
+  }
+  return fields;
+}
+
+/** A short line for the timeline: who, symptoms, details. */
+function summary({ customer, symptoms, ...details }) {
+  const name = customer ? `${customer.firstName || ""} ${customer.lastName || ""}`.trim() : "";
+  const detailText = Object.entries(details).map(([key, value]) => `${key}: ${value}`).join(", ");
+  return [name, symptoms ? symptoms.join(", ") : "", detailText].filter(Boolean).join("; ");
 }
 
 function hideError() {
@@ -82,6 +137,9 @@ function setPill(id, state) {
 class App {
   constructor(config, apiBase) {
     this.config = config;
+    const title = config.playbook?.title || GENERIC_TITLE;
+    document.title = title;
+    $("app-title").textContent = title;
     this.auth = new Auth(config.signIn, apiBase);
     this.api = createApi(
       {
@@ -220,7 +278,7 @@ class App {
         break;
       case "approval.requested":
         this.approvals.onEvent(event);
-        this.timeline.note(event.callId, event.instanceId, "Waiting for a supervisor to approve the technician visit.", "approval");
+        this.timeline.note(event.callId, event.instanceId, APPROVAL_NOTE, "approval");
         break;
       case "approval.resolved":
         this.approvals.onEvent(event);
@@ -275,6 +333,8 @@ class App {
 
   setUpConversations() {
     $("new-conversation").onclick = () => {
+      // A text-only session holds the old conversation's context: the next text opens a new one.
+      if (this.voice?.mode === "text" && this.voice.state !== "off") this.voice.stop();
       this.conversationId = null;
       sessionStorage.removeItem(CONVERSATION_KEY);
       this.timeline.reset();
@@ -401,7 +461,7 @@ class App {
       this.timeline.agentStatus(callId, instanceId, agent, state === "working" ? "started" : state);
     }
     if (progress.stage === "awaiting-approval" && !this.timeline.hasNote(callId, instanceId, "approval")) {
-      this.timeline.note(callId, instanceId, "Waiting for a supervisor to approve the technician visit.", "approval");
+      this.timeline.note(callId, instanceId, APPROVAL_NOTE, "approval");
     }
   }
 
@@ -439,42 +499,59 @@ class App {
 
   // ----- text mode -----
 
+  /** The text form from the playbook of GET /api/config (none: only the request box). */
   setUpAskForm() {
+    const playbook = this.config.playbook || null;
+    const identity = $("ask-identity");
     const symptoms = $("ask-symptoms");
-    if (!symptoms.querySelector("input")) {
-      for (const [value, label] of SYMPTOMS) {
-        symptoms.append(el("label", {}, el("input", { type: "checkbox", name: "symptoms", value }), ` ${label}`));
-      }
+    const more = $("ask-more");
+    for (const fieldset of [identity, symptoms, more]) {
+      for (const node of [...fieldset.children]) if (node.tagName !== "LEGEND") node.remove();
     }
+    $("ask-request").placeholder = playbook?.placeholder || GENERIC_PLACEHOLDER;
+    for (const field of playbook?.identity || []) {
+      const id = IDENTITY_IDS[field.name] || `ask-identity-${idPart(field.name)}`;
+      identity.append(el("label", { for: id }, field.label), fieldInput(field, id, "customer"));
+    }
+    for (const symptom of playbook?.symptoms || []) {
+      symptoms.append(el("label", {}, el("input", { type: "checkbox", name: "symptoms", value: symptom.id }), ` ${symptom.label}`));
+    }
+    for (const field of playbook?.details || []) {
+      const id = `ask-detail-${idPart(field.name)}`;
+      const hint = field.description ? el("span", { className: "hint", id: `${id}-hint` }, field.description) : null;
+      more.append(
+        el("div", { className: "field" }, el("label", { for: id }, field.label), fieldInput(field, id, "details", hint && hint.id), hint),
+      );
+    }
+    const shown = [];
+    for (const fieldset of [identity, symptoms, more]) {
+      fieldset.hidden = fieldset.children.length <= 1; // the legend alone: nothing to fill in
+      if (!fieldset.hidden) shown.push(fieldset.querySelector("legend").textContent.toLowerCase());
+    }
+    $("ask-details").hidden = !shown.length;
+    const listed = shown.length > 1 ? `${shown.slice(0, -1).join(", ")} and ${shown.at(-1)}` : shown[0] || "";
+    $("ask-details-summary").textContent = `${listed.charAt(0).toUpperCase()}${listed.slice(1)} (optional)`;
     $("ask-form").onsubmit = (event) => {
       event.preventDefault();
       this.askFromForm(event.currentTarget);
     };
   }
 
+  /** With Voice Live: typed text goes to the realtime model; else straight to the agents. */
   async askFromForm(form) {
-    const request = form.elements.request.value.trim();
+    const request = $("ask-request").value.trim();
     if (!request) return;
-    const customer = {};
-    for (const field of ["firstName", "lastName", "postalCode", "dateOfBirth"]) {
-      const value = form.elements[field].value.trim();
-      if (value) customer[field] = value;
+    const fields = formFields(form);
+    if (this.voice) {
+      await this.askModel(form, request, fields);
+      return;
     }
-    const symptoms = [...form.querySelectorAll("input[name=symptoms]:checked")].map((input) => input.value);
-    const body = { request, conversationId: this.currentConversation(), callId: newId("text-") };
-    if (Object.keys(customer).length) body.customer = customer;
-    if (symptoms.length) body.symptoms = symptoms;
-    const details = [
-      customer.firstName || customer.lastName ? `${customer.firstName || ""} ${customer.lastName || ""}`.trim() : "",
-      symptoms.length ? symptoms.join(", ") : "",
-    ]
-      .filter(Boolean)
-      .join("; ");
+    const body = { request, conversationId: this.currentConversation(), callId: newId("text-"), ...fields };
 
     hideError();
-    form.elements.request.value = "";
+    $("ask-request").value = "";
     $("ask-status").textContent = "Sent; the specialists are working on it.";
-    this.beginTurn(body.callId, request, details, "text");
+    this.beginTurn(body.callId, request, summary(fields), "text");
     try {
       const result = await this.delegations.run(body, {
         onAccepted: (data, status) => this.accepted(body.callId, data, status),
@@ -484,7 +561,30 @@ class App {
     } catch (error) {
       this.failTurn(body.callId, error);
       $("ask-status").textContent = "";
-      form.elements.request.value ||= request; // let the person send it again
+      $("ask-request").value ||= request; // let the person send it again
+    }
+  }
+
+  /**
+   * The typed text into the realtime session (the voice one, or one opened in text modality):
+   * the model reads it as it hears speech and fills the tool; its calls take the voice path.
+   */
+  async askModel(form, request, fields) {
+    hideError();
+    this.currentConversation();
+    $("ask-request").value = "";
+    $("ask-status").textContent = "Sending to the assistant…";
+    const line = this.timeline.typedLine(request, summary(fields));
+    try {
+      await this.voice.sendText(request, fields);
+      line.dataset.state = "sent";
+      $("ask-status").textContent = "Sent; the assistant is answering.";
+    } catch (error) {
+      line.dataset.state = "failed";
+      line.append(el("span", { className: "turn-note", dataset: { kind: "not-sent" } }, " Not sent."));
+      $("ask-status").textContent = "Not sent: your text is back in the box.";
+      $("ask-request").value ||= request; // let the person send it again
+      showError(new ApiError(0, "not_sent", `Your text was not sent: ${error.message}`, error.category === "network" || error.category === "rate_limited"));
     }
   }
 
@@ -505,15 +605,7 @@ class App {
       audio: new AudioIO(),
       conversationId: () => this.currentConversation(),
       hooks: {
-        onCall: ({ callId, body }) => {
-          const details = [
-            body.customer ? `${body.customer.firstName || ""} ${body.customer.lastName || ""}`.trim() : "",
-            body.symptoms ? body.symptoms.join(", ") : "",
-          ]
-            .filter(Boolean)
-            .join("; ");
-          this.beginTurn(callId, body.request, details, "voice");
-        },
+        onCall: ({ callId, body, input }) => this.beginTurn(callId, body.request, summary(body), input === "text" ? "typed" : "voice"),
         onAccepted: (callId, data, status) => this.accepted(callId, data, status),
         onAnswer: (callId, result) => this.finishTurn(callId, result),
         onFailed: (callId, error) => this.failTurn(callId, error),
@@ -523,13 +615,19 @@ class App {
           this.timeline.note(callId, null, "The voice connection was renewed before this answer came; it was not read out.", "late");
         },
         onTranscript: (who, text) => this.timeline.voiceLine(who, text),
+        onReplyText: (key, text, done) => {
+          this.timeline.replyLine(key, text, done);
+          if (done && $("ask-status").textContent.startsWith("Sent;")) $("ask-status").textContent = "Answered.";
+        },
         onProblem: (problem) => showVoiceProblem(problem),
       },
     });
     this.voice.addEventListener("state", (event) => {
-      const { state, problem } = event.detail;
+      const { problem, mode } = event.detail;
+      // A text-only session: "text" when open; Start voice adds the microphone to it.
+      const state = mode === "text" && event.detail.state === "connected" ? "text" : event.detail.state;
       setPill("voice-state", state === "connected" ? "listening" : state);
-      const on = state !== "off" && state !== "error";
+      const on = mode === "audio" && state !== "off" && state !== "error";
       $("voice-start").hidden = on;
       $("voice-stop").hidden = !on;
       if (problem) showVoiceProblem(problem);

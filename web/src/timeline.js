@@ -14,12 +14,18 @@ const STATUS_TEXT = {
   "timed-out": "timed out",
 };
 
+const WHO_ASKED = {
+  voice: "Customer (voice tool call)",
+  typed: "You (typed; the assistant's tool call)",
+};
+
 export class Timeline {
   /** @param {HTMLOListElement} list */
   constructor(list) {
     this.list = list;
     this.byCall = new Map();
     this.byInstance = new Map();
+    this.replies = new Map(); // text part key -> its line, while the model's reply streams
     this.reset();
   }
 
@@ -27,6 +33,7 @@ export class Timeline {
     clear(this.list);
     this.byCall.clear();
     this.byInstance.clear();
+    this.replies.clear();
     this.empty = el("li", { className: "timeline-empty" }, "No messages yet. Ask a question to start.");
     this.list.append(this.empty);
   }
@@ -60,7 +67,7 @@ export class Timeline {
       el(
         "div",
         { className: "bubble bubble-user" },
-        el("span", { className: "who-said" }, source === "voice" ? "Customer (voice tool call)" : "You"),
+        el("span", { className: "who-said" }, WHO_ASKED[source] || "You"),
         el("span", { className: "request-text" }, request),
         details ? el("span", { className: "turn-details" }, ` — ${details}`) : null,
       ),
@@ -150,6 +157,40 @@ export class Timeline {
     if (!turn) return;
     turn.node.querySelector(`.turn-note[data-kind='${kind}']`)?.remove();
     turn.node.append(el("p", { className: "turn-note", dataset: { kind } }, text));
+  }
+
+  /** What the person typed for the realtime model; the model decides what to ask the agents. */
+  typedLine(text, details = "") {
+    const node = el(
+      "li",
+      { className: "typed-line", dataset: { who: "user", state: "sending" } },
+      el("span", { className: "who-said" }, "You wrote: "),
+      el("span", { className: "typed-text" }, text),
+      details ? el("span", { className: "turn-details" }, ` — ${details}`) : null,
+    );
+    this.append(node);
+    return node;
+  }
+
+  /** The model's text reply as it streams: one line per text part, complete when `done`. */
+  replyLine(key, text, done) {
+    let node = this.replies.get(key);
+    if (!node) {
+      node = el(
+        "li",
+        { className: "voice-line reply-line", dataset: { who: "assistant", modality: "text", state: "streaming" }, "aria-busy": "true" },
+        el("span", { className: "who-said" }, "Assistant: "),
+        el("span", { className: "reply-text" }, ""),
+      );
+      this.replies.set(key, node);
+      this.append(node);
+    }
+    node.querySelector(".reply-text").textContent = text;
+    if (done) {
+      node.dataset.state = "done";
+      node.removeAttribute("aria-busy");
+      this.replies.delete(key);
+    }
   }
 
   /** Something said aloud in voice mode (transcripts). */

@@ -9,16 +9,22 @@
 // while another response is active). A socket that drops is reconnected with back-off, jitter and
 // a fresh token; calls of the old socket are abandoned and their late answers dropped. A token
 // that is about to expire is replaced between turns, by reconnecting while nothing is pending.
+//
+// Typed text goes into the same realtime session (sendText): into the voice session when one is
+// open, else into a session opened in text modality without the microphone. The model reads it
+// exactly as it hears speech and fills the tool; its text reply streams as response.text.delta.
 
 import { base64FromBytes } from "./audio.js";
+import { newId } from "./dom.js";
 
 export const TOOL_NAME = "send_to_agent_network";
-const ARGUMENT_FIELDS = ["request", "customer", "symptoms", "ledState", "preferredDate", "agents"];
+const ARGUMENT_FIELDS = ["request", "customer", "symptoms", "agents"];
 const OPEN = 1; // WebSocket.OPEN (read from the socket object, so test doubles need no global)
 const BACKOFF_FIRST_MS = 1000;
 const BACKOFF_MAX_MS = 30_000;
 const RENEW_BEFORE_MS = 2 * 60_000; // Entra tokens live about an hour; keep well clear of expiry
 const RENEW_RETRY_MS = 30_000;
+const CONFIRM_MS = 20_000; // typed text the service has not taken by then is given back
 
 /** wss:// from https:// (ws:// from http://, for a local test double), path and query. */
 export function voiceUrl(credential) {
@@ -33,14 +39,63 @@ export function voiceUrl(credential) {
   return base.toString();
 }
 
+/**
+ * The argument fields to forward: the ones the session's tool declares (its parameter schema is
+ * generated from the playbook and the registry), else the standard ones.
+ */
+export function argumentFields(session) {
+  const tool = (session?.session?.tools || []).find((candidate) => candidate?.name === TOOL_NAME);
+  const declared = Object.keys(tool?.parameters?.properties || {}).filter((name) => name !== "conversationId" && name !== "callId");
+  return declared.length ? declared : ARGUMENT_FIELDS;
+}
+
 /** The POST /api/messages body from the tool's arguments (unknown fields left out). */
-export function messageBody(args, callId, conversationId) {
+export function messageBody(args, callId, conversationId, fields = ARGUMENT_FIELDS) {
   const body = { conversationId, callId };
-  for (const field of ARGUMENT_FIELDS) {
+  for (const field of fields) {
     if (args[field] !== undefined && args[field] !== null && args[field] !== "") body[field] = args[field];
   }
   if (typeof body.request !== "string" || !body.request.trim()) body.request = "The customer needs help.";
   return body;
+}
+
+/**
+ * The tool call's body with what the person typed into the form's fields (identity, symptoms,
+ * the playbook's details) for the message the model answers: the fields win over the model's
+ * guesses, the symptoms are joined. `fields` is {customer?, symptoms?, ...details} as the form
+ * sends them.
+ */
+export function withTypedFields(body, fields) {
+  if (!fields) return body;
+  const { customer, symptoms, ...details } = fields;
+  const merged = { ...body, ...details };
+  if (customer && Object.keys(customer).length) {
+    const fromModel = merged.customer && typeof merged.customer === "object" ? merged.customer : {};
+    merged.customer = { ...fromModel, ...customer };
+  }
+  if (symptoms?.length) {
+    const fromModel = Array.isArray(merged.symptoms) ? merged.symptoms : [];
+    merged.symptoms = [...new Set([...fromModel, ...symptoms])];
+  }
+  return merged;
+}
+
+/** The session.update for a mode: as the API gave it for voice; text modality only for text. */
+export function sessionFor(session, mode) {
+  if (mode === "audio") return session;
+  return { ...session, session: { ...session.session, modalities: ["text"] } };
+}
+
+/** The typed message for the model: the text, and the form's fields when some were filled. */
+export function typedMessage(text, fields) {
+  const parts = [];
+  const customer = Object.entries(fields?.customer || {}).map(([name, value]) => `${name}: ${value}`);
+  if (customer.length) parts.push(`customer ${customer.join(", ")}`);
+  if (fields?.symptoms?.length) parts.push(`symptoms ${fields.symptoms.join(", ")}`);
+  const { customer: _customer, symptoms: _symptoms, ...given } = fields || {};
+  const details = Object.entries(given).map(([name, value]) => `${name}: ${value}`);
+  if (details.length) parts.push(`details ${details.join(", ")}`);
+  return parts.length ? `${text}\n\n(Form fields: ${parts.join("; ")})` : text;
 }
 
 /** Exponential back-off with jitter: half the step fixed, half random, so clients spread out. */
@@ -113,7 +168,10 @@ export function serviceProblem(error) {
   return { category: "service", message, retry: true, retryAfterMs: 0 };
 }
 
-/** States: off, connecting, connected, renewing, reconnecting, error. */
+/**
+ * States: off, connecting, connected, renewing, reconnecting, error; `mode` is "audio" (voice:
+ * the microphone streams) or "text" (typed text only, no microphone).
+ */
 export class VoiceBridge extends EventTarget {
   /**
    * @param {{
@@ -129,6 +187,7 @@ export class VoiceBridge extends EventTarget {
    *     onFailed?: (callId: string, error: Error) => void,
    *     onLate?: (callId: string, answer: object|null) => void,
    *     onTranscript?: (who: string, text: string) => void,
+   *     onReplyText?: (key: string, text: string, done: boolean) => void,
    *     onProblem?: (problem: ReturnType<typeof voiceProblem>) => void,
    *   },
    * }} options
@@ -142,9 +201,15 @@ export class VoiceBridge extends EventTarget {
     this.createSocket = createSocket;
     this.hooks = hooks;
     this.state = "off";
+    this.mode = "audio";
     this.history = [];
+    this.outbox = []; // typed texts waiting for the session to open: {text, fields, resolve, reject}
+    this.unconfirmed = []; // typed texts sent, until conversation.item.created: {itemId, eventId, resolve, reject, timer}
+    this.typedFields = null; // the form's fields of the last typed message, until speech
+    this.lastInput = "speech";
     this.wanted = false;
     this.socket = null;
+    this.session = null; // the session.update from GET /api/voice/session, for the open socket
     this.epoch = 0;
     this.attempt = 0;
     this.retryTimer = null;
@@ -158,21 +223,108 @@ export class VoiceBridge extends EventTarget {
     this.responses = new Map(); // response id -> {done, callIds: []}
     this.activeResponse = null;
     this.createAfterActive = false;
+    this.requested = false; // response.create sent, response.created not yet seen
+    this.replies = new Map(); // text part key -> the text so far
   }
 
-  setState(state, problem = null) {
-    if (state === this.state && !problem) return;
+  setState(state, problem = null, force = false) {
+    if (state === this.state && !problem && !force) return;
     this.state = state;
     this.history.push(state);
     if (this.history.length > 50) this.history.shift();
-    this.dispatchEvent(new CustomEvent("state", { detail: { state, problem } }));
+    this.dispatchEvent(new CustomEvent("state", { detail: { state, problem, mode: this.mode } }));
   }
 
+  /** Voice: the microphone streams into the session (a text session open now turns into voice). */
   async start() {
-    if (this.wanted) return;
+    if (this.wanted && this.mode === "audio") return;
+    if (this.wanted) {
+      this.mode = "audio";
+      // Connecting: the session opens as voice. Open: the same session (the model keeps what
+      // was typed) gains audio and the microphone.
+      if (this.socket && this.socket.readyState === OPEN && this.session) await this.startAudio(this.socket);
+      return;
+    }
+    this.mode = "audio";
     this.wanted = true;
     this.attempt = 0;
     await this.connect();
+  }
+
+  /**
+   * Typed text for the model, as a user message in the session: the voice session when one is
+   * open, else a session opened in text modality without the microphone. Resolves once the
+   * service has the message (conversation.item.created); rejects (the text was not taken) when
+   * the session cannot be opened, closes first, refuses the item or does not confirm it.
+   * @param {string} text
+   * @param {{customer?: object, symptoms?: string[]}|null} fields the form's
+   */
+  sendText(text, fields = null) {
+    const queued = new Promise((resolve, reject) => this.outbox.push({ text, fields, resolve, reject }));
+    if (!this.wanted) {
+      this.mode = "text";
+      this.wanted = true;
+      this.attempt = 0;
+      this.connect().catch((error) => this.fail(error));
+    } else {
+      this.drainOutbox();
+    }
+    return queued;
+  }
+
+  /** Send the typed texts once the session is open (connected, or renewing on the open socket). */
+  drainOutbox() {
+    const ready = this.socket && this.socket.readyState === OPEN && (this.state === "connected" || this.state === "renewing");
+    if (!ready) return;
+    for (const { text, fields, resolve, reject } of this.outbox.splice(0)) {
+      this.typedFields = fields;
+      this.lastInput = "text";
+      const itemId = newId("typed_");
+      const entry = { itemId, eventId: `evt_${itemId}`, resolve, reject, timer: null };
+      entry.timer = setTimeout(() => {
+        this.settleTyped(entry, new Error("The voice service did not take the text in time."), "service");
+      }, CONFIRM_MS);
+      this.unconfirmed.push(entry);
+      this.send({
+        type: "conversation.item.create",
+        event_id: entry.eventId,
+        item: { id: itemId, type: "message", role: "user", content: [{ type: "input_text", text: typedMessage(text, fields) }] },
+      });
+      this.requestResponse();
+    }
+  }
+
+  /** Resolve a typed text the service took, or reject it (`error`, in a problem `category`). */
+  settleTyped(entry, error = null, category = "service") {
+    const index = this.unconfirmed.indexOf(entry);
+    if (index < 0) return;
+    this.unconfirmed.splice(index, 1);
+    clearTimeout(entry.timer);
+    if (error) entry.reject(Object.assign(error, { category: error.category || category }));
+    else entry.resolve();
+  }
+
+  /** conversation.item.created for a typed message: by our item id, else the oldest sent. */
+  confirmTyped(item) {
+    if (item?.type !== "message" || item.role !== "user" || !this.unconfirmed.length) return;
+    const entry = this.unconfirmed.find((sent) => sent.itemId === item.id) || this.unconfirmed[0];
+    this.settleTyped(entry);
+  }
+
+  /** Typed texts not taken by the service: the page gives them back to the person. */
+  rejectOutbox(error) {
+    for (const entry of [...this.unconfirmed]) this.settleTyped(entry, new Error(error.message), error.category);
+    for (const { reject } of this.outbox.splice(0)) reject(error);
+  }
+
+  /** response.create now, or once the active response is done (one at a time). */
+  requestResponse() {
+    if (this.activeResponse || this.requested) {
+      this.createAfterActive = true;
+      return;
+    }
+    this.requested = true;
+    this.send({ type: "response.create" });
   }
 
   /** A fresh credential and session on every (re)connect: tokens are short-lived. */
@@ -201,22 +353,19 @@ export class VoiceBridge extends EventTarget {
     this.resetSession();
     const socket = this.createSocket(voiceUrl(credential));
     this.socket = socket;
+    this.session = session;
     socket.onopen = async () => {
       if (this.socket !== socket) return;
-      this.send(session);
-      try {
-        // The microphone outlives a reconnect: its chunks go to whichever socket is open.
-        await this.audio.start((chunk) => {
-          this.send({ type: "input_audio_buffer.append", audio: base64FromBytes(chunk) });
-        });
-      } catch (error) {
-        this.fail(error);
-        return;
+      if (this.mode === "audio") {
+        await this.startAudio(socket);
+      } else {
+        this.send(sessionFor(session, "text"));
+        this.setState("connected", null, true);
       }
-      if (this.socket !== socket) return;
+      if (this.socket !== socket || this.state !== "connected") return;
       this.attempt = 0;
       this.planRenewal(credential.expiresAt);
-      this.setState("connected");
+      this.drainOutbox();
     };
     socket.onmessage = (message) => {
       if (this.socket !== socket || typeof message.data !== "string") return;
@@ -240,10 +389,27 @@ export class VoiceBridge extends EventTarget {
     };
   }
 
+  /** The voice session on `socket`, then the microphone (it outlives a reconnect). */
+  async startAudio(socket) {
+    this.send(this.session);
+    try {
+      // The microphone's chunks go to whichever socket is open.
+      await this.audio.start((chunk) => {
+        this.send({ type: "input_audio_buffer.append", audio: base64FromBytes(chunk) });
+      });
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    if (this.socket !== socket) return;
+    this.setState("connected", null, true);
+  }
+
   /** Report the problem; reconnect when trying again may help, else stop in the error state. */
   fail(error) {
     if (!this.wanted) return;
     const problem = voiceProblem(error);
+    this.rejectOutbox(Object.assign(new Error(problem.message), { category: problem.category, cause: error }));
     this.hooks.onProblem?.(problem);
     if (problem.retry) {
       this.scheduleReconnect(problem);
@@ -274,7 +440,9 @@ export class VoiceBridge extends EventTarget {
   }
 
   idle() {
-    return this.calls.size === 0 && this.activeResponse === null && !this.createAfterActive;
+    return (
+      this.calls.size === 0 && this.activeResponse === null && !this.createAfterActive && !this.requested && !this.unconfirmed.length
+    );
   }
 
   async renewIfIdle() {
@@ -304,7 +472,7 @@ export class VoiceBridge extends EventTarget {
     const old = this.socket;
     this.socket = null;
     old.close(1000, "renewing the credential");
-    this.open(fresh);
+    this.open(fresh); // in the same mode: text sessions stay without the microphone
   }
 
   send(event) {
@@ -313,13 +481,24 @@ export class VoiceBridge extends EventTarget {
 
   handle(event, epoch) {
     switch (event.type) {
-      case "error":
-        this.hooks.onProblem?.(serviceProblem(event.error));
+      case "error": {
+        this.requested = false; // a refused response.create: no response is coming
+        const problem = serviceProblem(event.error);
+        const typed = this.unconfirmed.find((sent) => sent.eventId === event.error?.event_id);
+        if (typed) this.settleTyped(typed, new Error(problem.message), problem.category);
+        this.hooks.onProblem?.(problem);
+        break;
+      }
+      case "conversation.item.created":
+        this.confirmTyped(event.item);
         break;
       case "input_audio_buffer.speech_started":
         this.audio.flush(); // the person talks over the assistant: stop playing at once
+        this.lastInput = "speech";
+        this.typedFields = null;
         break;
       case "response.created":
+        this.requested = false;
         this.activeResponse = event.response?.id || null;
         if (this.activeResponse && !this.responses.has(this.activeResponse)) {
           this.responses.set(this.activeResponse, { done: false, callIds: [] });
@@ -328,6 +507,22 @@ export class VoiceBridge extends EventTarget {
       case "response.audio.delta":
         if (event.delta) this.audio.play(event.delta);
         break;
+      case "response.text.delta":
+      case "response.output_text.delta": {
+        const key = replyKey(event);
+        const text = (this.replies.get(key) || "") + (event.delta || "");
+        this.replies.set(key, text);
+        this.hooks.onReplyText?.(key, text, false);
+        break;
+      }
+      case "response.text.done":
+      case "response.output_text.done": {
+        const key = replyKey(event);
+        const text = typeof event.text === "string" ? event.text : this.replies.get(key) || "";
+        this.replies.delete(key);
+        this.hooks.onReplyText?.(key, text, true);
+        break;
+      }
       case "response.audio_transcript.done":
         this.hooks.onTranscript?.("assistant", event.transcript);
         break;
@@ -344,6 +539,7 @@ export class VoiceBridge extends EventTarget {
         if (response) response.done = true;
         if (this.createAfterActive && !this.activeResponse) {
           this.createAfterActive = false;
+          this.requested = true;
           this.send({ type: "response.create" });
         }
         this.flush();
@@ -375,8 +571,10 @@ export class VoiceBridge extends EventTarget {
       this.answer(call, { status: "error", message: "The tool arguments were not valid JSON." });
       return;
     }
-    const body = messageBody(args && typeof args === "object" ? args : {}, callId, this.conversationId());
-    this.hooks.onCall?.({ callId, body });
+    const fields = argumentFields(this.session);
+    let body = messageBody(args && typeof args === "object" ? args : {}, callId, this.conversationId(), fields);
+    if (this.lastInput === "text") body = withTypedFields(body, this.typedFields);
+    this.hooks.onCall?.({ callId, body, input: this.lastInput });
     this.delegations
       .run(body, { onAccepted: (data, status) => this.hooks.onAccepted?.(callId, data, status) })
       .then((result) => {
@@ -433,9 +631,7 @@ export class VoiceBridge extends EventTarget {
         if (response.callIds.length) create = true;
       }
     }
-    if (!create) return;
-    if (this.activeResponse) this.createAfterActive = true;
-    else this.send({ type: "response.create" });
+    if (create) this.requestResponse();
   }
 
   /** Close the socket and the microphone and settle in `state` (off, or error with the problem). */
@@ -447,13 +643,21 @@ export class VoiceBridge extends EventTarget {
     const socket = this.socket;
     this.socket = null;
     this.resetSession();
+    this.rejectOutbox(Object.assign(new Error(problem?.message || "The voice session was stopped."), { category: problem?.category || "ended" }));
     if (socket) socket.close(1000, "stopped");
+    const mode = this.mode;
+    this.mode = "audio";
     this.setState(state, problem);
-    await this.audio.stop();
+    if (mode === "audio") await this.audio.stop();
   }
 
   /** The person stopped voice. */
   async stop() {
     await this.shutDown("off");
   }
+}
+
+/** Where a text part of a response streams to: one timeline line per (response, item, part). */
+function replyKey(event) {
+  return `${event.response_id || ""}:${event.item_id || ""}:${event.content_index ?? 0}`;
 }

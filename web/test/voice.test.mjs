@@ -9,15 +9,25 @@ import { Delegations } from "../src/delegations.js";
 import {
   TOOL_NAME,
   VoiceBridge,
+  argumentFields,
   VoiceSocketClosed,
   reconnectDelay,
   serviceProblem,
+  sessionFor,
+  typedMessage,
   voiceProblem,
   voiceUrl,
+  withTypedFields,
 } from "../src/voice.js";
 
 const OPEN = 1;
 const CLOSED = 3;
+// The tool as GET /api/voice/session builds it from the Contoso playbook (its parameters only).
+const PARAMETERS = ["request", "customer", "symptoms", "ledState", "preferredDate", "agents"];
+const SESSION_TOOL = {
+  name: TOOL_NAME,
+  parameters: { type: "object", properties: Object.fromEntries(PARAMETERS.map((name) => [name, {}])) },
+};
 
 /** One fake Voice Live WebSocket: records what the bridge sends, lets the test speak for the service. */
 class FakeSocket {
@@ -105,7 +115,7 @@ class FakeApi {
       };
     }
     if (path === "/api/voice/session") {
-      return { status: 200, data: { type: "session.update", session: { tools: [{ name: TOOL_NAME }] } } };
+      return { status: 200, data: { type: "session.update", session: { tools: [SESSION_TOOL] } } };
     }
     if (path === "/api/messages" && options.method === "POST") {
       const post = deferred();
@@ -171,7 +181,7 @@ function fakeBridge(api, audio = new FakeAudio()) {
   const events = Object.assign(new EventTarget(), { state: "connected" }); // LiveEvents, connected
   const delegations = new Delegations(api, events);
   const sockets = [];
-  const seen = { late: [], answers: [], failed: [], problems: [], messages: [], states: [] };
+  const seen = { late: [], answers: [], failed: [], problems: [], messages: [], states: [], replies: [], calls: [] };
   const bridge = new VoiceBridge({
     api,
     delegations,
@@ -183,6 +193,8 @@ function fakeBridge(api, audio = new FakeAudio()) {
       return socket;
     },
     hooks: {
+      onCall: ({ callId, input }) => seen.calls.push([callId, input]),
+      onReplyText: (key, text, done) => seen.replies.push([text, done]),
       onAnswer: (callId) => seen.answers.push(callId),
       onFailed: (callId, error) => seen.failed.push([callId, error.message]),
       onLate: (callId, result) => seen.late.push([callId, result && result.answer]),
@@ -192,7 +204,7 @@ function fakeBridge(api, audio = new FakeAudio()) {
       },
     },
   });
-  bridge.addEventListener("state", (event) => seen.states.push(event.detail.state));
+  bridge.addEventListener("state", (event) => seen.states.push(event.detail.mode === "text" ? `${event.detail.state} (text)` : event.detail.state));
   return { api, delegations, audio, sockets, seen, bridge };
 }
 
@@ -275,7 +287,13 @@ test("two parallel calls answered out of order each get their own output, then o
 test("the POST body carries the call's own call_id and the tool's known arguments only", async (t) => {
   const { api, sockets } = await connected(t);
   const agents = [{ name: "tide-tables", message: "High tide?" }];
-  const args = { request: "Modem lights", symptoms: ["modem_lights"], ledState: "red", agents, extra: "dropped" };
+  const args = {
+    request: "Modem lights",
+    symptoms: ["modem_lights"],
+    ledState: "red",
+    agents,
+    extra: "dropped",
+  };
   callInOneResponse(sockets[0], "resp-1", [["call-x", args]]);
   await settle();
   assert.deepEqual(api.bodies.get("call-x"), {
@@ -625,4 +643,224 @@ test("back-off grows exponentially to 30 s, with jitter between half and the who
   assert.equal(reconnectDelay(50, () => 0), 15_000);
   const spread = new Set(Array.from({ length: 20 }, (_, i) => reconnectDelay(2, () => i / 20)));
   assert.equal(spread.size, 20);
+});
+
+// ----- typed text through the realtime session -----
+
+/** The service takes every typed message sent so far (conversation.item.created). */
+function takeTyped(socket) {
+  for (const event of socket.sent) {
+    if (event.type === "conversation.item.create" && event.item.type === "message") {
+      socket.emit({ type: "conversation.item.created", item: { ...event.item, status: "completed" } });
+    }
+  }
+}
+
+/** The user message items the bridge sent: their input_text. */
+function typedTexts(socket) {
+  return socket.sent
+    .filter((event) => event.type === "conversation.item.create" && event.item.type === "message")
+    .map((event) => {
+      assert.equal(event.item.role, "user");
+      assert.equal(event.item.content.length, 1);
+      assert.equal(event.item.content[0].type, "input_text");
+      return event.item.content[0].text;
+    });
+}
+
+test("typed text without a voice session opens a text-only session, without the microphone", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "setInterval", "Date"] });
+  const { api, sockets, audio, bridge, seen } = fakeBridge(new FakeApi());
+  const sent = bridge.sendText("Is there an outage in my area?");
+  await settle();
+  assert.equal(api.tokens, 1, "the same credential as voice");
+  sockets[0].accept();
+  await settle();
+  takeTyped(sockets[0]);
+  await sent;
+  assert.equal(audio.started, 0, "no microphone for text");
+  assert.equal(bridge.mode, "text");
+  assert.deepEqual(seen.states, ["connecting (text)", "connected (text)"]);
+  const socket = sockets[0];
+  assert.deepEqual(socket.types(), ["session.update", "conversation.item.create", "response.create"]);
+  assert.deepEqual(socket.sent[0].session.modalities, ["text"]);
+  assert.deepEqual(socket.sent[0].session.tools, [SESSION_TOOL], "the rest of the session as the API gave it");
+  assert.deepEqual(typedTexts(socket), ["Is there an outage in my area?"]);
+});
+
+test("the model's tool call from typed text runs the tool path and its text reply streams", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "setInterval", "Date"] });
+  const { api, sockets, bridge, seen } = fakeBridge(new FakeApi());
+  const sent = bridge.sendText("Is my bill paid?");
+  await settle();
+  sockets[0].accept();
+  await settle();
+  takeTyped(sockets[0]);
+  await sent;
+  const socket = sockets[0];
+  callInOneResponse(socket, "resp-1", [["call-t", { request: "Is my bill paid?" }]]);
+  await settle();
+  assert.deepEqual(seen.calls, [["call-t", "text"]]);
+  api.answer("call-t", "Your bill is paid.");
+  await settle();
+  assert.deepEqual(socket.outputs(), [["call-t", { status: "completed", answer: "Your bill is paid.", agents: ["contoso-outage-check-agent"], partial: false }]]);
+  assert.deepEqual(socket.types().slice(-2), ["conversation.item.create", "response.create"]);
+
+  socket.emit({ type: "response.created", response: { id: "resp-2" } });
+  for (const delta of ["Your bill ", "is paid."]) {
+    socket.emit({ type: "response.text.delta", response_id: "resp-2", item_id: "m1", content_index: 0, delta });
+  }
+  socket.emit({ type: "response.text.done", response_id: "resp-2", item_id: "m1", content_index: 0, text: "Your bill is paid." });
+  socket.emit({ type: "response.done", response: { id: "resp-2" } });
+  assert.deepEqual(seen.replies, [
+    ["Your bill ", false],
+    ["Your bill is paid.", false],
+    ["Your bill is paid.", true],
+  ]);
+  assert.ok(bridge.idle());
+});
+
+test("typed text goes into an open voice session; response.create waits for the active response", async (t) => {
+  const { sockets, bridge, audio, seen } = await connected(t);
+  const socket = sockets[0];
+  socket.emit({ type: "response.created", response: { id: "resp-1" } }); // the model is speaking
+  const sent = bridge.sendText("And my plan?");
+  takeTyped(socket);
+  await sent;
+  assert.equal(sockets.length, 1, "no second session");
+  assert.equal(bridge.mode, "audio");
+  assert.equal(audio.started, 1);
+  assert.deepEqual(typedTexts(socket), ["And my plan?"]);
+  assert.ok(!socket.types().includes("response.create"), "not while a response is active");
+  socket.emit({ type: "response.done", response: { id: "resp-1" } });
+  assert.equal(socket.types().at(-1), "response.create");
+  socket.emit({ type: "response.function_call_arguments.done", response_id: "resp-2", call_id: "c-typed", name: TOOL_NAME, arguments: "{}" });
+  socket.emit({ type: "input_audio_buffer.speech_started" });
+  socket.emit({ type: "response.function_call_arguments.done", response_id: "resp-3", call_id: "c-spoken", name: TOOL_NAME, arguments: "{}" });
+  await settle();
+  assert.deepEqual(seen.calls, [
+    ["c-typed", "text"],
+    ["c-spoken", "speech"],
+  ]);
+});
+
+test("starting voice while a text session is open adds audio to that same session", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "setInterval", "Date"] });
+  const { sockets, audio, bridge, seen } = fakeBridge(new FakeApi());
+  const sent = bridge.sendText("Hello");
+  await settle();
+  sockets[0].accept();
+  await settle();
+  takeTyped(sockets[0]);
+  await sent;
+  await bridge.start();
+  assert.equal(sockets.length, 1);
+  assert.equal(audio.started, 1);
+  assert.equal(bridge.mode, "audio");
+  const updates = sockets[0].sent.filter((event) => event.type === "session.update");
+  assert.deepEqual(updates.map((event) => event.session.modalities), [["text"], undefined]);
+  assert.deepEqual(seen.states.slice(-1), ["connected"]);
+});
+
+test("typed text whose session cannot open is given back (rejected), with the problem", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "setInterval", "Date"] });
+  const api = new FakeApi();
+  api.tokenError = new ApiError(503, "not_configured", "Voice is not configured.");
+  const { bridge, sockets } = fakeBridge(api);
+  await assert.rejects(bridge.sendText("Hello"), (error) => error.category === "not_configured");
+  assert.equal(sockets.length, 0);
+  assert.equal(bridge.state, "error");
+
+  // A session that drops before it opens: rejected too, and the bridge reconnects in text mode.
+  api.tokenError = null;
+  const sent = bridge.sendText("Hello again");
+  await settle();
+  sockets[0].drop(1006);
+  await assert.rejects(sent, (error) => error.category === "network");
+  t.mock.timers.tick(1000);
+  await settle();
+  sockets[1].accept();
+  await settle();
+  assert.equal(bridge.mode, "text");
+  assert.deepEqual(sockets[1].types(), ["session.update"], "nothing typed was replayed");
+});
+
+test("the form's fields reach the model with the text and are merged into its tool call", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "setInterval", "Date"] });
+  const { api, sockets, bridge } = fakeBridge(new FakeApi());
+  const fields = { customer: { firstName: "Jane" }, symptoms: ["no_internet"], ledState: "red" };
+  const sent = bridge.sendText("Help", fields);
+  await settle();
+  sockets[0].accept();
+  await settle();
+  takeTyped(sockets[0]);
+  await sent;
+  assert.deepEqual(typedTexts(sockets[0]), ["Help\n\n(Form fields: customer firstName: Jane; symptoms no_internet; details ledState: red)"]);
+  callInOneResponse(sockets[0], "resp-1", [["c1", { request: "Help", customer: { firstName: "Jne", lastName: "Doe" }, symptoms: ["slow_internet"] }]]);
+  await settle();
+  assert.deepEqual(api.bodies.get("c1"), {
+    conversationId: "conv-1",
+    callId: "c1",
+    request: "Help",
+    customer: { firstName: "Jane", lastName: "Doe" },
+    symptoms: ["slow_internet", "no_internet"],
+    ledState: "red",
+  });
+});
+
+test("helpers: the text session, the typed message, the merge", () => {
+  const session = { type: "session.update", session: { modalities: ["text", "audio"], voice: { name: "x" } } };
+  assert.deepEqual(sessionFor(session, "text"), { type: "session.update", session: { modalities: ["text"], voice: { name: "x" } } });
+  assert.equal(sessionFor(session, "audio"), session);
+  assert.deepEqual(session.session.modalities, ["text", "audio"], "not changed in place");
+  assert.equal(typedMessage("Hi", null), "Hi");
+  assert.equal(typedMessage("Hi", { customer: {}, symptoms: [] }), "Hi");
+  const body = { request: "r" };
+  assert.equal(withTypedFields(body, null), body);
+  assert.deepEqual(withTypedFields(body, { symptoms: ["a"] }), { request: "r", symptoms: ["a"] });
+});
+
+test("typed text the service refuses, or does not take in time, is given back", async (t) => {
+  const { sockets, bridge } = await connected(t);
+  const socket = sockets[0];
+  const refused = bridge.sendText("One");
+  const item = socket.sent.at(-2);
+  assert.equal(item.type, "conversation.item.create");
+  assert.ok(item.event_id && item.item.id, "our own ids, to match the answer");
+  socket.emit({ type: "error", error: { type: "invalid_request_error", code: "invalid_value", message: "Bad item.", event_id: item.event_id } });
+  await assert.rejects(refused, /Bad item/);
+
+  const silent = bridge.sendText("Two");
+  let given = null;
+  silent.catch((error) => {
+    given = error;
+  });
+  t.mock.timers.tick(19_999);
+  await settle();
+  assert.equal(given, null);
+  t.mock.timers.tick(1);
+  await settle();
+  assert.match(given.message, /did not take the text/);
+  assert.equal(bridge.unconfirmed.length, 0);
+});
+
+test("typed text sent on a socket that closes before the service took it is given back", async (t) => {
+  const { sockets, bridge } = await connected(t);
+  const sent = bridge.sendText("Hello");
+  sockets[0].drop(1008, "policy");
+  await assert.rejects(sent, (error) => error.category === "refused");
+  assert.equal(bridge.state, "error");
+});
+
+test("the forwarded argument fields are the ones the session's tool declares", () => {
+  const tool = (properties) => ({ session: { tools: [{ type: "function", name: TOOL_NAME, parameters: { type: "object", properties } }] } });
+  assert.deepEqual(argumentFields(tool({ request: {}, customer: {}, ledState: {}, agents: {} })), ["request", "customer", "ledState", "agents"]);
+  assert.deepEqual(argumentFields(tool({ request: {}, ledState: {}, callId: {} })), ["request", "ledState"]);
+  assert.deepEqual(argumentFields(null), ["request", "customer", "symptoms", "agents"]);
+  assert.deepEqual(argumentFields({ session: { tools: [{ name: "other", parameters: { properties: { x: {} } } }] } }), [
+    "request",
+    "customer",
+    "symptoms",
+    "agents",
+  ]);
 });
