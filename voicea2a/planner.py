@@ -308,8 +308,9 @@ def matched_plan(
     if len(waited) == 1:
         [agent] = waited
         skill = agent.skills[0].id if agent.skills else ""
-        step = Step(agent.name, skill, _vouched({}, verified), request.request, context)
-        return Plan(stages=((replace(step, task_id=waiting[agent.name]),),), chosen=True)
+        data = _vouched({}, verified)
+        step = Step(agent.name, skill, data, request.request, context, waiting[agent.name])
+        return Plan(stages=((step,),), chosen=True)
     match = best_match(request.request, candidates)
     if match.agent is not None:
         step = Step(
