@@ -469,4 +469,5 @@ def _outcome(step: Step, result: SpecialistResult) -> AgentOutcome:
             **({"contextId": result["contextId"]} if result.get("contextId") else {}),
         },
         reason="" if status != "failed" else (result.get("error") or state),
+        parts=tuple(dict(part) for part in result.get("parts") or ()),
     )

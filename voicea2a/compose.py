@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypedDict, TypeGuard
+from typing import Any, NotRequired, TypedDict, TypeGuard
 
 from voicea2a.matcher import agent_label
 from voicea2a.planner import Plan
@@ -49,6 +49,7 @@ class OutcomeJson(TypedDict):
     text: str
     data: dict[str, Any]
     reason: str
+    parts: NotRequired[list[dict[str, Any]]]  # voicea2a.a2a.PartJson, each
 
 
 class AnswerJson(TypedDict):
@@ -69,10 +70,12 @@ class AgentOutcome:
     text: str = ""
     data: dict[str, Any] = field(default_factory=dict)
     reason: str = ""
+    # Every part the agent answered with (voicea2a.a2a.PartJson): lists, files, artifacts.
+    parts: tuple[dict[str, Any], ...] = ()
 
     def to_json(self) -> OutcomeJson:
         """The outcome as a JSON object (activity input and output)."""
-        return {
+        outcome: OutcomeJson = {
             "agent": self.agent,
             "skill": self.skill,
             "status": self.status,
@@ -80,6 +83,9 @@ class AgentOutcome:
             "data": dict(self.data),
             "reason": self.reason,
         }
+        if self.parts:
+            outcome["parts"] = [dict(part) for part in self.parts]
+        return outcome
 
     @classmethod
     def from_json(cls, data: OutcomeJson | Mapping[str, Any]) -> AgentOutcome:
@@ -91,6 +97,7 @@ class AgentOutcome:
             text=data.get("text") or "",
             data=dict(data.get("data") or {}),
             reason=data.get("reason") or "",
+            parts=tuple(data.get("parts") or ()),
         )
 
 

@@ -259,6 +259,19 @@ def _data_json(data: Any) -> str:
     return text if len(text) <= MAX_DATA_CHARS else "{}"
 
 
+def _parts_json(parts: Any) -> str:
+    """An answer's parts as stored: as many whole parts, in order, as fit the column."""
+    kept: list[str] = []
+    size = 2
+    for part in parts if isinstance(parts, list) else []:
+        text = json.dumps(part, separators=(",", ":"))
+        if size + len(text) + 1 > MAX_DATA_CHARS:
+            break
+        kept.append(text)
+        size += len(text) + 1
+    return f"[{','.join(kept)}]"
+
+
 def _turn_key_prefix(instance_id: str, started_at: str) -> str:
     """What the row keys of one turn's messages start with: `{startedAt}-{instanceId}`."""
     if not isinstance(instance_id, str) or not _INSTANCE_ID_RE.fullmatch(instance_id):
@@ -306,6 +319,7 @@ def turn_rows(
                 skill=str(outcome.get("skill", "")),
                 status=str(outcome.get("status", "")),
                 data=_data_json(outcome.get("data")),
+                parts=_parts_json(outcome.get("parts")),
             )
         )
     agents = [str(agent) for agent in answer.get("agents") or ()]
@@ -501,6 +515,7 @@ def _public_message(entity: dict[str, Any]) -> dict[str, Any]:
         message["skill"] = entity.get("skill")
         message["status"] = entity.get("status")
         message["data"] = _stored_json(entity.get("data"), {})
+        message["parts"] = _stored_json(entity.get("parts"), [])
     elif message["role"] == "assistant":
         message["agents"] = _stored_json(entity.get("agents"), [])
         message["partial"] = bool(entity.get("partial", False))

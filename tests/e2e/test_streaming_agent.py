@@ -9,7 +9,14 @@ import json
 import jsonschema
 import pytest
 
-from tests.a2a_peers import FINDING, slow_agent
+from tests.a2a_peers import (
+    FILE_BYTES,
+    FILE_URL,
+    FINDING,
+    LIST_DATA,
+    multi_artifact_agent,
+    slow_agent,
+)
 from tests.e2e.test_delegation import ROOT, agent_statuses, record_events
 
 pytestmark = pytest.mark.azurite
@@ -72,3 +79,33 @@ def test_a_slow_streaming_agent_is_answered_with_live_progress(system, slow):
     # `started` comes from the orchestrator, `working` from the activity, side by side.
     assert sorted(set(statuses)) == ["completed", "started", "working"]
     assert statuses[-1] == "completed"
+
+
+@pytest.mark.parametrize("version", ["1.0", "0.3"])
+def test_every_part_of_a_multi_artifact_task_reaches_the_history(system, loop_thread, version):
+    agent = multi_artifact_agent(version)
+    loop_thread.run(agent.start())
+    try:
+        registered = system.app.http.post(
+            "/api/agents", json={"url": agent.url}, headers=system.headers("agent-mx", ("agent",))
+        )
+        name = registered.json()["name"]
+        system.app.http.post(
+            f"/api/agents/{name}/admit", headers=system.headers("sam", ("supervisor",))
+        )
+        conversation_id = f"parts-{version.replace('.', '')}"
+        body = {"request": "Report?", "conversationId": conversation_id, "agents": [name]}
+        answered = system.app.http.post("/api/messages", json=body, headers=system.headers())
+        assert answered.status_code == 200, answered.text
+        conversation = system.app.http.get(
+            f"/api/conversations/{conversation_id}", headers=system.headers()
+        ).json()
+    finally:
+        loop_thread.run(agent.stop())
+
+    [said] = [m for m in conversation["messages"] if m["role"] == "agent"]
+    parts = said["parts"]
+    # The list data part and both files, which a Task's first data object alone would lose.
+    assert [p["data"] for p in parts if p["kind"] == "data"][0] == LIST_DATA
+    files = [p for p in parts if p["kind"] == "file"]
+    assert (files[0]["url"], files[1]["size"]) == (FILE_URL, len(FILE_BYTES))

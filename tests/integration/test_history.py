@@ -34,11 +34,17 @@ def outcomes(n: int = 2) -> list[dict]:
             "text": f"finding {i}",
             "data": {"status": "OK", "n": i},
             "reason": "httpx.ConnectError: http://10.0.0.9:8102 returned 503",
+            "parts": PARTS if i else [],
         }
         for i in range(n)
     ]
 
 
+PARTS = [
+    {"kind": "text", "text": "finding 1"},
+    {"kind": "data", "data": [{"tide": "high", "at": "14:05"}], "artifactId": "a-2"},
+    {"kind": "file", "url": "https://example.org/tides.pdf", "mediaType": "application/pdf"},
+]
 ANSWER = {"answer": "Here is what I found.", "agents": ["agent-1"], "partial": True}
 
 
@@ -155,7 +161,9 @@ async def test_turn_rows(store, raw_messages):
         "skill": "skill_1",
         "status": "completed",
         "data": {"status": "OK", "n": 1},
+        "parts": PARTS,  # a list data part and a file are kept, in order
     }
+    assert failed["parts"] == []
     assert answer["id"] == "dlg-1-999"
     assert answer["role"] == "assistant"
     assert answer["text"] == ANSWER["answer"]
@@ -373,3 +381,10 @@ async def test_a_turn_is_recorded_after_its_tables_disappeared(store, azurite):
 
     assert [m["role"] for m in await all_messages("ada", conv)][-1] == "assistant"
     assert (await history.get_conversation("ada", conv)) is not None
+
+
+def test_parts_are_kept_whole_while_they_fit_the_column():
+    big = {"kind": "text", "text": "x" * 20000}
+    kept = json.loads(history._parts_json([big, big, {"kind": "text", "text": "z"}]))
+    assert kept == [big]
+    assert history._parts_json("not a list") == "[]"
