@@ -180,6 +180,11 @@ class LocalSystem:
             wait_until(lambda: not self.running_instances(), timeout)
         return self.running_instances()
 
+    def probe_agents(self) -> None:
+        """Run the health job now (the devhost's admin API, as the Functions host offers)."""
+        fired = self.app.http.post("/admin/functions/agent_health")
+        assert fired.status_code == 202, fired.text
+
     def wait_agents(self, count: int = AGENT_COUNT, timeout: float = 20) -> list[dict]:
         def registered() -> list[dict] | None:
             agents = self.app.http.get("/api/agents", headers=self.headers()).json()["agents"]

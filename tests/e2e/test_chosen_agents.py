@@ -10,6 +10,7 @@ import pytest
 from tests.contoso import CONTOSO
 from tests.system import error_of
 from tests.tide_agent import ANSWER, QUESTION, TideAgent
+from tests.waiting import wait_until
 from voicea2a.voice_session import GENERIC_INSTRUCTIONS
 
 pytestmark = pytest.mark.azurite
@@ -47,6 +48,11 @@ def tool(system) -> dict:
     return only
 
 
+def health_of(system, name: str) -> str:
+    agents = system.app.http.get("/api/agents", headers=system.headers()).json()["agents"]
+    return next(agent["health"] for agent in agents if agent["name"] == name)
+
+
 def ask(system, call_id: str, agents: list, conversation: str = "tides-1"):
     body = {
         "request": "When is high tide in Halifax?",
@@ -80,6 +86,11 @@ def test_the_voice_tool_offers_exactly_the_admitted_healthy_agents(system):
         after = tool(system)
     finally:
         system.loop.run(agent.stop())
+    # Gone quiet: three failed probes in a row mark it down, and the tool no longer offers it.
+    for _ in range(3):
+        system.probe_agents()
+    wait_until(lambda: health_of(system, NAME) == "unhealthy", 20, what="the tide agent down")
+    assert NAME not in str(tool(system))
 
     jsonschema.Draft202012Validator.check_schema(after["parameters"])
     agents = after["parameters"]["properties"]["agents"]

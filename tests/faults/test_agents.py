@@ -188,12 +188,6 @@ def test_a_5_mb_reply_is_cut_off_at_the_cap(system, fake_plan_agent, reply):
     assert call_record(system, body["instanceId"], "plan").ended_before_deadline
 
 
-def probe_agents(system) -> None:
-    """Run the health job now (the devhost's admin API, as the Functions host offers)."""
-    fired = system.app.http.post("/admin/functions/agent_health")
-    assert fired.status_code == 202, fired.text
-
-
 def plan_agent(system, name: str) -> dict:
     agents = system.app.http.get("/api/agents", headers=system.headers()).json()["agents"]
     return next(a for a in agents if a["name"] == name)
@@ -210,7 +204,7 @@ def test_a_card_that_changes_between_probes(system, fake_plan_agent):
 
     # A new version and description: the probe stores the card it fetched.
     fake_plan_agent.card_changes = {"version": "9.9.9", "description": "Plans, bills (v9)."}
-    probe_agents(system)
+    system.probe_agents()
     agent = plan_agent(system, name)
     assert (agent["version"], agent["description"], agent["health"]) == (
         "9.9.9",
@@ -220,7 +214,7 @@ def test_a_card_that_changes_between_probes(system, fake_plan_agent):
 
     # The card now names another agent: that registration is failing, not renamed.
     fake_plan_agent.card_changes = {"name": "Somebody Else Entirely"}
-    probe_agents(system)
+    system.probe_agents()
     assert plan_agent(system, name)["health"] == "unhealthy"
     assert name not in tool_description(system)
     response = system.ask("CUST-0010", ["billing_question"])
@@ -232,7 +226,7 @@ def test_a_card_that_changes_between_probes(system, fake_plan_agent):
 
     # The card is back: the next probe heals it, and it is planned again.
     fake_plan_agent.card_changes = {}
-    probe_agents(system)
+    system.probe_agents()
     assert plan_agent(system, name)["health"] == "healthy"
     body = system.ask("CUST-0010", ["billing_question"]).json()
     assert body["partial"] is False, body
