@@ -273,35 +273,6 @@ class Playbook:
         """Each symptom id -> the skills it needs."""
         return {symptom.id: symptom.skills for symptom in self.symptoms}
 
-    def to_client(self) -> dict[str, Any]:
-        """What the page's form shows (GET /api/config)."""
-        return {
-            "name": self.name,
-            "title": self.title,
-            "placeholder": self.placeholder,
-            "identity": [
-                {
-                    "name": field.name,
-                    "label": field.label,
-                    "type": "date" if field.name == "dateOfBirth" else "text",
-                    "maxLength": None if field.name == "dateOfBirth" else 100,
-                }
-                for field in (self.identity.fields if self.identity else ())
-            ],
-            "symptoms": [{"id": s.id, "label": s.label} for s in self.symptoms],
-            "details": [
-                {
-                    "name": d.name,
-                    "label": d.label,
-                    "type": d.type,
-                    "values": list(d.values),
-                    "maxLength": d.max_length,
-                    "description": d.description,
-                }
-                for d in self.details
-            ],
-        }
-
 
 def _text(name: str, *, required: bool = True, max_length: int = MAX_SENTENCE) -> Field:
     """A required sentence of the playbook."""

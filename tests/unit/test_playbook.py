@@ -247,3 +247,19 @@ def test_any_playbook_drives_the_planner_the_body_and_the_answer():
     nothing = planner.plan(library, MessageRequest("hello"), None, routes)
     assert not planner.covers(nothing)
     assert compose(nothing, [], playbook=library).text == LIBRARY["answers"]["nothingApplicable"]
+
+
+def test_the_page_form_limits_each_identity_field_as_the_api_does():
+    from api.config import page_form
+    from voicea2a.messages import MAX_NAME_CHARS, MAX_POSTAL_CODE_CHARS
+
+    form = page_form(CONTOSO)
+    limits = {field["name"]: (field["type"], field["maxLength"]) for field in form["identity"]}
+    assert limits == {
+        "firstName": ("text", MAX_NAME_CHARS),
+        "lastName": ("text", MAX_NAME_CHARS),
+        "postalCode": ("text", MAX_POSTAL_CODE_CHARS),
+        "dateOfBirth": ("date", None),
+    }
+    assert [symptom["id"] for symptom in form["symptoms"]] == list(SYMPTOM_IDS)
+    assert [detail["name"] for detail in form["details"]] == ["ledState", "preferredDate"]
