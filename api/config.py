@@ -28,7 +28,10 @@ async def client_config(req: func.HttpRequest) -> func.HttpResponse:
                 else None
             ),
         },
-        "voice": {"enabled": settings.voice.endpoint is not None},
+        "voice": {
+            "enabled": settings.voice.endpoint is not None,
+            "idleMinutes": settings.voice.idle_minutes,
+        },
         "events": {"enabled": settings.webpubsub_service_endpoint is not None},
         # The page's form: the playbook's title, identity, symptoms and detail fields.
         "playbook": page_form(playbook) if (playbook := get_playbook()) else None,

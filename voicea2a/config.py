@@ -397,6 +397,13 @@ class VoiceSettings:
     token_identity_client_id: str | None = optional(
         "VOICE_TOKEN_IDENTITY_CLIENT_ID", TEXT, "The user-assigned identity minting voice tokens."
     )
+    # Voice Live is billed while a session is open: the page closes one nobody uses.
+    idle_minutes: float = setting(
+        "VOICE_IDLE_MINUTES",
+        POSITIVE_NUMBER,
+        5.0,
+        "Minutes without speech or a pending tool call after which the page ends a voice session.",
+    )
 
 
 @dataclass(frozen=True, eq=False)

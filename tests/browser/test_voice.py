@@ -54,13 +54,15 @@ def double(request, loop_thread):
 
 
 @pytest.fixture
-def overrides(double) -> dict[str, str]:
+def overrides(request, double) -> dict[str, str]:
+    """The Voice Live double's settings, and a test's own (indirect parameter)."""
     return {
         "VOICE_LIVE_ENDPOINT": double.endpoint,  # plain http: allowed on loopback only
         "VOICE_LIVE_AUTH_MODE": "key",
         "VOICE_LIVE_API_KEY": VOICE_KEY,
         "VOICE_LIVE_API_VERSION": "2026-07-15",
         "VOICE_LIVE_MODEL": "gpt-realtime",
+        **getattr(request, "param", {}),
     }
 
 
@@ -195,4 +197,24 @@ def test_a_refused_session_is_explained_and_not_retried(system, double):
     page.page.wait_for_timeout(2500)  # longer than the first back-off: nothing follows
     assert len(double.connections) == 1 and double.connections[0].refused
     assert page.count("GET", "/api/voice/token") == 1
+    page.assert_clean()
+
+
+@pytest.mark.parametrize("double", [{"calls": []}], indirect=True, ids=["silent"])
+@pytest.mark.parametrize("overrides", [{"VOICE_IDLE_MINUTES": "0.05"}], indirect=True)
+def test_an_idle_voice_session_is_ended_with_a_notice_and_resumed_in_one_click(system, double):
+    page = system.new_page()
+    start_voice(page)
+
+    # Nobody speaks (the double reports no speech) for VOICE_IDLE_MINUTES (3 s here).
+    page.page.locator("#voice-state[data-state=idle]").wait_for()
+    note = page.page.locator("#voice-note")
+    assert note.get_attribute("data-category") == "idle"
+    assert "without speech" in note.inner_text()
+    assert double.connections[0].done.wait(10), "the idle socket is closed"
+    assert page.page.locator("#voice-start").is_visible()
+
+    page.page.click("#voice-start")
+    page.page.locator("#voice-state[data-state=listening]").wait_for()
+    assert len(double.connections) == 2
     page.assert_clean()

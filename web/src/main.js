@@ -604,6 +604,8 @@ class App {
       delegations: this.delegations,
       audio: new AudioIO(),
       conversationId: () => this.currentConversation(),
+      // Voice Live is billed while a session is open: one nobody uses is ended (VOICE_IDLE_MINUTES).
+      idleMs: (this.config.voice.idleMinutes || 0) * 60_000,
       hooks: {
         onCall: ({ callId, body, input }) => this.beginTurn(callId, body.request, summary(body), input === "text" ? "typed" : "voice"),
         onAccepted: (callId, data, status) => this.accepted(callId, data, status),
@@ -627,7 +629,7 @@ class App {
       // A text-only session: "text" when open; Start voice adds the microphone to it.
       const state = mode === "text" && event.detail.state === "connected" ? "text" : event.detail.state;
       setPill("voice-state", state === "connected" ? "listening" : state);
-      const on = mode === "audio" && state !== "off" && state !== "error";
+      const on = mode === "audio" && !["off", "error", "idle"].includes(state);
       $("voice-start").hidden = on;
       $("voice-stop").hidden = !on;
       if (problem) showVoiceProblem(problem);

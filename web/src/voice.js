@@ -192,8 +192,10 @@ export class VoiceBridge extends EventTarget {
    *   },
    * }} options
    */
-  constructor({ api, delegations, audio, conversationId, createSocket = (url) => new WebSocket(url), hooks = {} }) {
+  constructor({ api, delegations, audio, conversationId, createSocket = (url) => new WebSocket(url), hooks = {}, idleMs = 0 }) {
     super();
+    this.idleMs = idleMs; // a session without speech or a pending call this long ends (0: never)
+    this.idleTimer = null;
     this.api = api;
     this.delegations = delegations;
     this.audio = audio;
@@ -228,6 +230,7 @@ export class VoiceBridge extends EventTarget {
   }
 
   setState(state, problem = null, force = false) {
+    if (state === "connected" && this.state !== "connected") this.touch();
     if (state === this.state && !problem && !force) return;
     this.state = state;
     this.history.push(state);
@@ -269,6 +272,7 @@ export class VoiceBridge extends EventTarget {
     } else {
       this.drainOutbox();
     }
+    this.touch();
     return queued;
   }
 
@@ -479,6 +483,27 @@ export class VoiceBridge extends EventTarget {
     if (this.socket && this.socket.readyState === OPEN) this.socket.send(JSON.stringify(event));
   }
 
+  /** Something happened in the session (speech, typed text, a call, an answer): the idle clock starts again. */
+  touch() {
+    clearTimeout(this.idleTimer);
+    if (this.idleMs > 0 && this.wanted) this.idleTimer = setTimeout(() => this.endIfIdle(), this.idleMs);
+  }
+
+  /** End a session nobody uses; one still waiting for a tool call or a response is given more time. */
+  endIfIdle() {
+    if (!this.wanted) return;
+    if (!this.idle()) {
+      this.touch();
+      return;
+    }
+    const minutes = Math.round((this.idleMs / 60_000) * 10) / 10;
+    this.shutDown("idle", {
+      category: "idle",
+      message: `Voice ended after ${minutes} minute${minutes === 1 ? "" : "s"} without speech. Start voice to resume.`,
+      retry: false,
+    });
+  }
+
   handle(event, epoch) {
     switch (event.type) {
       case "error": {
@@ -493,6 +518,7 @@ export class VoiceBridge extends EventTarget {
         this.confirmTyped(event.item);
         break;
       case "input_audio_buffer.speech_started":
+        this.touch();
         this.audio.flush(); // the person talks over the assistant: stop playing at once
         this.lastInput = "speech";
         this.typedFields = null;
@@ -533,6 +559,7 @@ export class VoiceBridge extends EventTarget {
         this.onFunctionCall(event, epoch);
         break;
       case "response.done": {
+        this.touch();
         const id = event.response?.id;
         if (!id || this.activeResponse === id) this.activeResponse = null;
         const response = id && this.responses.get(id);
@@ -637,6 +664,7 @@ export class VoiceBridge extends EventTarget {
   /** Close the socket and the microphone and settle in `state` (off, or error with the problem). */
   async shutDown(state, problem = null) {
     this.wanted = false;
+    clearTimeout(this.idleTimer);
     clearTimeout(this.retryTimer);
     clearTimeout(this.renewTimer);
     this.renewDue = false;

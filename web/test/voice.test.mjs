@@ -177,7 +177,7 @@ async function settle() {
 }
 
 /** A bridge on fake sockets (`sockets`, in the order opened) recording what it reports in `seen`; not started. */
-function fakeBridge(api, audio = new FakeAudio()) {
+function fakeBridge(api, audio = new FakeAudio(), options = {}) {
   const events = Object.assign(new EventTarget(), { state: "connected" }); // LiveEvents, connected
   const delegations = new Delegations(api, events);
   const sockets = [];
@@ -187,6 +187,7 @@ function fakeBridge(api, audio = new FakeAudio()) {
     delegations,
     audio,
     conversationId: () => "conv-1",
+    ...options,
     createSocket: (url) => {
       const socket = new FakeSocket(url);
       sockets.push(socket);
@@ -209,9 +210,9 @@ function fakeBridge(api, audio = new FakeAudio()) {
 }
 
 /** A bridge connected to its first fake socket; timers mocked. */
-async function connected(t, apiOptions = {}) {
+async function connected(t, apiOptions = {}, bridgeOptions = {}) {
   t.mock.timers.enable({ apis: ["setTimeout", "setInterval", "Date"], now: Date.parse("2026-11-25T12:00:00Z") });
-  const made = fakeBridge(new FakeApi(apiOptions));
+  const made = fakeBridge(new FakeApi(apiOptions), new FakeAudio(), bridgeOptions);
   await made.bridge.start();
   made.sockets[0].accept();
   await settle();
@@ -863,4 +864,45 @@ test("the forwarded argument fields are the ones the session's tool declares", (
     "symptoms",
     "agents",
   ]);
+});
+
+const IDLE_MS = 5 * 60_000;
+
+test("a voice session without speech or a pending call ends after the idle time, and Start resumes it", async (t) => {
+  const { sockets, bridge, audio, seen } = await connected(t, {}, { idleMs: IDLE_MS });
+  t.mock.timers.tick(IDLE_MS / 2);
+  sockets[0].emit({ type: "input_audio_buffer.speech_started" }); // speech: the clock starts again
+  t.mock.timers.tick(IDLE_MS - 1);
+  await settle();
+  assert.equal(bridge.state, "connected");
+  t.mock.timers.tick(1);
+  await settle();
+  assert.equal(bridge.state, "idle");
+  assert.equal(sockets[0].closedWith?.code, 1000, "the socket is closed: Voice Live bills an open session");
+  assert.equal(audio.stopped, 1, "and the microphone");
+  assert.deepEqual(seen.states.slice(-1), ["idle"]);
+
+  await bridge.start(); // one click resumes
+  sockets[1].accept();
+  await settle();
+  assert.equal(bridge.state, "connected");
+});
+
+test("a response still running keeps an idle voice session open until it is done", async (t) => {
+  const { sockets, bridge } = await connected(t, {}, { idleMs: IDLE_MS });
+  sockets[0].emit({ type: "response.created", response: { id: "resp-1" } });
+  t.mock.timers.tick(IDLE_MS * 3);
+  await settle();
+  assert.equal(bridge.state, "connected");
+  sockets[0].emit({ type: "response.done", response: { id: "resp-1" } });
+  t.mock.timers.tick(IDLE_MS);
+  await settle();
+  assert.equal(bridge.state, "idle");
+});
+
+test("without an idle time a voice session stays open", async (t) => {
+  const { bridge } = await connected(t);
+  t.mock.timers.tick(24 * 60 * 60_000);
+  await settle();
+  assert.equal(bridge.state, "connected");
 });
