@@ -13,6 +13,7 @@ from api import (
     events,
     health,
     messages,
+    metrics,
     openapi,
     voice,
 )
@@ -30,6 +31,7 @@ app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 BLUEPRINTS = (
     # HTTP: one module per resource under /api
     health, config, openapi, auth, voice, events, agents, messages, approvals, conversations,
+    metrics,
     # Durable: the delegation orchestration and its activities
     delegation, plan, specialists, publish, answer,
     # Timers

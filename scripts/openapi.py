@@ -21,7 +21,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: the app's packages are beside this folder
     sys.path.insert(0, str(ROOT))
 
-from voicea2a.bodies import AGENT_ADMISSION, AGENT_REGISTRATION, APPROVAL_DECISION  # noqa: E402
+from voicea2a.bodies import (  # noqa: E402
+    AGENT_ADMISSION,
+    AGENT_REGISTRATION,
+    APPROVAL_DECISION,
+    LATENCY_REPORT,
+)
 from voicea2a.devlogin import DEV_LOGIN  # noqa: E402
 from voicea2a.messages import request_body  # noqa: E402
 from voicea2a.playbook import load_playbook  # noqa: E402
@@ -30,7 +35,14 @@ from voicea2a.schema import components  # noqa: E402
 SPEC = ROOT / "docs" / "openapi.yaml"
 # Every JSON request body the app parses; POST /api/messages's as the sample playbook shapes it.
 MESSAGE_REQUEST = request_body(load_playbook("contoso"))
-BODIES = (MESSAGE_REQUEST, DEV_LOGIN, APPROVAL_DECISION, AGENT_REGISTRATION, AGENT_ADMISSION)
+BODIES = (
+    MESSAGE_REQUEST,
+    DEV_LOGIN,
+    APPROVAL_DECISION,
+    AGENT_REGISTRATION,
+    AGENT_ADMISSION,
+    LATENCY_REPORT,
+)
 INDENT = "    "  # of an entry of components/schemas
 _ENTRY = re.compile(r"    [A-Za-z0-9_.-]+:")
 _FLOW_CHARS = 64  # a collection of scalars this short (as JSON) is written on one line

@@ -1,15 +1,17 @@
-"""The request bodies of the agent registry and approval routes (voicea2a/schema.py
+"""The request bodies of the agent registry, approval and metrics routes (voicea2a/schema.py
 declarations; the messages and dev sign-in bodies live beside their own types)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from voicea2a.schema import Boolean, Field, Integer, Obj, Text
+from voicea2a.schema import Boolean, Choice, Field, Integer, Obj, Text
 from voicea2a.ssrf import MAX_URL_LENGTH
 
 MAX_PRIORITY = 1000
 MAX_NOTE_CHARS = 500
+MAX_LATENCY_MS = 3_600_000  # an hour: a longer "latency" is a page left open, not a measurement
+LATENCY_OUTCOMES = ("answered", "failed", "late")
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,44 @@ AGENT_ADMISSION = Obj(
             name="priority",
             kind=Integer(minimum=-MAX_PRIORITY, maximum=MAX_PRIORITY),
             description="When two admitted agents offer one skill, the higher priority gets it.",
+        ),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class LatencyReport:
+    """The browser's measure of one voice tool call: from the model's call to its answer."""
+
+    call_id: str
+    latency_ms: int
+    outcome: str
+
+
+LATENCY_REPORT = Obj(
+    name="LatencyReport",
+    build=LatencyReport,
+    description="From the voice model's tool call to the answer handed back to it, measured by "
+    "the browser.",
+    fields=(
+        Field(
+            name="callId",
+            kind=Text(
+                max_length=200,
+                nonempty=True,
+                pattern=r"\S+",
+                printable=True,
+                rule="must be printable characters without whitespace",
+            ),
+            required=True,
+        ),
+        Field(name="latencyMs", kind=Integer(minimum=0, maximum=MAX_LATENCY_MS), required=True),
+        Field(
+            name="outcome",
+            kind=Choice(values=LATENCY_OUTCOMES),
+            required=True,
+            description="answered: handed back to the model; failed: the call failed; late: "
+            "the answer came after the voice connection was renewed.",
         ),
     ),
 )

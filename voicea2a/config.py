@@ -416,6 +416,12 @@ class RateLimitSettings:
         10,
         "Token requests per user (dev sign-in: per client IP) per minute.",
     )
+    latency_reports_per_minute: int = setting(
+        "RATE_LIMIT_LATENCY_REPORTS_PER_MINUTE",
+        POSITIVE_INT,
+        30,
+        "Voice latency reports (POST /api/metrics/voice-latency) per user per minute.",
+    )
 
 
 @dataclass(frozen=True, eq=False)

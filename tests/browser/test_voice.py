@@ -133,6 +133,20 @@ def test_two_calls_in_one_response_each_get_their_own_output(system, double, slo
         i for i, e in enumerate(connection.events) if e["type"] == "conversation.item.create"
     )
     assert len(creates) == 1 and creates[0] > last_output
+    # Each call's latency, from the tool call to its output, reported (answered, in order sent).
+    page.page.wait_for_function(
+        "() => window.performance.getEntriesByType('resource')"
+        ".filter(e => e.name.endsWith('/api/metrics/voice-latency')).length >= 2"
+    )
+    reports = [
+        json.loads(data)
+        for method, url, data in page.requests
+        if method == "POST" and url.endswith("/api/metrics/voice-latency")
+    ]
+    assert [(r["callId"], r["outcome"]) for r in reports] == [
+        (call_id, "answered") for call_id, _ in outputs
+    ]
+    assert all(r["latencyMs"] >= 0 for r in reports)
 
     assert page.count("GET", "/api/voice/token") == 1
     page.screenshot("voice-view")

@@ -237,6 +237,7 @@ def test_every_request_body_is_a_generated_schema(spec):
         "admit_agent": "AgentAdmission",
         "post_message": "MessageRequest",
         "approve": "ApprovalDecision",
+        "voice_latency": "LatencyReport",
     }
 
 
@@ -321,6 +322,22 @@ SAMPLES = {
             {"priority": 1.5},
             {"priority": None},
             {"rank": 1},
+        ],
+    ),
+    "LatencyReport": (
+        bodies.LATENCY_REPORT,
+        [
+            {"callId": "call_1", "latencyMs": 0, "outcome": "answered"},
+            {"callId": "c", "latencyMs": 3_600_000, "outcome": "late"},
+        ],
+        [
+            {"callId": "call_1", "latencyMs": 1200},
+            {"callId": "call 1", "latencyMs": 1200, "outcome": "answered"},
+            {"callId": "call_1", "latencyMs": -1, "outcome": "answered"},
+            {"callId": "call_1", "latencyMs": 3_600_001, "outcome": "answered"},
+            {"callId": "call_1", "latencyMs": 12.5, "outcome": "answered"},
+            {"callId": "call_1", "latencyMs": 1200, "outcome": "slow"},
+            {"callId": "call_1", "latencyMs": 1200, "outcome": "answered", "x": 1},
         ],
     ),
 }

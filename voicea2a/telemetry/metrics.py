@@ -28,6 +28,15 @@ class Instruments:
                 25, 50, 100, 250, 500, 1000, 2000, 4000, 8000, 15000,
             ),
         )  # fmt: skip
+        self.voice_tool_latency = meter.create_histogram(
+            "voice.tool.latency",
+            unit="ms",
+            description="From the voice model's tool call to the answer handed back to it, "
+            "measured by the browser, by outcome",
+            explicit_bucket_boundaries_advisory=(
+                250, 500, 1000, 2000, 4000, 8000, 15000, 30000, 60000,
+            ),
+        )  # fmt: skip
         self.agent_call_retries = meter.create_counter(
             "agent.call.retries", unit="{retry}", description="Repeated A2A calls, by agent"
         )
@@ -93,6 +102,11 @@ def record_delegation(duration_ms: float, outcome: str) -> None:
 def record_agent_call(agent: str, outcome: str, duration_ms: float) -> None:
     """One A2A call ended: the agent's task state, or how the call failed."""
     instruments().agent_call_duration.record(duration_ms, {"agent": agent, "outcome": outcome})
+
+
+def record_voice_latency(latency_ms: float, outcome: str) -> None:
+    """One voice tool call as the browser measured it."""
+    instruments().voice_tool_latency.record(latency_ms, {"outcome": outcome})
 
 
 def record_agent_retry(agent: str) -> None:

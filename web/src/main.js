@@ -622,6 +622,8 @@ class App {
           if (done && $("ask-status").textContent.startsWith("Sent;")) $("ask-status").textContent = "Answered.";
         },
         onProblem: (problem) => showVoiceProblem(problem),
+        // Best effort: a report refused (429) or lost changes nothing for the person.
+        onLatency: (report) => this.api.request("/api/metrics/voice-latency", { method: "POST", body: report }).catch(() => {}),
       },
     });
     this.voice.addEventListener("state", (event) => {

@@ -188,6 +188,7 @@ export class VoiceBridge extends EventTarget {
    *     onLate?: (callId: string, answer: object|null) => void,
    *     onTranscript?: (who: string, text: string) => void,
    *     onReplyText?: (key: string, text: string, done: boolean) => void,
+   *     onLatency?: (report: {callId: string, latencyMs: number, outcome: "answered"|"failed"|"late"}) => void,
    *     onProblem?: (problem: ReturnType<typeof voiceProblem>) => void,
    *   },
    * }} options
@@ -584,7 +585,7 @@ export class VoiceBridge extends EventTarget {
     const responseId = event.response_id || this.activeResponse || `response-of-${callId}`;
     if (!this.responses.has(responseId)) this.responses.set(responseId, { done: false, callIds: [] });
     this.responses.get(responseId).callIds.push(callId);
-    const call = { callId, responseId, output: null, sent: false, epoch };
+    const call = { callId, responseId, output: null, sent: false, epoch, started: Date.now(), outcome: null };
     this.calls.set(callId, call);
 
     if (event.name !== TOOL_NAME) {
@@ -607,6 +608,7 @@ export class VoiceBridge extends EventTarget {
       .then((result) => {
         if (!this.isLive(call)) {
           this.hooks.onLate?.(callId, result); // shown in the timeline, never sent to the new socket
+          this.measured(call, "late");
           return;
         }
         this.hooks.onAnswer?.(callId, result);
@@ -615,6 +617,7 @@ export class VoiceBridge extends EventTarget {
       .catch((error) => {
         if (!this.isLive(call)) {
           this.hooks.onLate?.(callId, null);
+          this.measured(call, "late");
           return;
         }
         this.hooks.onFailed?.(callId, error);
@@ -633,7 +636,13 @@ export class VoiceBridge extends EventTarget {
 
   answer(call, output) {
     call.output = JSON.stringify(output);
+    call.outcome = output.status === "completed" ? "answered" : "failed";
     this.flush();
+  }
+
+  /** The call's latency, from the model's tool call to its answer handed back (or dropped as late). */
+  measured(call, outcome) {
+    this.hooks.onLatency?.({ callId: call.callId, latencyMs: Math.max(0, Math.round(Date.now() - call.started)), outcome });
   }
 
   /** Send the outputs that are ready for finished responses; one response.create per response. */
@@ -648,6 +657,7 @@ export class VoiceBridge extends EventTarget {
             type: "conversation.item.create",
             item: { type: "function_call_output", call_id: call.callId, output: call.output },
           });
+          this.measured(call, call.outcome);
           call.sent = true;
         }
       }

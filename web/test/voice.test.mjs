@@ -906,3 +906,19 @@ test("without an idle time a voice session stays open", async (t) => {
   await settle();
   assert.equal(bridge.state, "connected");
 });
+
+test("each tool call's latency, from the model's call to the answer handed back, is reported", async (t) => {
+  const reports = [];
+  const { api, sockets, bridge } = await connected(t);
+  bridge.hooks.onLatency = (report) => reports.push(report);
+  callInOneResponse(sockets[0], "resp-1", [["call-fast", { request: "Outage?" }], ["call-slow", { request: "Bill?" }]]);
+  await settle();
+  t.mock.timers.tick(1200);
+  api.answer("call-fast", "No outage.");
+  await settle();
+  assert.deepEqual(reports, [{ callId: "call-fast", latencyMs: 1200, outcome: "answered" }]);
+  t.mock.timers.tick(800);
+  api.posts.get("call-slow").reject(new ApiError(503, "upstream_unavailable", "Down.", true));
+  await settle();
+  assert.deepEqual(reports.slice(1), [{ callId: "call-slow", latencyMs: 2000, outcome: "failed" }]);
+});
