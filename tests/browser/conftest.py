@@ -255,3 +255,15 @@ def system(start_host, azurite, app_env, loop_thread, overrides, browser) -> Ite
     system.close()
     stop_system(system)
     system.assert_pages_clean()
+
+
+@pytest.fixture
+def double(request, loop_thread):
+    """The Voice Live double, its options from the test's indirect parameter (`calls`, ...)."""
+    from tests.browser.voicelive_double import VOICE_KEY, VoiceLiveDouble
+
+    options = dict(getattr(request, "param", {}))
+    double = VoiceLiveDouble(options.pop("api_key", VOICE_KEY), options.pop("calls", []), **options)
+    loop_thread.run(double.start())
+    yield double
+    loop_thread.run(double.stop())

@@ -10,13 +10,14 @@ import secrets
 import pytest
 
 from tests.agents.identities import IDENTITIES
-from tests.browser.voicelive_double import TOOL_NAME, VoiceLiveDouble
-from tests.conftest import remember_secret
+from tests.browser.voicelive_double import (
+    TOOL_NAME,
+    double_settings,
+    posted_bodies,
+)
 from voicea2a.messages import instance_id_for
 
 pytestmark = pytest.mark.azurite
-
-VOICE_KEY = remember_secret("voice-double-key-" + secrets.token_hex(16))
 
 
 def identity(customer: str) -> dict[str, str]:
@@ -45,35 +46,9 @@ SLOW_AGENT = {"modem": "modem-check", "bill": "internet-plan"}
 
 
 @pytest.fixture
-def double(request, loop_thread):
-    options = dict(getattr(request, "param", {}))
-    double = VoiceLiveDouble(options.pop("api_key", VOICE_KEY), **options)
-    loop_thread.run(double.start())
-    yield double
-    loop_thread.run(double.stop())
-
-
-@pytest.fixture
 def overrides(request, double) -> dict[str, str]:
     """The Voice Live double's settings, and a test's own (indirect parameter)."""
-    return {
-        "VOICE_LIVE_ENDPOINT": double.endpoint,  # plain http: allowed on loopback only
-        "VOICE_LIVE_AUTH_MODE": "key",
-        "VOICE_LIVE_API_KEY": VOICE_KEY,
-        "VOICE_LIVE_API_VERSION": "2026-07-15",
-        "VOICE_LIVE_MODEL": "gpt-realtime",
-        **getattr(request, "param", {}),
-    }
-
-
-def posted_bodies(page) -> dict[str, dict]:
-    """callId -> the POST /api/messages body the page sent."""
-    bodies = {}
-    for method, url, data in page.requests:
-        if method == "POST" and url.endswith("/api/messages") and data:
-            body = json.loads(data)
-            bodies[body["callId"]] = body
-    return bodies
+    return {**double_settings(double), **getattr(request, "param", {})}
 
 
 def start_voice(page) -> None:

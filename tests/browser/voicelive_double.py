@@ -13,6 +13,7 @@ import asyncio
 import base64
 import json
 import math
+import secrets
 import struct
 import threading
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+
+from tests.conftest import remember_secret
 
 TOOL_NAME = "send_to_agent_network"
 FRAME_TIMEOUT = 30
@@ -320,3 +323,28 @@ class VoiceLiveDouble:
     @staticmethod
     async def _send(ws: ServerConnection, event: dict) -> None:
         await ws.send(json.dumps(event))
+
+
+# The key the double accepts, unless a test gives it another (no log line may show it).
+VOICE_KEY = remember_secret("voice-double-key-" + secrets.token_hex(16))
+
+
+def double_settings(double: VoiceLiveDouble) -> dict[str, str]:
+    """The app settings that point voice at `double` with VOICE_KEY."""
+    return {
+        "VOICE_LIVE_ENDPOINT": double.endpoint,  # plain http: allowed on loopback only
+        "VOICE_LIVE_AUTH_MODE": "key",
+        "VOICE_LIVE_API_KEY": VOICE_KEY,
+        "VOICE_LIVE_API_VERSION": "2026-07-15",
+        "VOICE_LIVE_MODEL": "gpt-realtime",
+    }
+
+
+def posted_bodies(page: Any) -> dict[str, dict[str, Any]]:
+    """callId -> the POST /api/messages body the page sent."""
+    bodies = {}
+    for method, url, data in page.requests:
+        if method == "POST" and url.endswith("/api/messages") and data:
+            body = json.loads(data)
+            bodies[body["callId"]] = body
+    return bodies
