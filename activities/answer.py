@@ -5,7 +5,7 @@ import azure.durable_functions as df
 from bindings import activity
 from orchestrations.contract import COMPOSE_ANSWER, RECORD_TURN, Answer, ComposeInput, TurnRecord
 from voicea2a import history
-from voicea2a.compose import AgentOutcome, compose
+from voicea2a.compose import AgentOutcome, compose, compose_follow_up
 from voicea2a.planner import Plan
 from voicea2a.playbook import get_playbook
 
@@ -15,10 +15,16 @@ bp = df.Blueprint()
 @bp.activity_trigger(input_name="turn", activity=COMPOSE_ANSWER)
 @activity
 def compose_answer(turn: ComposeInput) -> Answer:
-    """One answer from the outcomes and the playbook's sentences (deterministic)."""
+    """One answer from the outcomes and the playbook's sentences (deterministic): the turn's,
+    or the follow-up of its one outcome a person answered for."""
     outcomes = [AgentOutcome.from_json(outcome) for outcome in turn["outcomes"]]
     plan = Plan.from_json(turn["plan"])
-    return compose(plan, outcomes, turn.get("approval"), get_playbook()).to_json()
+    approval = turn.get("approval")
+    if turn.get("followUp"):
+        [outcome] = outcomes
+        return compose_follow_up(plan, outcome, approval or "", get_playbook()).to_json()
+    waiting = turn.get("waiting") or []
+    return compose(plan, outcomes, approval, get_playbook(), waiting).to_json()
 
 
 @bp.activity_trigger(input_name="turn", activity=RECORD_TURN)

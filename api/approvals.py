@@ -1,4 +1,5 @@
-"""/api/approvals: the technician dispatches waiting for a supervisor, who approves or rejects."""
+"""/api/approvals: the agents' questions waiting for a supervisor, who approves, rejects or
+replies in words."""
 
 import logging
 from collections.abc import Iterable
@@ -19,7 +20,7 @@ from orchestrations.contract import (
     read_custom_status,
 )
 from voicea2a.bodies import APPROVAL_DECISION
-from voicea2a.errors import InvalidRequest, NotFound
+from voicea2a.errors import Conflict, NotFound
 from voicea2a.instances import list_instances
 from voicea2a.messages import is_instance_id, url_segment
 
@@ -39,7 +40,12 @@ APPROVAL_FIELDS: tuple[Literal["reason", "customerId", "expiresAt", "requestedAt
     "expiresAt",
     "requestedAt",
 )
-OPTIONAL_FIELDS: tuple[Literal["conversationId", "callId"], ...] = ("conversationId", "callId")
+# `agent` is absent from approvals requested before any agent could ask (only dispatch did).
+OPTIONAL_FIELDS: tuple[Literal["agent", "conversationId", "callId"], ...] = (
+    "agent",
+    "conversationId",
+    "callId",
+)
 
 
 @bp.route(route="approvals/{instanceId}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -48,7 +54,7 @@ OPTIONAL_FIELDS: tuple[Literal["conversationId", "callId"], ...] = ("conversatio
 async def approve(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
-    """Deliver the decision to a delegation waiting for one."""
+    """Deliver the decision, or the reply, to a delegation waiting for one."""
     supervisor = await signed_in(req, "supervisor")
     decision = read_body(req, APPROVAL_DECISION)
     instance_id = req.route_params["instanceId"]
@@ -57,15 +63,21 @@ async def approve(
     status = await client.get_status(url_segment(instance_id))
     if not status:
         raise NotFound("No such delegation.")
-    if (status.custom_status or {}).get("stage") != AWAITING_APPROVAL:
-        raise InvalidRequest("This delegation is not waiting for an approval.")
+    if pending_approval(status, datetime.now(UTC)) is None:
+        raise Conflict("This request is no longer waiting for a supervisor.")
     event: ApprovalDecision = {
-        "approve": decision.approve,
+        "approve": bool(decision.approve),
         "note": decision.note,
         "by": supervisor.user_id,
     }
+    if decision.reply is not None:
+        event["reply"] = decision.reply
     await client.raise_event(url_segment(instance_id), APPROVAL_EVENT, event)
-    return json_response({"instanceId": instance_id, "approve": decision.approve}, status=202)
+    accepted: dict[str, Any] = {"instanceId": instance_id}
+    accepted.update(
+        {"reply": True} if decision.reply is not None else {"approve": bool(decision.approve)}
+    )
+    return json_response(accepted, status=202)
 
 
 def pending_approval(status: Any, now: datetime) -> dict[str, Any] | None:
@@ -124,7 +136,7 @@ async def running_instances(
 async def list_approvals(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
-    """The technician dispatches still waiting for a supervisor, oldest first."""
+    """The agents' questions still waiting for a supervisor, oldest first."""
     await signed_in(req, "supervisor")
     statuses = await running_instances(client)
     return json_response({"approvals": pending_approvals(statuses, datetime.now(UTC))})

@@ -18,6 +18,7 @@ from orchestrations.contract import (
     Answer,
     DelegationJob,
     answer_of,
+    follow_ups_of,
 )
 from voicea2a import history, registry
 from voicea2a.config import get_settings
@@ -179,9 +180,13 @@ async def get_message(
         "progress": status.custom_status or {},
     }
     shown = body["progress"].pop("answer", None)
+    shown_follow_ups = body["progress"].pop("followUps", None)
     answer = answer_of(status.output) if state == "Completed" else shown
     if answer:
         body.update(answer)
+    follow_ups = follow_ups_of(status.output) if state == "Completed" else shown_follow_ups
+    if follow_ups:
+        body["followUps"] = follow_ups
     if state == "Failed":
         body["retryable"] = _transient(status)
     return json_response(body)

@@ -55,6 +55,7 @@ __all__ = [
     "TurnRecord",
     "TRANSIENT_FAILURE",
     "answer_of",
+    "follow_ups_of",
     "pending_turn",
     "read_custom_status",
 ]
@@ -187,11 +188,15 @@ class EventBatchInput(TraceFields):
 
 
 class ComposeInput(TraceFields):
-    """`compose_answer` input."""
+    """`compose_answer` input: the turn's answer, or (`followUp`) the follow-up of the one
+    outcome a person answered for."""
 
     plan: dict[str, Any]  # Plan.to_json()
     outcomes: list[Outcome]
-    approval: str | None  # None, "approved", "rejected" or "timed-out"
+    # What the person did: None, "approved", "rejected", "replied" or "timed-out".
+    approval: str | None
+    waiting: NotRequired[list[str]]  # agents still waiting for a person (answer now, later more)
+    followUp: NotRequired[bool]
 
 
 class TurnRecord(TurnJson):
@@ -216,6 +221,8 @@ class DelegationOutput(TypedDict):
     take it (jobs/reconcile_history.py records it later)."""
 
     answer: Answer
+    # What the delegation said later, once a person had answered an agent (in order).
+    followUps: NotRequired[list[Answer]]
     historyPending: NotRequired[TurnRecord]
 
 
@@ -241,6 +248,14 @@ def answer_of(output: object) -> Answer | None:
     return cast(Answer | None, _field(output, "answer"))
 
 
+def follow_ups_of(output: object) -> list[Answer]:
+    """The follow-ups in a delegation's output (none if the output is not one)."""
+    output = _as_handed_over(output)
+    found = output.get("followUps") if isinstance(output, dict) else None
+    items = found if isinstance(found, list) else []
+    return [cast(Answer, item) for item in items if isinstance(item, dict)]
+
+
 def pending_turn(output: object) -> TurnRecord | None:
     """The turn a completed delegation kept because the history could not take it, if any."""
     return cast(TurnRecord | None, _field(output, "historyPending"))
@@ -250,16 +265,19 @@ def pending_turn(output: object) -> TurnRecord | None:
 
 
 class ApprovalDecision(TypedDict):
-    """The `approval` event's data: a supervisor's decision."""
+    """The `approval` event's data: a supervisor's decision, or (`reply`) their answer in words
+    to the agent's question."""
 
     approve: bool
     note: str
     by: str
+    reply: NotRequired[str]
 
 
 class PendingApproval(TypedDict):
     """The approval a delegation waits for, as the custom status shows it (never the owner)."""
 
+    agent: NotRequired[str]  # whose question it is (absent before any agent but dispatch asked)
     reason: str
     expiresAt: str
     customerId: str
@@ -276,6 +294,7 @@ class CustomStatus(TypedDict):
     agents: dict[str, str]
     approval: NotRequired[PendingApproval]
     answer: NotRequired[Answer]
+    followUps: NotRequired[list[Answer]]
 
 
 def read_custom_status(value: object) -> CustomStatus | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Generator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -31,6 +32,7 @@ from orchestrations.contract import (
     ComposeInput,
     DelegationJob,
     DelegationOutput,
+    Outcome,
     PendingApproval,
     PlanInput,
     PlanResult,
@@ -47,7 +49,8 @@ from orchestrations.steps import (
     timer,
     trace_fields,
 )
-from voicea2a.compose import AgentOutcome
+from voicea2a.a2a import asks_a_person
+from voicea2a.compose import AWAITING_PERSON, AgentOutcome
 from voicea2a.config import DelegationSettings
 from voicea2a.planner import Plan, Step, with_customer
 from voicea2a.telemetry.metrics import record_delegation, record_history_pending
@@ -55,6 +58,9 @@ from voicea2a.telemetry.setup import ensure_setup
 
 bp = df.Blueprint()
 DEFAULT_APPROVAL_REASON = "An agent needs a supervisor's approval to go on."
+NOBODY_ANSWERED = "No supervisor answered in time."
+# A person answers an agent's question; the agent may ask again, this many times at most.
+MAX_PERSON_ROUNDS = 3
 MAX_REASON_CHARS = 1000  # docs/events.schema.json approvalRequested.reason
 MAX_TITLE_CHARS = 80  # docs/events.schema.json conversationCreated.title
 # Planning reads storage: a blip is retried within the turn's deadline.
@@ -70,19 +76,43 @@ class TransientFailure(Exception):
 
 @bp.orchestration_trigger(context_name="context", orchestration=ORCHESTRATOR)
 def delegation(context: df.DurableOrchestrationContext) -> Generator[Any, Any, DelegationOutput]:
-    """Plan, run the stages in parallel, get a dispatch approved, compose, record, answer."""
+    """Plan, run the stages in parallel, compose, answer, record; then put each question an
+    agent has for a person to a supervisor and deliver what the agent says next as a follow-up."""
     ensure_setup()
     # The input is always the job api/messages.py started this instance with.
     job = cast(DelegationJob, context.get_input())
+    events, progress = EventBatch(context, job), Progress(context)
     say(context, job, "delegation started", event="delegation.started")
     try:
-        output = yield from delegate(context, job)
+        turn = yield from delegate(context, job, events, progress)
     except Exception as exc:
         finished(context, job, "failed", type(exc).__name__)
         raise
-    outcome = "partial" if output["answer"].get("partial") else "completed"
-    finished(context, job, outcome, history_pending="historyPending" in output)
+    outcome = "partial" if turn.answer.get("partial") else "completed"
+    finished(context, job, outcome, history_pending=turn.pending is not None)
+    for waiting in list(turn.waiting):
+        yield from follow_up(context, job, turn, waiting, events, progress)
+    progress.update(DONE)
+    output: DelegationOutput = {"answer": turn.answer}
+    if turn.follow_ups:
+        output["followUps"] = turn.follow_ups
+    if turn.pending is not None:
+        output["historyPending"] = turn.pending
     return output
+
+
+@dataclass
+class Turn:
+    """What the delegation answered, and what still waits for a person."""
+
+    plan: Plan
+    cards: dict[str, dict[str, Any]]
+    outcomes: list[AgentOutcome]
+    answer: Answer
+    record: TurnRecord
+    waiting: list[AgentOutcome]  # input-required outcomes whose question is for a person
+    follow_ups: list[Answer] = field(default_factory=list)
+    pending: TurnRecord | None = None  # the record the history could not take
 
 
 def finished(
@@ -92,7 +122,8 @@ def finished(
     error: str = "",
     history_pending: bool = False,
 ) -> None:
-    """Log the end and record `delegation.duration` (from the POST to now), unless replaying."""
+    """Log the answered (or failed) turn and record `delegation.duration` (from the POST to the
+    answer: a person's follow-up comes later), unless replaying."""
     if context.is_replaying:
         return
     now = context.current_utc_datetime
@@ -116,10 +147,12 @@ def finished(
 
 
 def delegate(
-    context: df.DurableOrchestrationContext, job: DelegationJob
-) -> Generator[Any, Any, DelegationOutput]:
-    """The delegation itself (see `delegation`)."""
-    events, progress = EventBatch(context, job), Progress(context)
+    context: df.DurableOrchestrationContext,
+    job: DelegationJob,
+    events: EventBatch,
+    progress: Progress,
+) -> Generator[Any, Any, Turn]:
+    """The delegation up to its answer, recorded (see `delegation`)."""
     progress.update(PLANNING)
     limits = job["limits"]
     deadline_seconds = limits.get("turnDeadlineSeconds", DEFAULTS.turn_deadline_seconds)
@@ -180,7 +213,6 @@ def delegate(
                 completed = outcome.status == "completed"
                 customer = plan.verified_customer(outcome.data) if completed else None
 
-    approval = None
     results = {o.skill: o.data for o in outcomes if o.status == "completed"}
     # Account work needs a verified customer, unless the playbook verifies nobody.
     allowed = customer or plan.identity_skill is None
@@ -191,59 +223,66 @@ def delegate(
     ):
         progress.update(DISPATCHING)
         dispatch = with_customer(plan.dispatch, customer) if customer else plan.dispatch
-        [booking] = yield from run_stage(
+        booking = yield from run_stage(
             context, job, [dispatch], cards, events, progress, until=turn_ends
         )
-        if booking.status == "input-required":
-            approval, booking = yield from get_approval(
-                context, job, dispatch, booking, cards, events, progress
-            )
-        outcomes.append(booking)
+        outcomes.extend(booking)
 
+    waiting = [o for o in _latest(outcomes) if _asks_a_person(o, cards)]
     progress.update(COMPOSING)
     compose_input: ComposeInput = {
         "plan": plan.to_json(),
         "outcomes": [o.to_json() for o in outcomes],
-        "approval": approval,
+        "approval": None,
+        "waiting": [o.agent for o in waiting],
         **trace_fields(context, job),
     }
     answer: Answer = yield context.call_activity(COMPOSE_ANSWER, compose_input)
     progress.answered(answer)
-    events.add(
-        "message",
-        {"text": answer["answer"], "agents": answer["agents"], "partial": answer["partial"]},
-    )
+    events.add("message", _spoken(answer))
     events.add("task.updated", {"taskId": context.instance_id, "state": "completed"})
     # The answer is out: the history is written beside it, retried for minutes if storage is down,
     # and, if it never could be, left in the output for jobs/reconcile_history.py.
-    turn: TurnRecord = {
+    record: TurnRecord = {
         **trace_fields(context, job),
         "user": job["user"],
         "conversationId": job["conversationId"],
         "instanceId": context.instance_id,
         "startedAt": job["startedAt"],
         "request": job["request"]["request"],
-        "outcomes": [o.to_json() for o in outcomes],
+        "outcomes": [_as_recorded(o, waiting) for o in outcomes],
         "answer": answer,
         "verifiedCustomerId": customer,
         "identityChecked": plan.authenticates,
         "verifiedIdentity": prepared.get("identity", "") if plan.authenticates else "",
     }
-    record_minutes = limits.get("historyRetryMinutes", DEFAULTS.history_retry_minutes)
+    turn = Turn(plan, cards, outcomes, answer, record, waiting)
+    turn.pending = yield from record_turn(context, job, record, events)
+    yield from events.drain()
+    return turn
+
+
+def record_turn(
+    context: df.DurableOrchestrationContext,
+    job: DelegationJob,
+    record: TurnRecord,
+    events: EventBatch,
+) -> Generator[Any, Any, TurnRecord | None]:
+    """Write the turn to the history, retried for minutes if storage is down; the record if it
+    never could be (the output keeps it for jobs/reconcile_history.py)."""
+    record_minutes = job["limits"].get("historyRetryMinutes", DEFAULTS.history_retry_minutes)
     recorded, failure = yield from call_with_backoff(
         context,
         job,
         RECORD_TURN,
-        turn,
+        record,
         events,
         first_seconds=RECORD_RETRY_FIRST_SECONDS,
         max_seconds=RECORD_RETRY_MAX_SECONDS,
         until=context.current_utc_datetime + timedelta(minutes=record_minutes),
     )
-    yield from events.drain()
-    progress.update(DONE)
     if recorded:
-        return {"answer": answer}
+        return None
     say(
         context,
         job,
@@ -255,7 +294,7 @@ def delegate(
     )
     if not context.is_replaying:
         record_history_pending()
-    return {"answer": answer, "historyPending": turn}
+    return record
 
 
 def _account_steps(plan: Plan, stage: tuple[Step, ...], customer: str | None) -> list[Step]:
@@ -268,28 +307,85 @@ def _account_steps(plan: Plan, stage: tuple[Step, ...], customer: str | None) ->
     return [step for step in steps if step.skill == plan.identity_skill or customer]
 
 
-def get_approval(
+def follow_up(
     context: df.DurableOrchestrationContext,
     job: DelegationJob,
-    dispatch: Step,
-    booking: AgentOutcome,
-    cards: dict,
+    turn: Turn,
+    waiting: AgentOutcome,
     events: EventBatch,
     progress: Progress,
-) -> Generator[Any, Any, tuple[str, AgentOutcome]]:
-    """Ask the ops group, wait for a supervisor (or the timer), then continue the agent's task."""
+) -> Generator[Any, Any, None]:
+    """Put `waiting`'s question to a supervisor, continue its task with their answer (again while
+    it asks more, a few rounds at most), then say what it answered as a follow-up of the turn."""
+    outcome, decision = waiting, "timed-out"
+    for _ in range(MAX_PERSON_ROUNDS):
+        decision, message = yield from ask_a_person(context, job, turn, outcome, events, progress)
+        step = Step(outcome.agent, outcome.skill, message.data, text=message.text)
+        continuation = {
+            "taskId": outcome.data.get("taskId"),
+            "contextId": outcome.data.get("contextId"),
+        }
+        progress.update(DISPATCHING)
+        [outcome] = yield from run_stage(
+            context, job, [step], turn.cards, events, progress, continuation=continuation
+        )
+        if outcome.status != "input-required" or decision == "timed-out":
+            break
+
+    compose_input: ComposeInput = {
+        "plan": turn.plan.to_json(),
+        "outcomes": [outcome.to_json()],
+        "approval": decision,
+        "followUp": True,
+        **trace_fields(context, job),
+    }
+    answer: Answer = yield context.call_activity(COMPOSE_ANSWER, compose_input)
+    turn.follow_ups.append(answer)
+    turn.waiting.remove(waiting)
+    turn.outcomes = [outcome if o.agent == outcome.agent else o for o in turn.outcomes]
+    progress.followed_up(answer)
+    events.add("message", {**_spoken(answer), "followUp": True})
+    say(context, job, "follow-up from %s: %s", outcome.agent, decision, event="delegation.followUp")
+    turn.record = {
+        **turn.record,
+        "outcomes": [_as_recorded(o, turn.waiting) for o in turn.outcomes],
+        "followUps": list(turn.follow_ups),
+    }
+    turn.pending = yield from record_turn(context, job, turn.record, events)
+    yield from events.drain()
+
+
+@dataclass(frozen=True)
+class PersonMessage:
+    """What the agent is told once a person has answered (or nobody did)."""
+
+    text: str
+    data: dict[str, Any]
+
+
+def ask_a_person(
+    context: df.DurableOrchestrationContext,
+    job: DelegationJob,
+    turn: Turn,
+    outcome: AgentOutcome,
+    events: EventBatch,
+    progress: Progress,
+) -> Generator[Any, Any, tuple[str, PersonMessage]]:
+    """Ask the ops group, wait for a supervisor's decision or reply (or the timer); what they
+    did ("approved", "rejected", "replied", "timed-out") and what the agent is told."""
     minutes = job["limits"]["approvalTimeoutMinutes"]
     now = context.current_utc_datetime
     expires = now + timedelta(minutes=minutes)
     request = {
-        "reason": (booking.text or DEFAULT_APPROVAL_REASON)[:MAX_REASON_CHARS],
+        "reason": (outcome.text or DEFAULT_APPROVAL_REASON)[:MAX_REASON_CHARS],
         "expiresAt": _iso(expires),
-        "customerId": dispatch.data.get("customerId", ""),
+        "customerId": turn.record.get("verifiedCustomerId") or "",
     }
-    events.add("approval.requested", request)
+    events.add("approval.requested", request, agent=outcome.agent)
     # Shown in the custom status while pending, for a supervisor who was not listening for the
     # event (GET /api/approvals): the event's data and ids, never the owner's id.
     pending: PendingApproval = {
+        "agent": outcome.agent,
         "reason": request["reason"],
         "expiresAt": request["expiresAt"],
         "customerId": request["customerId"],
@@ -297,12 +393,14 @@ def get_approval(
         "conversationId": job.get("conversationId"),
         "callId": job.get("callId"),
     }
-    progress.awaiting_approval(pending, **{dispatch.agent: "input-required"})
+    progress.awaiting_approval(pending, **{outcome.agent: "input-required"})
     say(
         context,
         job,
-        "waiting up to %g min for a supervisor to approve a dispatch",
+        "waiting up to %g min for a supervisor to answer %s",
         minutes,
+        outcome.agent,
+        agent=outcome.agent,
         event="approval.requested",
     )
     decision = context.wait_for_external_event(APPROVAL_EVENT)
@@ -313,28 +411,57 @@ def get_approval(
         raw = decision.result
         # The Durable extension hands raised-event data over as JSON text (see README).
         choice: ApprovalDecision = json.loads(raw) if isinstance(raw, str) else raw
-        outcome = "approved" if choice.get("approve") else "rejected"
-        resolved = {"outcome": outcome, "by": choice.get("by", ""), "note": choice.get("note", "")}
+        if choice.get("reply"):
+            done, message = "replied", PersonMessage(choice["reply"], {})
+        else:
+            done = "approved" if choice.get("approve") else "rejected"
+            note = choice.get("note", "")
+            said = note or f"{done.capitalize()} by a supervisor."
+            message = PersonMessage(said, {"approved": done == "approved", "note": note})
+        resolved = {"outcome": done, "by": choice.get("by", ""), "note": choice.get("note", "")}
+        if done == "replied":
+            resolved["reply"] = choice["reply"]
     else:
-        outcome = "timed-out"
-        resolved = {"outcome": outcome}
-    events.add("approval.resolved", resolved)
-    say(context, job, "dispatch approval: %s", outcome, event="approval.resolved", outcome=outcome)
+        done = "timed-out"
+        message = PersonMessage(NOBODY_ANSWERED, {"approved": False, "note": NOBODY_ANSWERED})
+        resolved = {"outcome": done}
+    events.add("approval.resolved", resolved, agent=outcome.agent)
+    say(
+        context,
+        job,
+        "%s's question: %s",
+        outcome.agent,
+        done,
+        agent=outcome.agent,
+        event="approval.resolved",
+        outcome=done,
+    )
+    return done, message
 
-    answer_step = Step(
-        dispatch.agent,
-        dispatch.skill,
-        {"approved": outcome == "approved", "note": resolved.get("note", "")},
-    )
-    continuation = {
-        "taskId": booking.data.get("taskId"),
-        "contextId": booking.data.get("contextId"),
-    }
-    progress.update(DISPATCHING)
-    [final] = yield from run_stage(
-        context, job, [answer_step], cards, events, progress, continuation=continuation
-    )
-    return outcome, final
+
+def _latest(outcomes: list[AgentOutcome]) -> list[AgentOutcome]:
+    """Each agent's last outcome (a retried or continued call reports again)."""
+    return list({outcome.agent: outcome for outcome in outcomes}.values())
+
+
+def _asks_a_person(outcome: AgentOutcome, cards: dict[str, dict[str, Any]]) -> bool:
+    """Whether `outcome` is a question for a supervisor rather than for the caller."""
+    card = cards.get(outcome.agent, {})
+    return outcome.status == "input-required" and asks_a_person(card, outcome.skill)
+
+
+def _as_recorded(outcome: AgentOutcome, waiting: list[AgentOutcome]) -> Outcome:
+    """An outcome as the history keeps it: one waiting for a person is `awaiting-person`, so
+    the caller's next turn does not answer the question meant for the supervisor."""
+    recorded = outcome.to_json()
+    if any(outcome is w for w in waiting):
+        recorded["status"] = AWAITING_PERSON
+    return recorded
+
+
+def _spoken(answer: Answer) -> dict[str, Any]:
+    """A `message` event's data for `answer`."""
+    return {"text": answer["answer"], "agents": answer["agents"], "partial": answer["partial"]}
 
 
 def _iso(moment: datetime) -> str:

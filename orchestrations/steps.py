@@ -218,13 +218,15 @@ class EventBatch:
 
 class Progress:
     """Per-agent progress in the instance's custom status, read by the status route and, while
-    a dispatch waits for a supervisor, by the pending-approvals route (api/approvals.py)."""
+    an agent's question waits for a supervisor, by the pending-approvals route
+    (api/approvals.py)."""
 
     def __init__(self, context: df.DurableOrchestrationContext) -> None:
         self.context = context
         self.stage = PLANNING
         self.agents: dict[str, str] = {}
         self.answer: Answer | None = None
+        self.follow_ups: list[Answer] = []
         self.approval: PendingApproval | None = None
 
     def update(self, stage: str | None = None, **agents: str) -> None:
@@ -238,6 +240,8 @@ class Progress:
             status["approval"] = self.approval
         if self.answer is not None:
             status["answer"] = self.answer
+        if self.follow_ups:
+            status["followUps"] = list(self.follow_ups)
         self.context.set_custom_status(status)
 
     def awaiting_approval(self, approval: PendingApproval, **agents: str) -> None:
@@ -249,6 +253,11 @@ class Progress:
     def answered(self, answer: Answer) -> None:
         """Show the answer before the turn is recorded: the waiting call can take it from here."""
         self.answer = answer
+        self.update(ANSWERED)
+
+    def followed_up(self, answer: Answer) -> None:
+        """Show a follow-up beside the answer (a page that missed its event polls it here)."""
+        self.follow_ups.append(answer)
         self.update(ANSWERED)
 
 
@@ -387,9 +396,7 @@ def run_stage(
             else:
                 outcomes[step.agent] = _outcome(step, result)
             outcome = outcomes[step.agent]
-            status = {"completed": "completed", "input-required": "completed"}.get(
-                outcome.status, outcome.status
-            )
+            status = outcome.status
             events.add(
                 "agent.status",
                 {"status": status, "reason": outcome.reason[:500]}

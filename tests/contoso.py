@@ -55,7 +55,17 @@ def verified_customer(data: Mapping[str, Any]) -> str | None:
 
 
 def compose(
-    plan_: planner.Plan, outcomes: Sequence[composer.AgentOutcome], approval: str | None = None
+    plan_: planner.Plan,
+    outcomes: Sequence[composer.AgentOutcome],
+    approval: str | None = None,
+    waiting: Sequence[str] = (),
 ) -> composer.Answer:
     """The answer with the Contoso playbook's sentences."""
-    return composer.compose(plan_, outcomes, approval, CONTOSO)
+    return composer.compose(plan_, outcomes, approval, CONTOSO, waiting)
+
+
+def compose_follow_up(
+    plan_: planner.Plan, outcome: composer.AgentOutcome, approval: str
+) -> composer.Answer:
+    """The follow-up with the Contoso playbook's sentences."""
+    return composer.compose_follow_up(plan_, outcome, approval, CONTOSO)

@@ -1,6 +1,7 @@
 """A hold-out A2A agent for the tests, built directly on a2a-sdk: a skill no code of ours has
 ever seen (tide tables). It records what each message brought (text parts, data parts, the
-A2A contextId) and answers in words."""
+A2A contextId) and answers in words. It may ask first; with `for_a_person` its skill is tagged
+`human-in-the-loop`, so its question goes to a supervisor instead of the caller."""
 
 from __future__ import annotations
 
@@ -68,7 +69,7 @@ class TideExecutor(AgentExecutor):
         raise NotImplementedError
 
 
-def _card(rpc_url: str) -> AgentCard:
+def _card(rpc_url: str, tags: list[str]) -> AgentCard:
     return AgentCard(
         name="Tide Tables",
         description="Tide times for Canadian harbours.",
@@ -84,7 +85,7 @@ def _card(rpc_url: str) -> AgentCard:
                 id="tide_tables",
                 name="Tide tables",
                 description="High and low tide times for a harbour and a day.",
-                tags=["tides", "harbour"],
+                tags=tags,
                 examples=["When is high tide in Halifax today?"],
             )
         ],
@@ -94,9 +95,10 @@ def _card(rpc_url: str) -> AgentCard:
 class TideAgent(SdkAgent):
     """The agent on a free loopback port."""
 
-    def __init__(self, *, asks_first: bool = False) -> None:
-        self.executor = TideExecutor(asks_first=asks_first)
-        super().__init__(self.executor, _card)
+    def __init__(self, *, asks_first: bool = False, for_a_person: bool = False) -> None:
+        self.executor = TideExecutor(asks_first=asks_first or for_a_person)
+        tags = ["tides", "harbour"] + (["human-in-the-loop"] if for_a_person else [])
+        super().__init__(self.executor, lambda rpc_url: _card(rpc_url, tags))
 
     @property
     def received(self) -> list[Received]:

@@ -307,6 +307,22 @@ def parse_card(card: Any) -> AgentCardInfo:
     )
 
 
+# Skill tags that say the agent's `input-required` is a question for a person (a supervisor),
+# not for the caller: the original system's convention (its dispatch agent's `human-in-loop`).
+PERSON_TAGS = frozenset({"human-in-loop", "human-in-the-loop"})
+PERSON_SKILL_ID = "hitl"
+
+
+def asks_a_person(card: Mapping[str, Any], skill: str) -> bool:
+    """Whether `skill` on a raw card puts its questions to a person: the skill is tagged
+    `human-in-the-loop` (or `human-in-loop`), or its id is `hitl`."""
+    for declared in card.get("skills") or ():
+        if isinstance(declared, dict) and declared.get("id") == skill:
+            tags = declared.get("tags") or ()
+            return skill == PERSON_SKILL_ID or any(tag in PERSON_TAGS for tag in tags)
+    return False
+
+
 def card_streams(card: Mapping[str, Any]) -> bool:
     """Whether a raw card offers streaming (`capabilities.streaming` is true)."""
     capabilities = card.get("capabilities")

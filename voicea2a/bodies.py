@@ -5,21 +5,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from voicea2a.errors import InvalidRequest
 from voicea2a.schema import Boolean, Choice, Field, Integer, Obj, Text
 from voicea2a.ssrf import MAX_URL_LENGTH
 
 MAX_PRIORITY = 1000
 MAX_NOTE_CHARS = 500
+MAX_REPLY_CHARS = 2000  # what a supervisor tells the agent, as one text part
 MAX_LATENCY_MS = 3_600_000  # an hour: a longer "latency" is a page left open, not a measurement
 LATENCY_OUTCOMES = ("answered", "failed", "late")
 
 
 @dataclass(frozen=True)
 class Decision:
-    """A supervisor's decision on a technician dispatch."""
+    """A supervisor's answer to an agent's question: approve or reject it, or reply in words."""
 
-    approve: bool
+    approve: bool | None
     note: str
+    reply: str | None
+
+    def __post_init__(self) -> None:
+        if (self.approve is None) == (self.reply is None):
+            raise InvalidRequest("Send either 'approve' or 'reply', not both and not neither.")
 
 
 @dataclass(frozen=True)
@@ -39,8 +46,14 @@ class Admission:
 APPROVAL_DECISION = Obj(
     name="ApprovalDecision",
     build=Decision,
+    description="Either `approve` (a decision) or `reply` (an answer in words), not both.",
     fields=(
-        Field(name="approve", kind=Boolean(), required=True),
+        Field(name="approve", kind=Boolean()),
+        Field(
+            name="reply",
+            kind=Text(nonempty=True, max_length=MAX_REPLY_CHARS, free_text=True),
+            description="Goes back to the agent's task as the next message.",
+        ),
         Field(
             name="note",
             kind=Text(max_length=MAX_NOTE_CHARS, free_text=True),

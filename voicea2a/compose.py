@@ -12,7 +12,7 @@ unavailable.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NotRequired, TypedDict, TypeGuard
 
@@ -21,7 +21,9 @@ from voicea2a.planner import Plan
 from voicea2a.playbook import Answers, FollowUp, Identity, Playbook
 
 COMPLETED, FAILED, TIMED_OUT, INPUT_REQUIRED = "completed", "failed", "timed-out", "input-required"
-APPROVED, REJECTED = "approved", "rejected"
+# How the history shows an agent whose question went to a person, until the follow-up.
+AWAITING_PERSON = "awaiting-person"
+APPROVED, REJECTED, REPLIED = "approved", "rejected", "replied"
 MAX_FINDING_CHARS = 260
 MAX_ANSWER_CHARS = 1200
 
@@ -35,6 +37,11 @@ GENERIC = Answers(
 )
 OFFER = "I can ask {agents}. Which would you like?"
 OFFER_TOO = "I can also ask {agents}."
+# An agent whose question went to a person: said now; what it answers later is a follow-up.
+WAITING_FOR_PERSON = (
+    "The {agent} is waiting for a person to answer; I'll tell you as soon as they do."
+)
+NOBODY_ANSWERED = "Nobody answered the {agent}'s question in time."
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
@@ -253,8 +260,10 @@ def compose(
     outcomes: Sequence[AgentOutcome],
     approval: str | None = None,
     playbook: Playbook | None = None,
+    waiting: Collection[str] = (),
 ) -> Answer:
-    """The answer to speak; `approval` is None, "approved", "rejected" or "timed-out"."""
+    """The answer to speak; `approval` is None, "approved", "rejected" or "timed-out";
+    `waiting` names the agents whose question went to a person (they are answered later)."""
     answers = playbook.answers if playbook else GENERIC
     identity = playbook.identity if playbook else None
     labels = playbook.labels if playbook else {}
@@ -280,7 +289,10 @@ def compose(
         outcome = latest.get(step.agent)
         # A planned step is named by its skill, a step the voice model chose by its agent.
         label = _label(labels, step.agent if plan.chosen else step.skill)
-        if _answered(outcome):
+        if outcome is not None and outcome.agent in waiting:
+            speech.heard(outcome.agent)
+            speech.say(WAITING_FOR_PERSON.replace("{agent}", label))
+        elif _answered(outcome):
             speech.heard(outcome.agent)
             said = clip(outcome.text)
             if not said:
@@ -314,4 +326,40 @@ def compose(
         return Answer(_nothing_planned(plan, answers, playbook is not None))
     if plan.authenticates and len(plan.steps) == 1 and plan.dispatch is None and identity:
         speech.say(identity.answers.verified_only)
+    return speech.answer()
+
+
+def compose_follow_up(
+    plan: Plan,
+    outcome: AgentOutcome,
+    approval: str,
+    playbook: Playbook | None = None,
+) -> Answer:
+    """What to say once a person has dealt with `outcome`'s agent: its answer after the person's
+    `approval` ("approved", "rejected", "replied" or "timed-out")."""
+    labels = playbook.labels if playbook else {}
+    follow_up = playbook.follow_up if playbook else None
+    speech = _Speech()
+    if (
+        follow_up is not None
+        and plan.dispatch is not None
+        and not plan.chosen
+        and outcome.agent == plan.dispatch.agent
+    ):
+        label = _label(labels, follow_up.skill)
+        _follow_up(speech, plan, follow_up, outcome, approval, True, label)
+    else:
+        step = next((s for s in plan.steps if s.agent == outcome.agent), None)
+        label = _label(labels, outcome.agent if plan.chosen or step is None else step.skill)
+        if approval == TIMED_OUT:
+            speech.say(NOBODY_ANSWERED.replace("{agent}", label))
+        if _answered(outcome):
+            speech.heard(outcome.agent)
+            said = clip(outcome.text)
+            speech.say(f"From the {label}: {said}" if said else "")
+        else:
+            speech.unreachable.append(label)
+    if speech.unreachable:
+        speech.say(_unreachable_sentence(speech.unreachable))
+        speech.partial = True
     return speech.answer()

@@ -520,7 +520,7 @@ class DelegationSettings:
         "APPROVAL_TIMEOUT_MINUTES",
         POSITIVE_NUMBER,
         10.0,
-        "How long a technician dispatch waits for a supervisor's decision.",
+        "How long an agent's question for a person waits for a supervisor.",
     )
     response_max_bytes: int = setting(
         "A2A_RESPONSE_MAX_BYTES", POSITIVE_INT, 1024 * 1024, "Largest reply accepted from an agent."

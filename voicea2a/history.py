@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from voicea2a.compose import AnswerJson, OutcomeJson
 from voicea2a.errors import InvalidRequest, NotFound, UpstreamUnavailable
@@ -37,6 +37,10 @@ MAX_TEXT_CHARS = 8000
 MAX_DATA_CHARS = 30000  # a Table string property holds 32K UTF-16 characters
 MAX_OUTCOMES = 98  # user turn + outcomes + answer fit one 100-operation transaction
 ANSWER_SEQ = 999
+# Follow-ups (an agent's answer once a person had answered it) come after the answer: one per
+# waiting agent at most.
+MAX_FOLLOW_UPS = MAX_OUTCOMES
+MAX_TRANSACTION = 100  # operations in one Table transaction
 MAX_UPDATE_ATTEMPTS = 5
 DEFAULT_TITLE = "Conversation"
 CONVERSATION_FIELDS = ("RowKey", "title", "createdAt", "updatedAt", "verifiedCustomerId")
@@ -288,18 +292,21 @@ def turn_rows(
     outcomes: Sequence[Mapping[str, Any]],
     answer: Mapping[str, Any],
     customer_id: str | None = None,
+    follow_ups: Sequence[Mapping[str, Any]] = (),
 ) -> list[dict[str, Any]]:
     """The message rows of one turn: the user's request, each outcome, the answer (with the
-    customer the turn was about)."""
+    customer the turn was about), then its follow-ups."""
     prefix = _turn_key_prefix(instance_id, started_at)
     if len(outcomes) > MAX_OUTCOMES:
         raise InvalidRequest(f"Field 'outcomes' must have at most {MAX_OUTCOMES} items.")
+    if len(follow_ups) > MAX_FOLLOW_UPS:
+        raise InvalidRequest(f"Field 'followUps' must have at most {MAX_FOLLOW_UPS} items.")
     created_at = _iso(_parse_time(started_at, "startedAt"))
 
-    def row(seq: int, role: str, text: Any, **fields: Any) -> dict[str, Any]:
+    def row(seq: str, role: str, text: Any, **fields: Any) -> dict[str, Any]:
         return {
             "PartitionKey": partition,
-            "RowKey": f"{prefix}-{seq:03d}",
+            "RowKey": f"{prefix}-{seq}",
             "role": role,
             "text": str(text or "")[:MAX_TEXT_CHARS],
             "createdAt": created_at,
@@ -307,12 +314,12 @@ def turn_rows(
             **fields,
         }
 
-    rows = [row(0, "user", request)]
+    rows = [row("000", "user", request)]
     for seq, outcome in enumerate(outcomes, start=1):
         # An outcome's `reason` is internal (exception names, URLs): it is not kept here.
         rows.append(
             row(
-                seq,
+                f"{seq:03d}",
                 "agent",
                 outcome.get("text"),
                 agent=str(outcome.get("agent", "")),
@@ -322,18 +329,30 @@ def turn_rows(
                 parts=_parts_json(outcome.get("parts")),
             )
         )
-    agents = [str(agent) for agent in answer.get("agents") or ()]
-    rows.append(
-        row(
-            ANSWER_SEQ,
-            "assistant",
-            answer.get("answer"),
-            agents=json.dumps(agents),
-            partial=bool(answer.get("partial", False)),
-            customerId=customer_id or "",
+    said: list[tuple[str, Mapping[str, Any], dict[str, Any]]] = [(f"{ANSWER_SEQ:03d}", answer, {})]
+    said += [
+        (_follow_up_seq(n), follow_up, {"followUp": True})
+        for n, follow_up in enumerate(follow_ups, start=1)
+    ]
+    for key, spoken, fields in said:
+        agents = [str(agent) for agent in spoken.get("agents") or ()]
+        rows.append(
+            row(
+                key,
+                "assistant",
+                spoken.get("answer"),
+                agents=json.dumps(agents),
+                partial=bool(spoken.get("partial", False)),
+                customerId=customer_id or "",
+                **fields,
+            )
         )
-    )
     return rows
+
+
+def _follow_up_seq(n: int) -> str:
+    # After the answer's `999` in row-key order.
+    return f"{ANSWER_SEQ:03d}-{n:02d}"
 
 
 async def _touch(table: Any, user_id: str, conversation_id: str, at: str, title: str) -> None:
@@ -382,19 +401,25 @@ async def record_turn(
     outcomes: Sequence[Mapping[str, Any]],
     answer: Mapping[str, Any],
     customer_id: str | None = None,
+    follow_ups: Sequence[Mapping[str, Any]] = (),
 ) -> None:
     """Write one turn (idempotent: a retry upserts the same rows) and bump updatedAt."""
     from azure.core.exceptions import AzureError
     from azure.data.tables import UpdateMode
 
     partition = _messages_partition(user_id, conversation_id)
-    rows = turn_rows(partition, instance_id, started_at, request, outcomes, answer, customer_id)
+    rows = turn_rows(
+        partition, instance_id, started_at, request, outcomes, answer, customer_id, follow_ups
+    )
     try:
         conversations = await ensure_table(CONVERSATIONS)
         await _touch(conversations, user_id, conversation_id, rows[0]["createdAt"], request)
         messages = await ensure_table(MESSAGES)
         operations = [("upsert", row, {"mode": UpdateMode.REPLACE}) for row in rows]
-        await messages.submit_transaction(operations, **REQUEST_PATH)
+        # A transaction takes 100 operations: a turn without follow-ups is always one.
+        for start in range(0, len(operations), MAX_TRANSACTION):
+            chunk = operations[start : start + MAX_TRANSACTION]
+            await messages.submit_transaction(chunk, **REQUEST_PATH)
     except AzureError:
         raise _store_failure() from None
 
@@ -413,6 +438,7 @@ class TurnJson(TypedDict):
     verifiedCustomerId: str | None
     identityChecked: bool
     verifiedIdentity: str
+    followUps: NotRequired[list[AnswerJson]]  # said later, once a person had answered an agent
 
 
 async def save_turn(turn: TurnJson) -> None:
@@ -427,6 +453,7 @@ async def save_turn(turn: TurnJson) -> None:
         turn["outcomes"],
         turn["answer"],
         turn.get("verifiedCustomerId"),
+        turn.get("followUps") or (),
     )
     if turn.get("identityChecked"):
         # Verified or not, this check replaces the earlier one: a failed check verifies nobody.
@@ -441,11 +468,14 @@ async def save_turn(turn: TurnJson) -> None:
 
 
 async def turn_saved(turn: TurnJson) -> bool:
-    """Whether the turn's answer is in the history already (one point read)."""
+    """Whether the turn's answer, and its last follow-up, are in the history already (one point
+    read: a turn's rows are written in order)."""
     from azure.core.exceptions import AzureError, ResourceNotFoundError
 
     partition = _messages_partition(turn["user"], turn["conversationId"])
-    answer_key = f"{_turn_key_prefix(turn['instanceId'], turn['startedAt'])}-{ANSWER_SEQ:03d}"
+    follow_ups = len(turn.get("followUps") or ())
+    last = _follow_up_seq(follow_ups) if follow_ups else f"{ANSWER_SEQ:03d}"
+    answer_key = f"{_turn_key_prefix(turn['instanceId'], turn['startedAt'])}-{last}"
     try:
         table = await ensure_table(MESSAGES)
         await table.get_entity(partition, answer_key, **REQUEST_PATH)
@@ -520,6 +550,8 @@ def _public_message(entity: dict[str, Any]) -> dict[str, Any]:
         message["agents"] = _stored_json(entity.get("agents"), [])
         message["partial"] = bool(entity.get("partial", False))
         message["customerId"] = entity.get("customerId") or None
+        if entity.get("followUp"):
+            message["followUp"] = True
     return message
 
 

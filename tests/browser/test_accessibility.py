@@ -127,8 +127,10 @@ def test_every_control_has_an_accessible_name(system):
         ("textbox", "What does the customer need?"),
         ("checkbox", "Technician visit"),
         ("Date", "Date of birth"),
-        ("textbox", "Note (optional)"),
+        ("textbox", "Note with a decision (optional)"),
+        ("textbox", "Or reply in words (up to 2000 characters)"),
         ("button", "Approve"),
+        ("button", "Send reply"),
         ("button", "Sign out"),
     }
     assert expected <= set(named), named

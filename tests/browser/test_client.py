@@ -193,8 +193,7 @@ def test_live_events_reconnect_with_a_fresh_token(system):
     page.assert_clean()
 
 
-@pytest.mark.parametrize("overrides", [QUICK_REPLY])
-def test_a_supervisor_approves_a_technician_visit(system):
+def test_a_technician_visit_is_answered_at_once_and_a_supervisors_reply_follows_up(system):
     supervisor = system.new_page()
     supervisor.sign_in("sam", "supervisor")
     user = system.new_page()
@@ -202,22 +201,35 @@ def test_a_supervisor_approves_a_technician_visit(system):
 
     user.ask("I need a technician to come and look at my line.", "CUST-0010", ("technician_visit",))
 
+    # The answer does not wait for the supervisor: it says one will confirm.
+    answered = user.page.locator("#timeline li.turn[data-state=answered] .answer-text")
+    answered.wait_for()
+    assert "needs a supervisor's approval" in answered.inner_text()
     request = supervisor.page.locator("#approvals li.approval[data-state=pending]")
     request.wait_for()
     assert "CUST-0010" in request.inner_text()
-    assert request.locator(".approval-reason").inner_text().strip()
+    assert request.locator(".approval-reason").inner_text().startswith("technical dispatch asks: ")
     user.page.locator("#timeline .turn-note[data-kind=approval]").wait_for()
     supervisor.screenshot("supervisor-approval")
 
-    request.locator("input").fill("Looks fine")
-    request.locator("button.approve").click()
+    request.locator("button.send-reply").click()  # nothing typed: nothing sent
+    assert "Type a reply first." in request.locator(".approval-message").inner_text()
+    request.locator("textarea").fill("Approved, the customer had two outages this month.")
+    request.locator("button.send-reply").click()
 
-    answered = user.page.locator("#timeline li.turn[data-state=answered] .answer-text")
-    answered.wait_for()
-    assert "book" in answered.inner_text().lower()
+    follow_up = user.page.locator("#timeline li.turn .bubble-follow-up .answer-text")
+    follow_up.wait_for()
+    assert "book" in follow_up.inner_text().lower()
     resolved = supervisor.page.locator("#approvals li.approval[data-state=resolved]")
     resolved.wait_for()
-    assert "Approved by sam" in resolved.inner_text()
+    assert "Replied by sam" in resolved.inner_text()
+    posts = [url for method, url, _ in supervisor.requests if method == "POST"]
+    assert len([url for url in posts if "/api/approvals/" in url]) == 1
+    # The next visit shows the follow-up from the history, on the same turn.
+    user.page.reload()
+    restored = user.page.locator("#timeline li.turn .bubble-follow-up .answer-text")
+    restored.wait_for()
+    assert restored.inner_text() == follow_up.inner_text()
     supervisor.assert_clean()
     user.assert_clean()
 

@@ -39,9 +39,9 @@ def test_a_supervisor_who_signs_in_late_sees_and_decides_a_pending_approval(syst
     supervisor.page.locator(
         f"#approvals li.approval[data-state=resolved][data-instance-id='{instance_id}']"
     ).wait_for()
-    answered = user.page.locator("#timeline li.turn[data-state=answered] .answer-text")
-    answered.wait_for()
-    assert APPROVAL_REJECTED in answered.inner_text()
+    follow_up = user.page.locator("#timeline li.turn .bubble-follow-up .answer-text")
+    follow_up.wait_for()
+    assert APPROVAL_REJECTED in follow_up.inner_text()
     user.assert_clean()
     supervisor.assert_clean()
 

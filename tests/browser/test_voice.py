@@ -207,3 +207,67 @@ def test_an_idle_voice_session_is_ended_with_a_notice_and_resumed_in_one_click(s
     page.page.locator("#voice-state[data-state=listening]").wait_for()
     assert len(double.connections) == 2
     page.assert_clean()
+
+
+DISPATCH_CALL = (
+    "call_dispatch_" + secrets.token_hex(3),
+    {
+        "request": "Please send a technician, my internet keeps dropping.",
+        "customer": identity("CUST-0010"),  # seen within 30 days: a supervisor must approve
+        "symptoms": ["technician_visit"],
+    },
+)
+
+
+@pytest.mark.parametrize("double", [{"calls": [DISPATCH_CALL]}], indirect=True, ids=["dispatch"])
+def test_a_supervisors_reply_arrives_later_and_is_spoken_into_the_live_session(system, double):
+    page = system.new_page()
+    start_voice(page)
+
+    # The first answer is spoken at once: the diagnostics, and that a supervisor must confirm.
+    connection = double.connections[0]
+    assert connection.answered.wait(60), "the double did not finish its conversation"
+    assert connection.error is None, connection.error
+    [(call_id, output)] = connection.outputs()
+    assert "needs a supervisor's approval" in output["answer"]
+    # (While Playwright waits on the page, it records the page's requests.)
+    turn = page.page.locator(f"#timeline li.turn[data-call-id={call_id}][data-state=answered]")
+    turn.wait_for()
+    body = posted_bodies(page)[call_id]
+    instance_id = instance_id_for("ada", body["conversationId"], call_id)
+    system.wait_status(
+        instance_id,
+        lambda status: status["progress"].get("stage") == "awaiting-approval",
+        "the supervisor asked",
+    )
+
+    replied = system.app.http.post(
+        f"/api/approvals/{instance_id}",
+        json={"reply": "Approved, please book the first slot."},
+        headers=system.headers("sam", ("supervisor",)),
+    )
+    assert replied.status_code == 202, replied.text
+
+    # The follow-up goes into the open session as a new item, then response.create.
+    assert connection.followed_up.wait(60), "no follow-up reached the voice session"
+    follow_up = system.wait_done(instance_id)["followUps"][0]["answer"]
+    assert "book" in follow_up.lower()
+    creates = [
+        i
+        for i, e in enumerate(connection.events)
+        if e["type"] == "conversation.item.create" and e["item"].get("role") == "system"
+    ]
+    [at] = creates
+    item = connection.events[at]["item"]
+    assert item["content"][0]["text"].endswith(follow_up)
+    assert connection.events[at + 1]["type"] == "response.create"
+    # The page shows it on the same voice turn; the history has the answer and the follow-up.
+    assert turn.locator(".bubble-follow-up .answer-text").inner_text() == follow_up
+    page.page.locator("#timeline li.voice-line[data-who=assistant]").nth(1).wait_for()
+    history = system.app.http.get(
+        f"/api/conversations/{body['conversationId']}", headers=system.headers()
+    ).json()["messages"]
+    said = [(m["text"], m.get("followUp", False)) for m in history if m["role"] == "assistant"]
+    assert said == [(output["answer"], False), (follow_up, True)]
+    page.screenshot("voice-follow-up")
+    page.assert_clean()

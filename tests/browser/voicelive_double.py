@@ -5,7 +5,8 @@ transcripts, text deltas, response.done), recording every client event for the t
 Typed text (a user `message` item with `input_text`, then `response.create`) is answered like a
 model would: a `send_to_agent_network` call whose `request` is the typed text, then, once its
 output is back, a reply that carries the output's answer: spoken (audio and transcript) in a
-voice session, streamed as `response.text.delta` in a text-only one (`modalities: ["text"]`)."""
+voice session, streamed as `response.text.delta` in a text-only one (`modalities: ["text"]`).
+A system message then `response.create` (a follow-up the page hands the model) is spoken."""
 
 from __future__ import annotations
 
@@ -56,6 +57,8 @@ class Connection:
     typed: list[tuple[str, str]] = field(default_factory=list)  # (call_id, text) per typed message
     replies: list[str] = field(default_factory=list)  # the reply to each typed message
     replied: threading.Event = field(default_factory=threading.Event)  # a typed message answered
+    follow_ups: list[str] = field(default_factory=list)  # each system message's text, once spoken
+    followed_up: threading.Event = field(default_factory=threading.Event)  # one was spoken
 
     def outputs(self) -> list[tuple[str, dict[str, Any]]]:
         """(call_id, parsed output) of each function_call_output, in the order sent."""
@@ -169,6 +172,9 @@ class VoiceLiveDouble:
             except ConnectionClosed:
                 return  # the browser went away: the end of the conversation
             item = event["item"]
+            if item.get("type") == "message" and item.get("role") == "system":
+                await self._follow_up(ws, log, item, len(log.follow_ups) + 1)
+                continue
             if item.get("type") != "message" or item.get("role") != "user":
                 continue
             item_id = item.get("id") or f"item_typed_{turn + 1}"
@@ -194,6 +200,19 @@ class VoiceLiveDouble:
                 await self._write(ws, f"reply_typed_{turn}", reply)
             log.replies.append(reply)
             log.replied.set()
+
+    async def _follow_up(
+        self, ws: ServerConnection, log: Connection, item: dict[str, Any], n: int
+    ) -> None:
+        """A system message the model is asked to speak: taken, then said after response.create."""
+        await self._send(
+            ws, {"type": "conversation.item.created", "item": {**item, "id": f"sys_{n}"}}
+        )
+        text = next(c["text"] for c in item["content"] if c["type"] == "input_text")
+        await self._next(ws, log, {"response.create"})
+        await self._speak(ws, f"reply_follow_up_{n}", text.rsplit(": ", 1)[-1])
+        log.follow_ups.append(text)
+        log.followed_up.set()
 
     async def _write(self, ws: ServerConnection, response_id: str, text: str) -> None:
         """A text-only reply: the message item, its text in three deltas, done events."""

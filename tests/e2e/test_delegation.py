@@ -3,90 +3,21 @@ the local Web PubSub service (a WebSocket client records the events), and the re
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import jsonschema
 import pytest
-import websockets
 
 from tests.agents.identities import IDENTITIES
-from tests.conftest import remember_secret
-from tests.system import LocalSystem, error_of
-from tests.waiting import wait_until
+from tests.e2e.recorder import ROOT, agent_statuses, approval_requested, record_events
+from tests.system import error_of
 from voicea2a import instances
 
 pytestmark = pytest.mark.azurite
 
-ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "docs" / "events.schema.json").read_text())
-
-
-def finished(event: dict) -> bool:
-    return event["type"] == "task.updated" and event["data"]["state"] == "completed"
-
-
-def approval_requested(event: dict) -> bool:
-    return event["type"] == "approval.requested"
-
-
-class EventRecorder:
-    """A user's live events, recorded by a WebSocket client on its own thread."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.events: list[dict] = []
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
-        self._stop = False
-
-    async def _run(self) -> None:
-        async with websockets.connect(self.url, subprotocols=["json.webpubsub.azure.v1"]) as ws:
-            self._ready.set()
-            while not self._stop:
-                try:
-                    frame = json.loads(await asyncio.wait_for(ws.recv(), 0.2))
-                except TimeoutError:
-                    continue
-                if frame.get("type") == "message":
-                    self.events.append(frame["data"])
-
-    def start(self) -> EventRecorder:
-        self._thread.start()
-        assert self._ready.wait(10)
-        return self
-
-    def stop(self) -> None:
-        self._stop = True
-        self._thread.join(5)
-
-    def of(
-        self, call_id: str, *, until: Callable[[dict], bool] = finished, timeout: float = 10
-    ) -> list[dict]:
-        """This call's events, once one that `until` accepts has arrived. By default that is
-        the task's last: events are published in order, so every other one came before it."""
-
-        def arrived() -> list[dict] | None:
-            mine = [e for e in self.events if e.get("callId") == call_id]
-            return mine if any(until(e) for e in mine) else None
-
-        return wait_until(arrived, timeout, what=lambda: f"the event of {call_id}: {self.events}")
-
-
-def record_events(system: LocalSystem, user: str = "ada", roles: tuple[str, ...] = ("user",)):
-    """A WebSocket client recording `user`'s live events (negotiated through the app)."""
-    response = system.app.http.post("/api/events/negotiate", headers=system.headers(user, roles))
-    assert response.status_code == 200, response.text
-    return EventRecorder(remember_secret(response.json()["url"])).start()
-
-
-def agent_statuses(events: list[dict]) -> list[tuple[str, str]]:
-    return [(e["agent"], e["data"]["status"]) for e in events if e["type"] == "agent.status"]
 
 
 # ----- happy paths, one per intent -----
@@ -189,9 +120,11 @@ def test_all_agents_down_still_answers(system, loop_thread):
 
 
 def dispatch_needing_approval(system, customer: str = "CUST-0010") -> tuple[str, dict]:
-    """Ask for a technician for a customer seen within 30 days: a supervisor must approve."""
+    """Ask for a technician for a customer seen within 30 days: a supervisor must approve. The
+    answer comes at once; the delegation goes on waiting for the supervisor."""
     response = system.ask(customer, ["technician_visit"])
-    assert response.status_code == 202, response.text
+    assert response.status_code == 200, response.text
+    assert "needs a supervisor's approval" in response.json()["answer"]
     instance_id = response.json()["instanceId"]
     body = system.wait_status(
         instance_id,
@@ -201,10 +134,6 @@ def dispatch_needing_approval(system, customer: str = "CUST-0010") -> tuple[str,
     return instance_id, body
 
 
-QUICK_REPLY = {"VOICE_SYNC_WAIT_SECONDS": "0.5"}  # answer 202 at once: a person must decide
-
-
-@pytest.mark.parametrize("overrides", [QUICK_REPLY])
 @pytest.mark.parametrize("approve", [True, False])
 def test_dispatch_approval_approved_or_rejected(system, approve):
     supervisor = record_events(system, "sam", ("supervisor",))
@@ -226,26 +155,28 @@ def test_dispatch_approval_approved_or_rejected(system, approve):
 
     done = system.wait_done(instance_id)
     assert done["status"] == "completed"
+    assert "needs a supervisor's approval" in done["answer"]
+    [follow_up] = done["followUps"]
     if approve:
-        assert "book" in done["answer"].lower()
+        assert "book" in follow_up["answer"].lower()
     else:
-        assert "supervisor will call" in done["answer"].lower()
+        assert "supervisor will call" in follow_up["answer"].lower()
     seen = {e["type"] for e in supervisor.events}
     supervisor.stop()
     assert {"approval.requested", "approval.resolved"} <= seen
 
 
-@pytest.mark.parametrize("overrides", [{**QUICK_REPLY, "APPROVAL_TIMEOUT_MINUTES": "0.03"}])
+@pytest.mark.parametrize("overrides", [{"APPROVAL_TIMEOUT_MINUTES": "0.03"}])
 def test_dispatch_approval_times_out(system):
     instance_id, _ = dispatch_needing_approval(system, "CUST-0003")  # a repeat visit
 
     done = system.wait_done(instance_id)
 
     assert done["status"] == "completed"
-    assert "supervisor will call" in done["answer"].lower()
+    [follow_up] = done["followUps"]
+    assert "supervisor will call" in follow_up["answer"].lower()
 
 
-@pytest.mark.parametrize("overrides", [QUICK_REPLY])
 def test_pending_approvals_are_listed_for_supervisors_until_decided(system, monkeypatch):
     # One instance per page: the listing has to follow the devhost's continuation tokens.
     monkeypatch.setattr(instances, "PAGE_SIZE", 1)
@@ -270,8 +201,10 @@ def test_pending_approvals_are_listed_for_supervisors_until_decided(system, monk
         assert {k: item[k] for k in ("reason", "customerId", "expiresAt")} == requested["data"]
         assert item["conversationId"] == requested["conversationId"]
         assert item["reason"] and item["requestedAt"] < item["expiresAt"]
+        assert item["agent"] == requested["agent"] == "contoso-technical-dispatch-agent"
         assert set(item) == {
             "instanceId",
+            "agent",
             "reason",
             "customerId",
             "expiresAt",

@@ -17,7 +17,7 @@ from tests.a2a_peers import (
     multi_artifact_agent,
     slow_agent,
 )
-from tests.e2e.test_delegation import ROOT, agent_statuses, record_events
+from tests.e2e.recorder import ROOT, agent_statuses, record_events
 
 pytestmark = pytest.mark.azurite
 

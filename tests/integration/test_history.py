@@ -175,6 +175,53 @@ async def test_turn_rows(store, raw_messages):
     assert "ConnectError" not in stored and "10.0.0.9" not in stored
 
 
+async def test_follow_ups_come_after_the_answer_and_a_turn_with_one_is_saved_only_whole(store):
+    user, conv = new_id("user"), new_id("conv")
+    started = "2026-01-01T10:00:00Z"
+    waiting = outcomes(2)
+    waiting[1]["status"] = "awaiting-person"
+    record: history.TurnJson = {
+        "user": user,
+        "conversationId": conv,
+        "instanceId": "dlg-1",
+        "startedAt": started,
+        "request": "request dlg-1",
+        "outcomes": waiting,
+        "answer": ANSWER,
+        "verifiedCustomerId": None,
+        "identityChecked": False,
+        "verifiedIdentity": "",
+    }
+    await history.save_turn(record)
+    assert (await history.recent(user, conv, 3)).waiting == {}  # not the caller's to answer
+    follow_ups = [
+        {"answer": "The visit is booked.", "agents": ["agent-1"], "partial": False},
+        {"answer": "Nobody answered in time.", "agents": [], "partial": True},
+    ]
+    later = {**record, "outcomes": outcomes(2), "followUps": follow_ups}
+    assert not await history.turn_saved(later)
+
+    await history.save_turn(later)
+
+    assert await history.turn_saved(later)
+    messages = await all_messages(user, conv)
+    assert [m["id"] for m in messages] == [
+        "dlg-1-000",
+        "dlg-1-001",
+        "dlg-1-002",
+        "dlg-1-999",
+        "dlg-1-999-01",
+        "dlg-1-999-02",
+    ]
+    assert messages[2]["status"] == "completed"
+    said = [(m["text"], m.get("followUp"), m["partial"]) for m in messages[3:]]
+    assert said == [
+        (ANSWER["answer"], None, True),
+        ("The visit is booked.", True, False),
+        ("Nobody answered in time.", True, True),
+    ]
+
+
 async def test_turns_are_ordered_and_updated_at_only_moves_forward(store):
     user, conv = new_id("user"), new_id("conv")
     await history.ensure_conversation(user, conv, "t")

@@ -16,6 +16,7 @@ from voicea2a.a2a import (
     A2AErrorKind,
     A2AResult,
     AgentCardInfo,
+    asks_a_person,
     fetch_card,
     forwarded_headers,
     parse_card,
@@ -750,3 +751,19 @@ async def test_the_context_is_a_text_part_before_the_message(agent, client, vers
         text_part("Earlier: hello"),
         text_part("And high tide?"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("skills", "expected"),
+    [
+        ([{"id": "dispatch", "tags": ["dispatch", "human-in-loop"]}], True),
+        ([{"id": "dispatch", "tags": ["human-in-the-loop"]}], True),
+        ([{"id": "dispatch", "tags": ["dispatch"]}], False),
+        ([{"id": "other", "tags": ["human-in-the-loop"]}, {"id": "dispatch"}], False),
+        ([{"id": "dispatch"}], False),
+        ([], False),
+    ],
+)
+def test_a_skill_tagged_human_in_the_loop_asks_a_person(skills, expected):
+    assert asks_a_person({"skills": skills}, "dispatch") is expected
+    assert asks_a_person({"skills": [{"id": "hitl"}]}, "hitl")

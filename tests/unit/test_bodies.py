@@ -49,15 +49,30 @@ def test_dev_login_errors_name_the_field(body, message):
 
 
 def test_a_decision_has_a_note_that_may_be_free_text():
-    assert APPROVAL_DECISION.parse({"approve": True}) == Decision(True, "")
-    assert APPROVAL_DECISION.parse({"approve": False, "note": "a\nb"}) == Decision(False, "a\nb")
-    assert APPROVAL_DECISION.free_text == {"note"}
+    assert APPROVAL_DECISION.parse({"approve": True}) == Decision(True, "", None)
+    assert APPROVAL_DECISION.parse({"approve": False, "note": "a\nb"}) == Decision(
+        False, "a\nb", None
+    )
+    assert APPROVAL_DECISION.free_text == {"note", "reply"}
+
+
+def test_a_reply_is_free_text_instead_of_a_decision():
+    reply = "Yes, book it.\nThe customer is a priority."
+    assert APPROVAL_DECISION.parse({"reply": reply}) == Decision(None, "", reply)
+    assert APPROVAL_DECISION.parse({"reply": "r" * 2000}).reply == "r" * 2000
 
 
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ({}, "Field 'approve' is required."),
+        ({}, "Send either 'approve' or 'reply', not both and not neither."),
+        (
+            {"approve": True, "reply": "ok"},
+            "Send either 'approve' or 'reply', not both and not neither.",
+        ),
+        ({"reply": ""}, "Field 'reply' must not be empty."),
+        ({"reply": "r" * 2001}, "Field 'reply' must be at most 2000 characters."),
+        ({"reply": 5}, "Field 'reply' must be a string."),
         ({"approve": "yes"}, "Field 'approve' must be true or false."),
         ({"approve": True, "note": 5}, "Field 'note' must be a string."),
         ({"approve": True, "note": "n" * 501}, "Field 'note' must be at most 500 characters."),

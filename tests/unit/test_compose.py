@@ -21,6 +21,7 @@ from tests.contoso import (
     OUTAGE,
     PLAN,
     compose,
+    compose_follow_up,
     needs_dispatch,
     plan,
     verified_customer,
@@ -501,3 +502,62 @@ def test_a_chosen_diagnostics_agent_recommending_a_technician_books_nothing_by_i
     answer = compose(planned, outcomes)
 
     assert answer == Answer(f"From the {AGENT[NETWORK]} agent: {TEXTS[NETWORK]}", (AGENT[NETWORK],))
+
+
+# ----- a question for a person: answered now, followed up later -----
+
+
+def slow_internet_plan() -> Plan:
+    return plan(MessageRequest("slow", symptoms=("slow_internet",)), Verified("CUST-0001"), ALL)
+
+
+def test_a_dispatch_waiting_for_a_person_answers_the_rest_now():
+    waiting = dispatch_outcome("input-required", "APPROVAL_REQUIRED", "Approve the visit?")
+    outcomes = [done(OUTAGE), done(PLAN), done(NETWORK, status="CRITICAL"), waiting]
+
+    answer = compose(slow_internet_plan(), outcomes, waiting=["technical-dispatch"])
+
+    assert answer.text.startswith(f"{TEXTS[OUTAGE]} ")
+    assert answer.text.endswith(FOLLOW_UP.answers.approval_pending)
+    assert "Approve the visit?" not in answer.text  # the question is the supervisor's
+
+
+@pytest.mark.parametrize(
+    ("outcome", "approval", "expected"),
+    [
+        (dispatch_outcome("completed", "BOOKED", BOOKED_TEXT), "approved", BOOKED_TEXT),
+        (dispatch_outcome("completed", "BOOKED", BOOKED_TEXT), "replied", BOOKED_TEXT),
+        (dispatch_outcome("completed", "DECLINED", "x"), "rejected", FOLLOW_UP.answers.rejected),
+        (
+            dispatch_outcome("completed", "DECLINED", "x"),
+            "timed-out",
+            FOLLOW_UP.answers.approval_timed_out,
+        ),
+    ],
+)
+def test_a_dispatch_follow_up_says_only_what_the_person_changed(outcome, approval, expected):
+    answer = compose_follow_up(slow_internet_plan(), outcome, approval)
+    assert answer == Answer(expected, ("technical-dispatch",))
+
+
+def test_a_chosen_agents_question_for_a_person_is_said_to_wait_then_followed_up():
+    planned = chosen_agents("tide-tables", "harbour", routable={"tide-tables": "t", "harbour": "h"})
+    asking = AgentOutcome("tide-tables", "t", "input-required", "Which harbour?")
+    outcomes = [AgentOutcome("harbour", "h", "completed", "Berth 4 is free."), asking]
+
+    now = compose(planned, outcomes, waiting=["tide-tables"])
+    answered = AgentOutcome("tide-tables", "t", "completed", "High tide is at 14:05.")
+    later = compose_follow_up(planned, answered, "replied")
+    expired = compose_follow_up(planned, answered, "timed-out")
+    failed = compose_follow_up(planned, AgentOutcome("tide-tables", "t", "failed"), "replied")
+
+    assert now.text == (
+        "The tide-tables agent is waiting for a person to answer; I'll tell you as soon as "
+        "they do. From the harbour agent: Berth 4 is free."
+    )
+    assert later == Answer("From the tide-tables agent: High tide is at 14:05.", ("tide-tables",))
+    assert expired.text == (
+        "Nobody answered the tide-tables agent's question in time. "
+        "From the tide-tables agent: High tide is at 14:05."
+    )
+    assert failed == Answer("I couldn't reach the tide-tables agent just now.", (), True)

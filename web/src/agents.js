@@ -1,5 +1,6 @@
 // The agent network: registered agents, their health (registry.updated), and which of them
-// work on the current request (agent.status: started, retrying, completed, failed, timed-out).
+// work on the current request (agent.status: started, retrying, completed, input-required, failed,
+// timed-out).
 // Supervisors also see agents waiting for admission, with Admit and Remove.
 
 import { el, clear } from "./dom.js";
@@ -8,6 +9,7 @@ const ACTIVITY = {
   started: "working",
   retrying: "retrying",
   completed: "completed",
+  "input-required": "input-required",
   failed: "failed",
   "timed-out": "timed-out",
 };
@@ -15,6 +17,7 @@ const ACTIVITY_TEXT = {
   working: "working",
   retrying: "retrying",
   completed: "done",
+  "input-required": "asked a question",
   failed: "failed",
   "timed-out": "timed out",
 };

@@ -61,7 +61,8 @@ export class Delegations extends EventTarget {
 
   /** A live event: a `message` answers the call with the same callId. */
   onEvent(event) {
-    if (event.type !== "message" || !event.callId) return;
+    // A follow-up comes after its call was answered: it answers nothing (main.js shows it).
+    if (event.type !== "message" || !event.callId || event.data?.followUp) return;
     const answer = answerOf({ answer: event.data.text, agents: event.data.agents, partial: event.data.partial }, event.instanceId);
     this.settle(event.callId, answer);
   }

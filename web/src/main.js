@@ -11,6 +11,7 @@ import { Auth } from "./auth.js";
 import { Delegations } from "./delegations.js";
 import { $, clear, el, newId, when } from "./dom.js";
 import { LiveEvents } from "./events.js";
+import { NetworkGraph } from "./graph.js";
 import { Timeline } from "./timeline.js";
 import { VoiceBridge } from "./voice.js";
 
@@ -31,7 +32,13 @@ const GENERIC_TITLE = "Support Assistant";
 const GENERIC_PLACEHOLDER = "Describe what you need.";
 // The identity fields' element ids (stable: tests and the keyboard path use them).
 const IDENTITY_IDS = { firstName: "ask-first-name", lastName: "ask-last-name", postalCode: "ask-postal-code", dateOfBirth: "ask-dob" };
-const APPROVAL_NOTE = "Waiting for a supervisor's approval.";
+const APPROVAL_NOTE = "Waiting for a supervisor: the answer follows when they reply.";
+const RESOLVED_NOTE = {
+  approved: "A supervisor approved.",
+  rejected: "A supervisor rejected it.",
+  replied: "A supervisor replied.",
+  "timed-out": "No supervisor answered in time.",
+};
 
 // ----- errors -----
 
@@ -46,7 +53,7 @@ function showError(error) {
 }
 
 // An agent's state in a delegation's progress -> its agent.status (web/src/agents.js).
-const PROGRESS_STATUS = { working: "started", "input-required": "completed" };
+const PROGRESS_STATUS = { working: "started" };
 
 const VOICE_NOTE = {
   connecting: "Connecting to the voice service…",
@@ -152,6 +159,8 @@ class App {
     this.events = new LiveEvents(this.api);
     this.delegations = new Delegations(this.api, this.events);
     this.agents = new AgentNetwork($("agents"), $("agents-summary"));
+    // The graph follows this page's calls only, as the list does (`lit`).
+    this.graph = new NetworkGraph($("agent-graph"), $("agent-graph-status"), { follows: (event) => this.lit.has(event.callId) });
     this.timeline = new Timeline($("timeline"));
     this.approvals = new Approvals(
       this.api,
@@ -263,18 +272,23 @@ class App {
   }
 
   onLiveEvent(event) {
+    this.graph.onEvent(event);
     switch (event.type) {
       case "registry.updated":
         // The event lists admitted agents; a supervisor's list also holds the pending ones.
         if (this.agents.manage) this.loadAgents();
-        else this.agents.setAgents(event.data.agents || []);
+        else {
+          this.agents.setAgents(event.data.agents || []);
+          this.graph.setAgents(event.data.agents || []);
+        }
         break;
       case "agent.status":
         if (event.callId && this.lit.has(event.callId)) this.agents.setStatus(event.agent, event.data.status);
         this.timeline.agentStatus(event.callId, event.instanceId, event.agent, event.data.status);
         break;
       case "message":
-        this.delegations.onEvent(event);
+        if (event.data.followUp) this.onFollowUp(event);
+        else this.delegations.onEvent(event);
         break;
       case "approval.requested":
         this.approvals.onEvent(event);
@@ -282,7 +296,7 @@ class App {
         break;
       case "approval.resolved":
         this.approvals.onEvent(event);
-        this.timeline.note(event.callId, event.instanceId, `Supervisor decision: ${event.data.outcome}.`, "approval");
+        this.timeline.note(event.callId, event.instanceId, RESOLVED_NOTE[event.data.outcome] || "A supervisor answered.", "approval");
         break;
       case "conversation.created":
         this.refreshConversationsSoon();
@@ -292,12 +306,26 @@ class App {
     }
   }
 
+  /**
+   * What an agent said once a supervisor had answered it: shown on its turn, and told to the
+   * caller in the open voice session. One for a conversation not on screen is in its history.
+   */
+  onFollowUp(event) {
+    if (event.conversationId !== this.conversationId) {
+      this.refreshConversationsSoon();
+      return;
+    }
+    this.timeline.addFollowUp(event.callId, event.instanceId, { answer: event.data.text, partial: event.data.partial });
+    if (this.voice && this.voice.mode === "audio") this.voice.speakFollowUp(event.data.text);
+  }
+
   // ----- agents -----
 
   async loadAgents() {
     try {
       const { data } = await this.api.request("/api/agents");
       this.agents.setAgents(data.agents);
+      this.graph.setAgents(data.agents);
     } catch (error) {
       showError(error);
     }

@@ -1,5 +1,6 @@
 // The conversation timeline: one entry per turn (the request, each agent's progress and result,
-// the answer), plus what was said aloud in voice mode. A live region announces additions.
+// the answer, then any follow-up once a supervisor answered an agent), plus what was said aloud
+// in voice mode. A live region announces additions.
 
 import { displayName } from "./agents.js";
 import { el, clear } from "./dom.js";
@@ -9,7 +10,8 @@ const STATUS_TEXT = {
   working: "working",
   retrying: "retrying",
   completed: "done",
-  "input-required": "waiting for approval",
+  "input-required": "asked a question",
+  "awaiting-person": "waiting for a supervisor",
   failed: "failed",
   "timed-out": "timed out",
 };
@@ -112,6 +114,28 @@ export class Timeline {
     }
   }
 
+  /**
+   * A follow-up on a turn already answered; shown once, whether it came live, from a poll or
+   * from the history.
+   * @param {{answer: string, partial?: boolean}} result
+   */
+  addFollowUp(callId, instanceId, result) {
+    const turn = this.find(callId, instanceId);
+    if (!turn) return;
+    const shown = [...turn.node.querySelectorAll(".bubble-follow-up .answer-text")].map((node) => node.textContent);
+    if (shown.includes(result.answer)) return;
+    turn.node.append(
+      el(
+        "div",
+        { className: "bubble bubble-assistant bubble-follow-up" },
+        el("span", { className: "who-said" }, "Assistant, follow-up"),
+        el("span", { className: "answer-text" }, result.answer),
+        result.partial ? el("span", { className: "partial" }, " (partial: some agents could not answer)") : null,
+      ),
+    );
+    this.list.scrollTop = this.list.scrollHeight;
+  }
+
   setFailed(callId, message) {
     const turn = this.byCall.get(callId);
     if (!turn) return;
@@ -201,7 +225,7 @@ export class Timeline {
 
   /**
    * Turns from GET /api/conversations/{id} messages (user, agent..., assistant per instance).
-   * @param {Array<{role: string, text: string, instanceId?: string, agent?: string, status?: string, agents?: string[], partial?: boolean}>} messages
+   * @param {Array<{id: string, role: string, text: string, instanceId?: string, agent?: string, status?: string, agents?: string[], partial?: boolean, followUp?: boolean}>} messages
    */
   addHistory(messages) {
     for (const message of messages) {
@@ -214,7 +238,9 @@ export class Timeline {
         this.agentStatus(null, instanceId, message.agent, message.status || "completed", message.text);
       } else if (message.role === "assistant") {
         if (!this.byInstance.has(instanceId)) this.startTurn({ instanceId, request: "", source: "history" });
-        this.setAnswer(null, { answer: message.text, partial: message.partial }, instanceId);
+        const result = { answer: message.text, partial: message.partial };
+        if (message.followUp) this.addFollowUp(null, instanceId, result);
+        else this.setAnswer(null, result, instanceId);
       }
     }
   }

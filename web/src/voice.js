@@ -13,6 +13,10 @@
 // Typed text goes into the same realtime session (sendText): into the voice session when one is
 // open, else into a session opened in text modality without the microphone. The model reads it
 // exactly as it hears speech and fills the tool; its text reply streams as response.text.delta.
+//
+// A follow-up (what an agent said after a supervisor answered it, long after its call was
+// answered) goes into the open session as a system message, then a response.create (after the
+// active response, if any), so the model tells the caller (speakFollowUp).
 
 import { base64FromBytes } from "./audio.js";
 import { newId } from "./dom.js";
@@ -25,6 +29,11 @@ const BACKOFF_MAX_MS = 30_000;
 const RENEW_BEFORE_MS = 2 * 60_000; // Entra tokens live about an hour; keep well clear of expiry
 const RENEW_RETRY_MS = 30_000;
 const CONFIRM_MS = 20_000; // typed text the service has not taken by then is given back
+
+/** The system message that hands the model a follow-up to tell the caller. */
+export function followUpMessage(text) {
+  return `Follow-up from the agent network on the caller's earlier request. Tell the caller now: ${text}`;
+}
 
 /** wss:// from https:// (ws:// from http://, for a local test double), path and query. */
 export function voiceUrl(credential) {
@@ -277,10 +286,31 @@ export class VoiceBridge extends EventTarget {
     return queued;
   }
 
-  /** Send the typed texts once the session is open (connected, or renewing on the open socket). */
+  /** Whether the session is open (connected, or renewing on the open socket). */
+  ready() {
+    return Boolean(this.socket && this.socket.readyState === OPEN && (this.state === "connected" || this.state === "renewing"));
+  }
+
+  /**
+   * A follow-up from the agent network for the caller: a new system message in the open
+   * session, then a response so the model says it. Returns false (nothing sent) when no session
+   * is open: the page shows it, and the history keeps it.
+   * @param {string} text
+   */
+  speakFollowUp(text) {
+    if (!this.ready()) return false;
+    this.send({
+      type: "conversation.item.create",
+      item: { type: "message", role: "system", content: [{ type: "input_text", text: followUpMessage(text) }] },
+    });
+    this.requestResponse();
+    this.touch();
+    return true;
+  }
+
+  /** Send the typed texts once the session is open. */
   drainOutbox() {
-    const ready = this.socket && this.socket.readyState === OPEN && (this.state === "connected" || this.state === "renewing");
-    if (!ready) return;
+    if (!this.ready()) return;
     for (const { text, fields, resolve, reject } of this.outbox.splice(0)) {
       this.typedFields = fields;
       this.lastInput = "text";

@@ -10,6 +10,7 @@ import {
   TOOL_NAME,
   VoiceBridge,
   argumentFields,
+  followUpMessage,
   VoiceSocketClosed,
   reconnectDelay,
   serviceProblem,
@@ -921,4 +922,31 @@ test("each tool call's latency, from the model's call to the answer handed back,
   api.posts.get("call-slow").reject(new ApiError(503, "upstream_unavailable", "Down.", true));
   await settle();
   assert.deepEqual(reports.slice(1), [{ callId: "call-slow", latencyMs: 2000, outcome: "failed" }]);
+});
+
+test("a follow-up goes into the open session as a system message, then one response.create after the active one", async (t) => {
+  const { sockets, bridge } = await connected(t);
+  const socket = sockets[0];
+  socket.emit({ type: "response.created", response: { id: "resp-1" } }); // the model is speaking
+
+  assert.equal(bridge.speakFollowUp("The technician visit is booked for Tuesday."), true);
+
+  const item = socket.sent.at(-1);
+  assert.equal(item.type, "conversation.item.create");
+  assert.deepEqual(item.item, {
+    type: "message",
+    role: "system",
+    content: [{ type: "input_text", text: followUpMessage("The technician visit is booked for Tuesday.") }],
+  });
+  assert.match(item.item.content[0].text, /Tell the caller now: The technician visit is booked for Tuesday\.$/);
+  assert.ok(!socket.types().includes("response.create"), "not while a response is active");
+  socket.emit({ type: "response.done", response: { id: "resp-1" } });
+  assert.deepEqual(socket.types().slice(-2), ["conversation.item.create", "response.create"]);
+});
+
+test("a follow-up with no open session is not sent (the page and the history keep it)", async (t) => {
+  const { sockets, bridge } = await connected(t);
+  await bridge.stop();
+  assert.equal(bridge.speakFollowUp("Booked."), false);
+  assert.ok(!sockets[0].sent.some((event) => event.item?.role === "system"));
 });
