@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from voicea2a.errors import InvalidRequest
 from voicea2a.schema import Boolean, Choice, Field, Integer, Obj, Text
 from voicea2a.ssrf import MAX_URL_LENGTH
 
@@ -22,11 +21,7 @@ class Decision:
 
     approve: bool | None
     note: str
-    reply: str | None
-
-    def __post_init__(self) -> None:
-        if (self.approve is None) == (self.reply is None):
-            raise InvalidRequest("Send either 'approve' or 'reply', not both and not neither.")
+    reply: str | None  # exactly one of `approve` and `reply` is given
 
 
 @dataclass(frozen=True)
@@ -47,6 +42,7 @@ APPROVAL_DECISION = Obj(
     name="ApprovalDecision",
     build=Decision,
     description="Either `approve` (a decision) or `reply` (an answer in words), not both.",
+    one_of=("approve", "reply"),
     fields=(
         Field(name="approve", kind=Boolean()),
         Field(

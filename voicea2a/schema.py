@@ -405,6 +405,8 @@ class Obj(Kind, Generic[T]):
     build: Callable[..., T]
     name: str | None = None
     description: str | None = None
+    # Fields of which exactly one must be given (absent and null count as not given).
+    one_of: tuple[str, ...] = ()
 
     def parse(self, body: Any) -> T:
         """A request body as a T; else InvalidRequest naming the first offending field."""
@@ -421,6 +423,11 @@ class Obj(Kind, Generic[T]):
         if unknown:
             where = _join(path, unknown[0])
             raise InvalidField(f"Unknown field '{shown_field(where)}'.", where, "is not known")
+        if self.one_of and sum(value.get(name) is not None for name in self.one_of) != 1:
+            names = " or ".join(f"'{shown_field(_join(path, name))}'" for name in self.one_of)
+            raise InvalidField(
+                f"Send exactly one of {names}.", path, f"needs exactly one of {names}"
+            )
         return self.build(**{field.attr: field.read(value, path) for field in self.fields})
 
     def definition(self) -> dict[str, Any]:
@@ -432,6 +439,8 @@ class Obj(Kind, Generic[T]):
         if self.description is not None:
             schema["description"] = self.description
         schema["properties"] = {field.name: field.schema() for field in self.fields}
+        if self.one_of:
+            schema["oneOf"] = [{"required": [name]} for name in self.one_of]
         return schema
 
     def children(self, path: str) -> list[tuple[str, Kind]]:

@@ -297,9 +297,18 @@ SAMPLES = {
     ),
     "ApprovalDecision": (
         bodies.APPROVAL_DECISION,
-        [{"approve": True}, {"approve": False, "note": "n" * 500}, {"approve": True, "note": ""}],
+        [
+            {"approve": True},
+            {"approve": False, "note": "n" * 500},
+            {"approve": True, "note": ""},
+            {"reply": "Book the first slot."},
+            {"reply": "r" * 2000},
+        ],
         [
             {},
+            {"approve": True, "reply": "both"},
+            {"reply": ""},
+            {"reply": "r" * 2001},
             {"approve": "yes"},
             {"approve": None},
             {"approve": True, "note": "n" * 501},

@@ -108,7 +108,10 @@ def test_replying_to_a_request_that_ended_is_409_and_a_reply_too_long_is_400(sys
     )
     assert too_long.status_code == 400
     assert error_of(too_long)["message"] == "Field 'reply' must be at most 2000 characters."
-    assert both.status_code == 400 and "either 'approve' or 'reply'" in error_of(both)["message"]
+    assert (
+        both.status_code == 400
+        and "exactly one of 'approve' or 'reply'" in error_of(both)["message"]
+    )
     # Neither lost the request: it still waits, and a decision still counts.
     assert system.status(instance_id).json()["progress"]["stage"] == "awaiting-approval"
     decided = system.app.http.post(

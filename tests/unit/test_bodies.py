@@ -65,10 +65,10 @@ def test_a_reply_is_free_text_instead_of_a_decision():
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ({}, "Send either 'approve' or 'reply', not both and not neither."),
+        ({}, "Send exactly one of 'approve' or 'reply'."),
         (
             {"approve": True, "reply": "ok"},
-            "Send either 'approve' or 'reply', not both and not neither.",
+            "Send exactly one of 'approve' or 'reply'.",
         ),
         ({"reply": ""}, "Field 'reply' must not be empty."),
         ({"reply": "r" * 2001}, "Field 'reply' must be at most 2000 characters."),
