@@ -7,7 +7,11 @@ stages of the slowest agent, each agent's time measured alone first with a direc
 authentication agent's salted-hash check adds to its 200 ms). Reported: p50/p95 end to end, the
 overhead ratio (end to end / ideal), the CPU each process spent per conversation, and, in the
 same run, the same work done sequentially (one agent after another, as the original host did)
-with our A2A client. `--pubsub both` runs each level twice side by side, with the local Web
+with our A2A client. A second table splits this process's CPU per turn, up to the end of every
+turn's orchestration: the worker's (the app's functions, by kind, as the devhost's ledger
+charged them: devhost/cpu.py), the harness's (load generator, local Web PubSub) and the
+devhost's own, with orchestrator episodes and history events per turn; a third one splits the
+worker's by function. `--pubsub both` runs each level twice side by side, with the local Web
 PubSub service and with a black hole (a socket that accepts connections and never answers):
 events must never hold up an answer. `--durable-store both` runs each level on two devhosts in
 this process, side by side: one keeping Durable state in memory, one in Azurite (the default).
@@ -29,6 +33,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,10 +41,13 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 import jwt  # noqa: E402
+from aiohttp import web  # noqa: E402
 
 from agents.catalog import AGENT_NAMES  # noqa: E402
 from agents.registration import agent_identity  # noqa: E402
 from bench.common import add_log_option, percentile, send_logs_to  # noqa: E402
+from devhost import cpu  # noqa: E402
+from devhost.durable.engine import TERMINAL  # noqa: E402
 from devhost.host import DevHost  # noqa: E402
 from devhost.pubsub import PubSubService  # noqa: E402
 from tests.agents.identities import IDENTITIES  # noqa: E402
@@ -85,6 +93,160 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class MeteredPubSub(PubSubService):
+    """The local Web PubSub, its request handlers (and their tasks) metered: in Azure another
+    service, so neither the worker's CPU nor the devhost's."""
+
+    def __init__(self, access_key: str, meter: cpu.Meter, **options) -> None:
+        super().__init__(access_key, **options)
+        self.meter = meter
+
+    def build_app(self) -> web.Application:
+        """The service's application with the metering middleware first."""
+        app = super().build_app()
+
+        @web.middleware
+        async def metered(request: web.Request, handler) -> web.StreamResponse:
+            return await cpu.metered(handler(request), self.meter)
+
+        app.middlewares.insert(0, metered)
+        return app
+
+
+async def settle(devhost: DevHost, known: set[str], timeout: float = 120) -> None:
+    """Wait until each orchestration started since `known` has ended, run out and been stored."""
+    engine = devhost.engine
+    deadline = time.monotonic() + timeout
+    new = [i for i in list(engine.instances) if i not in known]
+    while any(engine.instances[i].status not in TERMINAL for i in new if i in engine.instances):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"orchestrations still running after {timeout} s")
+        await asyncio.sleep(0.02)
+    await engine.activities_settled(timeout)
+    for instance_id in new:
+        await engine.acknowledge(instance_id, timeout)
+
+
+def thread_cpu(threads: list[threading.Thread]) -> float:
+    """CPU seconds the given threads spent so far (their own CPU clocks)."""
+    return sum(
+        time.clock_gettime(time.pthread_getcpuclockid(t.ident)) for t in threads if t.is_alive()
+    )
+
+
+@dataclass
+class Split:
+    """Where this process's CPU went in one variant: the worker's share (the ledger), the
+    harness's, the devhost's own (the rest)."""
+
+    process: float
+    ledger: cpu.CpuSnapshot
+    harness: dict[str, float]
+    orchestrator_thread: float
+
+    @property
+    def devhost_own(self) -> float:
+        """Process CPU that neither the app's functions nor the harness spent."""
+        return self.process - self.ledger.worker_cpu_seconds - sum(self.harness.values())
+
+
+@dataclass
+class Sample:
+    """This process's CPU so far, the devhost's ledger and the harness's meters."""
+
+    process: float
+    ledger: cpu.CpuSnapshot
+    harness: dict[str, float]
+    orchestrator_thread: float
+
+    @classmethod
+    def take(cls, devhost: DevHost, harness: dict[str, cpu.Meter]) -> Sample:
+        """Read every counter now."""
+        return cls(
+            time.process_time(),  # this process, every thread; finer than /proc's clock ticks
+            devhost.cpu.snapshot(),
+            {name: meter.seconds for name, meter in harness.items()},
+            # A cross-check of the ledger: the thread that runs nothing but episodes.
+            thread_cpu(list(devhost.engine._orchestrator_thread._threads)),
+        )
+
+    def since(self, start: Sample) -> Split:
+        """What was spent between `start` and this sample."""
+        return Split(
+            self.process - start.process,
+            self.ledger.minus(start.ledger),
+            {name: seconds - start.harness[name] for name, seconds in self.harness.items()},
+            self.orchestrator_thread - start.orchestrator_thread,
+        )
+
+
+def print_splits(splits: list[tuple[str, str, int, Split]]) -> None:
+    """The per-turn split of this process's CPU, then the worker's by function."""
+    print(
+        "\nPer turn, until each turn's orchestration ended and was stored: this process's CPU "
+        "in ms, split into the Python worker's (the app's functions, by kind), the devhost's "
+        "own (the .NET host and Durable extension in Azure) and the harness's (load generator, "
+        "local Web PubSub); orchestrator episodes and history events per turn"
+    )
+    kinds = " ".join(f"{kind:>12}" for kind in cpu.KINDS)
+    print(
+        f"{'store':>8} {'pubsub':>10} {'concurrency':>11} {kinds} {'worker':>7} "
+        f"{'devhost own':>11} {'load gen':>8} {'pubsub':>7} {'process':>8} {'episodes':>8} "
+        f"{'history events':>14} {'replayed events':>15}"
+    )
+    for store, mode, count, split in splits:
+        ledger = split.ledger
+        by_kind = " ".join(
+            f"{ledger.by_kind[kind].cpu_seconds * 1000 / count:>12.1f}" for kind in cpu.KINDS
+        )
+        print(
+            f"{store:>8} {mode:>10} {count:>11} {by_kind} "
+            f"{ledger.worker_cpu_seconds * 1000 / count:>7.1f} "
+            f"{split.devhost_own * 1000 / count:>11.1f} "
+            f"{split.harness['load'] * 1000 / count:>8.1f} "
+            f"{split.harness['pubsub'] * 1000 / count:>7.1f} "
+            f"{split.process * 1000 / count:>8.1f} {ledger.episodes / count:>8.1f} "
+            f"{ledger.history_events / count:>14.1f} {ledger.replayed_events / count:>15.1f}"
+        )
+    print("\nThe worker's CPU by function, per turn: invocations, ms")
+    functions = sorted(
+        {
+            key
+            for *_, split in splits
+            for key, usage in split.ledger.by_function.items()
+            if usage != cpu.Usage()  # not one that only ran before (sign-in, warm-up)
+        },
+        key=lambda key: (cpu.KINDS.index(key[0]), key[1]),
+    )
+    print(
+        f"{'kind':>12} {'function':<22}"
+        + "".join(f" {f'{store} {mode} x{count}':>26}" for store, mode, count, _ in splits)
+    )
+    for kind, name in functions:
+        cells = ""
+        for *_, count, split in splits:
+            usage = split.ledger.by_function.get((kind, name), cpu.Usage())
+            cell = f"{usage.invocations / count:.1f} / {usage.cpu_seconds * 1000 / count:.1f}"
+            cells += f" {cell:>26}"
+        print(f"{kind:>12} {name:<22}{cells}")
+    print(
+        "cross-check, orchestrator episodes per turn in ms: ledger / the orchestrator thread's "
+        "own CPU clock: "
+        + ", ".join(
+            f"x{count} {split.ledger.by_kind['orchestrator'].cpu_seconds * 1000 / count:.1f} / "
+            f"{split.orchestrator_thread * 1000 / count:.1f}"
+            for _, _, count, split in splits
+        )
+    )
+    print(
+        "metering: timed slices per turn (each costs about 3 us of CPU, counted where it falls): "
+        + ", ".join(
+            f"x{count} {sum(u.slices for u in split.ledger.by_kind.values()) / count:.0f}"
+            for _, _, count, split in splits
+        )
+    )
 
 
 def body(index: int) -> dict:
@@ -215,7 +377,10 @@ def main() -> None:
     def run(coro, timeout: float = 900):
         return loop.run(coro, timeout)
 
-    pubsub = PubSubService(KEY, endpoint="http://127.0.0.1")
+    # CPU this process spends that is neither the worker's nor the devhost's: the load generator
+    # (the conversations, polling) and the local Web PubSub (another service in Azure).
+    harness = {"load": cpu.Meter(), "pubsub": cpu.Meter()}
+    pubsub = MeteredPubSub(KEY, harness["pubsub"], endpoint="http://127.0.0.1")
     pubsub_port = run(pubsub.start(port=0))
     signing_key = secrets.token_hex(32)
     os.environ.update(
@@ -232,6 +397,9 @@ def main() -> None:
             "RATE_LIMIT_VOICE_TOKEN_PER_MINUTE": "100000",
             "VOICE_SYNC_WAIT_SECONDS": "60",
             "AGENT_TIMEOUT_SECONDS": "30",
+            # The Contoso workflow (stage 1 authentication, stage 2 diagnosis), as the tests'
+            # system runs it: without a playbook the request body has no `customer`.
+            "PLAYBOOK": "contoso",
         }
     )
     # The devhosts share the agent registry (Table storage); each keeps its own Durable state.
@@ -322,23 +490,32 @@ def main() -> None:
         ports = {"up": pubsub_port, "black-hole": black_hole()}
         modes = ["up", "black-hole"] if args.pubsub == "both" else [args.pubsub]
         variants = [(c, store, mode) for c in levels for store in stores for mode in modes]
+        splits: list[tuple[str, str, int, Split]] = []
         for count, store, mode in variants:
             use_pubsub(ports[mode])
             run(publisher.close_clients())
+            devhost = hosts[store]
+            known = set(devhost.engine.instances)
+            start = Sample.take(devhost, harness)
             before = {name: cpu_seconds(pid) for name, pid in processes.items()}
-            times = run(level(count, hosts[store]))
-            cpu = {
+            times = run(cpu.metered(level(count, devhost), harness["load"]))
+            used = {
                 name: (cpu_seconds(pid) - before[name]) * 1000 / count
                 for name, pid in processes.items()
             }
+            # The turns answered; their orchestrations go on (recording, events): the split
+            # below waits for them, so it holds whole turns.
+            run(cpu.metered(settle(devhost, known), harness["load"]))
+            splits.append((store, mode, count, Sample.take(devhost, harness).since(start)))
             seq = run(baseline(count))
             print(
                 f"{store:>8} {mode:>10} {count:>11} {statistics.median(times):>8.0f} "
                 f"{percentile(times, 0.95):>8.0f} "
                 f"{statistics.median(times) / ideal:>13.2f} "
                 f"{percentile(times, 0.95) / ideal:>13.2f} {statistics.median(seq):>15.0f}"
-                f"   {cpu['app']:.0f} / {cpu['agents']:.0f} / {cpu['azurite']:.0f}"
+                f"   {used['app']:.0f} / {used['agents']:.0f} / {used['azurite']:.0f}"
             )
+        print_splits(splits)
     finally:
         agents.terminate()
         agents.wait(30)

@@ -24,6 +24,7 @@ from azure.functions import meta
 from azure.functions._abc import RetryContext, RpcException, TraceContext
 
 from devhost import worker_rules
+from devhost.cpu import CpuLedger, Kind, metered, run_measured
 from devhost.worker_rules import IndexedFunction
 
 HTTP_TRIGGER = "httpTrigger"
@@ -32,6 +33,13 @@ ORCHESTRATION_TRIGGER = "orchestrationTrigger"
 ACTIVITY_TRIGGER = "activityTrigger"
 DURABLE_CLIENT = "durableClient"
 REFUSED = "the Azure Functions Python worker refuses this app"
+# The kind of worker invocation each trigger makes, as the CPU ledger counts them.
+KIND_OF_TRIGGER: dict[str, Kind] = {
+    HTTP_TRIGGER: "http",
+    TIMER_TRIGGER: "timer",
+    ORCHESTRATION_TRIGGER: "orchestrator",
+    ACTIVITY_TRIGGER: "activity",
+}
 
 
 class AppLoadError(Exception):
@@ -243,11 +251,15 @@ _FIRST_ATTEMPT = _FirstAttempt()
 class Invoker:
     """Calls functions as the Python worker does: async ones awaited, sync ones on threads."""
 
-    def __init__(self, script_root: Path, max_workers: int | None = None) -> None:
+    def __init__(
+        self, script_root: Path, max_workers: int | None = None, ledger: CpuLedger | None = None
+    ) -> None:
         self.script_root = script_root
         self.executor = ThreadPoolExecutor(
             max_workers=max_workers, thread_name_prefix="devhost-worker"
         )
+        # The thread CPU each invocation spends, by kind (devhost/cpu.py): the worker's share.
+        self.ledger = ledger or CpuLedger()
 
     async def call(self, info: FunctionInfo, inputs: dict[str, Any]) -> meta.Datum | None:
         """Invoke `info` as the worker does: decode each input, call, encode the return value.
@@ -255,22 +267,30 @@ class Invoker:
         `inputs` maps binding names to the host's data (`meta.Datum`); an HTTP request is
         passed already built.
         """
-        kwargs = {
-            name: worker_rules.decode(info.worker.inputs[name], value)
-            if isinstance(value, meta.Datum)
-            else value
-            for name, value in inputs.items()
-        }
-        if info.worker.requires_context:
-            kwargs["context"] = InvocationContext(info.name, str(self.script_root))
+        meter = self.ledger.invocation(KIND_OF_TRIGGER[info.trigger_type], info.name)
+        # The worker decodes the inputs and encodes the result: its CPU, on the loop's thread.
+        with meter.measuring():
+            kwargs = {
+                name: worker_rules.decode(info.worker.inputs[name], value)
+                if isinstance(value, meta.Datum)
+                else value
+                for name, value in inputs.items()
+            }
+            if info.worker.requires_context:
+                kwargs["context"] = InvocationContext(info.name, str(self.script_root))
         if info.is_async:
-            result = await info.user_function(**kwargs)
+            # Only the coroutine's own steps (and its tasks'): the loop's thread is shared.
+            result = await metered(info.user_function(**kwargs), meter)
         else:
             loop = asyncio.get_running_loop()
             result = await loop.run_in_executor(
-                self.executor, functools.partial(info.user_function, **kwargs)
+                self.executor,
+                functools.partial(
+                    run_measured, functools.partial(info.user_function, **kwargs), meter
+                ),
             )
-        return self._encode_return(info, result)
+        with meter.measuring():
+            return self._encode_return(info, result)
 
     @staticmethod
     def _encode_return(info: FunctionInfo, result: Any) -> meta.Datum | None:
@@ -309,10 +329,12 @@ class Invoker:
 
     def call_orchestrator(self, info: FunctionInfo, context_json: str) -> str:
         """Run one orchestrator episode (synchronously; the engine runs it on its own thread)."""
-        context = worker_rules.decode(
-            info.worker.inputs[info.trigger_arg], meta.Datum(context_json, "string")
-        )
-        result = self._encode_return(info, info.user_function(context))
+        # The whole episode is the worker's: the SDK parses the history, replays, encodes.
+        with self.ledger.invocation("orchestrator", info.name).measuring():
+            context = worker_rules.decode(
+                info.worker.inputs[info.trigger_arg], meta.Datum(context_json, "string")
+            )
+            result = self._encode_return(info, info.user_function(context))
         if result is None:  # an orchestration trigger always has its $return binding
             raise RuntimeError(f"orchestrator {info.name!r} has no $return binding")
         return result.value

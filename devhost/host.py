@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import MutableMapping
@@ -10,6 +11,7 @@ from typing import TypeVar
 
 from aiohttp import web
 
+from devhost.cpu import CpuLedger, attribute_spawned_tasks, stop_attributing_spawned_tasks
 from devhost.durable.api import RPC_PREFIX, WEBHOOK_PREFIX, DurableApi, client_binding
 from devhost.durable.engine import DurableEngine
 from devhost.durable.faults import activity_faults
@@ -61,6 +63,7 @@ class DevHost:
         self._runner: web.AppRunner | None = None
         self._rpc_runner: web.AppRunner | None = None
         self._timers: TimerRunner | None = None
+        self._metered_loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def settings(self) -> HostSettings:
@@ -88,6 +91,11 @@ class DevHost:
         return _started(self._invoker)
 
     @property
+    def cpu(self) -> CpuLedger:
+        """The app's functions' thread CPU by kind and function, and the engine's episodes."""
+        return self.invoker.ledger
+
+    @property
     def base_url(self) -> str:
         """Where the host listens, e.g. http://127.0.0.1:7071."""
         return f"http://{self.bind}:{self.port}"
@@ -110,6 +118,9 @@ class DevHost:
         store_mode(self.environ)  # a typo stops the host even for an app without Durable
         index = self._index = index_app(load_app(self.script_root), settings.route_prefix)
         self._invoker = Invoker(self.script_root)
+        # Tasks the app's async functions create are theirs: charge them (devhost/cpu.py).
+        self._metered_loop = asyncio.get_running_loop()
+        attribute_spawned_tasks(self._metered_loop)
         # As in Azure, the Durable extension (and its storage) only matters to an app that
         # has orchestrations.
         store = (
@@ -190,6 +201,9 @@ class DevHost:
             await self._rpc_runner.cleanup()
         if self._invoker:
             self._invoker.close()
+        if self._metered_loop:
+            stop_attributing_spawned_tasks(self._metered_loop)
+            self._metered_loop = None
 
 
 def _started(value: T | None) -> T:

@@ -455,6 +455,8 @@ class DurableEngine:
                 "defaultHttpAsyncRequestSleepTimeMillseconds": 30000,
             }
         )
+        # Counted for the bench (devhost/cpu.py): each episode replays the whole history.
+        self.invoker.ledger.episode(len(instance.history))
         state, error = await self._run_orchestrator(instance, context_json)
         instance.updated = now
         if state is not None and state.get("customStatus") is not None:
@@ -715,6 +717,7 @@ class DurableEngine:
     # ----- endings -----
 
     def _continue_as_new(self, instance: Instance, input_json: str | None) -> None:
+        self.invoker.ledger.execution_finished(len(instance.history))
         instance.reset(input_json)
         instance.status = "Running"
         now = utcnow()
@@ -744,6 +747,7 @@ class DurableEngine:
         instance.output_json = output_json
         instance.updated = now
         instance.history.append(h.execution_completed(now, status, output_json))
+        self.invoker.ledger.execution_finished(len(instance.history))
         if status == "Completed":
             self._step(f"[durable] {instance.name} {instance.instance_id}: completed")
         self._notify_parent(instance)
