@@ -23,7 +23,7 @@ from voicea2a.playbook import Answers, FollowUp, Identity, Playbook
 COMPLETED, FAILED, TIMED_OUT, INPUT_REQUIRED = "completed", "failed", "timed-out", "input-required"
 # How the history shows an agent whose question went to a person, until the follow-up.
 AWAITING_PERSON = "awaiting-person"
-APPROVED, REJECTED, REPLIED = "approved", "rejected", "replied"
+APPROVED, REJECTED = "approved", "rejected"
 MAX_FINDING_CHARS = 260
 MAX_ANSWER_CHARS = 1200
 
@@ -42,6 +42,7 @@ WAITING_FOR_PERSON = (
     "The {agent} is waiting for a person to answer; I'll tell you as soon as they do."
 )
 NOBODY_ANSWERED = "Nobody answered the {agent}'s question in time."
+NOTHING_TO_REPORT = "The {agent} found nothing to report."
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
@@ -296,7 +297,7 @@ def compose(
             speech.heard(outcome.agent)
             said = clip(outcome.text)
             if not said:
-                speech.say(f"The {label} found nothing to report.")
+                speech.say(NOTHING_TO_REPORT.replace("{agent}", label))
             else:  # agents the model chose are each attributed: it rephrases what they said
                 speech.say(f"From the {label}: {said}" if plan.chosen else said)
         else:
@@ -356,7 +357,8 @@ def compose_follow_up(
         if _answered(outcome):
             speech.heard(outcome.agent)
             said = clip(outcome.text)
-            speech.say(f"From the {label}: {said}" if said else "")
+            nothing = NOTHING_TO_REPORT.replace("{agent}", label)
+            speech.say(f"From the {label}: {said}" if said else nothing)
         else:
             speech.unreachable.append(label)
     if speech.unreachable:

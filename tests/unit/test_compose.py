@@ -550,6 +550,7 @@ def test_a_chosen_agents_question_for_a_person_is_said_to_wait_then_followed_up(
     later = compose_follow_up(planned, answered, "replied")
     expired = compose_follow_up(planned, answered, "timed-out")
     failed = compose_follow_up(planned, AgentOutcome("tide-tables", "t", "failed"), "replied")
+    silent = compose_follow_up(planned, AgentOutcome("tide-tables", "t", "completed"), "replied")
 
     assert now.text == (
         "The tide-tables agent is waiting for a person to answer; I'll tell you as soon as "
@@ -561,3 +562,4 @@ def test_a_chosen_agents_question_for_a_person_is_said_to_wait_then_followed_up(
         "From the tide-tables agent: High tide is at 14:05."
     )
     assert failed == Answer("I couldn't reach the tide-tables agent just now.", (), True)
+    assert silent.text == "The tide-tables agent found nothing to report."
