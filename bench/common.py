@@ -8,6 +8,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from voicea2a.telemetry.setup import QUIET_UNDER_WORKER
+
 
 def add_log_option(parser: argparse.ArgumentParser, bench: str) -> None:
     """`--log FILE`: where the log lines go (default: a file named after the bench in the
@@ -20,7 +22,9 @@ def add_log_option(parser: argparse.ArgumentParser, bench: str) -> None:
 
 def send_logs_to(path: Path) -> None:
     """Send every log line of this process to `path` (INFO and up), none to the console: the
-    app and the devhost log each step, thousands of lines per run."""
+    app and the devhost log each step, thousands of lines per run. The libraries' per-request
+    INFO lines stay quiet, as under Azure's Python worker (voicea2a/telemetry/setup.py) and the
+    devhost's command line: formatting them would be CPU the app never spends there."""
     handler = logging.FileHandler(path, mode="w", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root = logging.getLogger()
@@ -28,6 +32,8 @@ def send_logs_to(path: Path) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    for name in QUIET_UNDER_WORKER:
+        logging.getLogger(name).setLevel(logging.WARNING)
     print(f"(log lines go to {path})", file=sys.stderr)
 
 
