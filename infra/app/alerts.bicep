@@ -74,20 +74,14 @@ customMetrics
 '''
 
 // Percentiles need the single durations: the `delegation.finished` lines carry them (the metric
-// holds sums and maxima only). A delegation that waited for a supervisor's approval is left out:
-// that wait is minutes by design, not latency. The rule looks back an hour so that the approval
-// line of a delegation finishing now is still seen; only the last 15 minutes' ends count.
+// holds sums and maxima only). A turn whose agent asked a supervisor counts like any other: its
+// line is written when the answer goes out; the supervisor's wait comes after, as a follow-up.
 var delegationLatencyQuery = '''
-let lines = traces
-    | extend j = parse_json(message)
-    | extend event = tostring(j.event), instanceId = tostring(j.instanceId);
-let approved = lines
-    | where event == "approval.requested"
-    | distinct instanceId;
-lines
-| where timestamp > ago(15m) and event == "delegation.finished"
+traces
+| where timestamp > ago(15m)
+| extend j = parse_json(message)
+| where tostring(j.event) == "delegation.finished"
 | where tostring(j.outcome) in ("completed", "partial")
-| where instanceId !in (approved)
 | summarize p95Ms = percentile(todouble(j.durationMs), 95), delegations = sum(itemCount)
 | where delegations > 0
 '''
@@ -159,7 +153,7 @@ resource delegationLatency 'Microsoft.Insights/scheduledQueryRules@2023-12-01' =
   tags: tags
   properties: {
     displayName: 'Voice A2A: slow voice answers'
-    description: 'p95 of delegation latency above ${delegationP95Ms} ms over 15 minutes (delegation.finished, approvals left out): callers hear the interim sentence instead of the answer.'
+    description: 'p95 of delegation latency above ${delegationP95Ms} ms over 15 minutes (delegation.finished): callers hear the interim sentence instead of the answer.'
     severity: 2
     enabled: true
     scopes: [
