@@ -32,7 +32,6 @@ from orchestrations.contract import (
     ComposeInput,
     DelegationJob,
     DelegationOutput,
-    Outcome,
     PendingApproval,
     PlanInput,
     PlanResult,
@@ -109,10 +108,24 @@ class Turn:
     cards: dict[str, dict[str, Any]]
     outcomes: list[AgentOutcome]
     answer: Answer
-    record: TurnRecord
+    record: TurnRecord  # the turn's fixed fields; `recorded()` adds what changes
     waiting: list[AgentOutcome]  # input-required outcomes whose question is for a person
     follow_ups: list[Answer] = field(default_factory=list)
     pending: TurnRecord | None = None  # the record the history could not take
+
+    def recorded(self) -> TurnRecord:
+        """The turn as the history keeps it now: an agent waiting for a person is
+        `awaiting-person` (so the caller's next turn does not answer the supervisor's question),
+        and the follow-ups come after the answer."""
+        record: TurnRecord = {**self.record, "outcomes": []}
+        for outcome in self.outcomes:
+            row = outcome.to_json()
+            if any(outcome is waiting for waiting in self.waiting):
+                row["status"] = AWAITING_PERSON
+            record["outcomes"].append(row)
+        if self.follow_ups:
+            record["followUps"] = list(self.follow_ups)
+        return record
 
 
 def finished(
@@ -250,14 +263,14 @@ def delegate(
         "instanceId": context.instance_id,
         "startedAt": job["startedAt"],
         "request": job["request"]["request"],
-        "outcomes": [_as_recorded(o, waiting) for o in outcomes],
+        "outcomes": [],
         "answer": answer,
         "verifiedCustomerId": customer,
         "identityChecked": plan.authenticates,
         "verifiedIdentity": prepared.get("identity", "") if plan.authenticates else "",
     }
     turn = Turn(plan, cards, outcomes, answer, record, waiting)
-    turn.pending = yield from record_turn(context, job, record, events)
+    turn.pending = yield from record_turn(context, job, turn.recorded(), events)
     yield from events.drain()
     return turn
 
@@ -343,15 +356,10 @@ def follow_up(
     turn.follow_ups.append(answer)
     turn.waiting.remove(waiting)
     turn.outcomes = [outcome if o.agent == outcome.agent else o for o in turn.outcomes]
-    progress.followed_up(answer)
+    progress.followed_up(turn.follow_ups)
     events.add("message", {**_spoken(answer), "followUp": True})
     say(context, job, "follow-up from %s: %s", outcome.agent, decision, event="delegation.followUp")
-    turn.record = {
-        **turn.record,
-        "outcomes": [_as_recorded(o, turn.waiting) for o in turn.outcomes],
-        "followUps": list(turn.follow_ups),
-    }
-    turn.pending = yield from record_turn(context, job, turn.record, events)
+    turn.pending = yield from record_turn(context, job, turn.recorded(), events)
     yield from events.drain()
 
 
@@ -448,15 +456,6 @@ def _asks_a_person(outcome: AgentOutcome, cards: dict[str, dict[str, Any]]) -> b
     """Whether `outcome` is a question for a supervisor rather than for the caller."""
     card = cards.get(outcome.agent, {})
     return outcome.status == "input-required" and asks_a_person(card, outcome.skill)
-
-
-def _as_recorded(outcome: AgentOutcome, waiting: list[AgentOutcome]) -> Outcome:
-    """An outcome as the history keeps it: one waiting for a person is `awaiting-person`, so
-    the caller's next turn does not answer the question meant for the supervisor."""
-    recorded = outcome.to_json()
-    if any(outcome is w for w in waiting):
-        recorded["status"] = AWAITING_PERSON
-    return recorded
 
 
 def _spoken(answer: Answer) -> dict[str, Any]:

@@ -255,9 +255,9 @@ class Progress:
         self.answer = answer
         self.update(ANSWERED)
 
-    def followed_up(self, answer: Answer) -> None:
-        """Show a follow-up beside the answer (a page that missed its event polls it here)."""
-        self.follow_ups.append(answer)
+    def followed_up(self, follow_ups: list[Answer]) -> None:
+        """Show the follow-ups so far beside the answer (for a page that missed their events)."""
+        self.follow_ups = follow_ups
         self.update(ANSWERED)
 
 

@@ -16,6 +16,11 @@ const STATUS_TEXT = {
   "timed-out": "timed out",
 };
 
+/** The mark after an answer some agents could not help with. */
+function partialMark() {
+  return el("span", { className: "partial" }, " (partial: some agents could not answer)");
+}
+
 const WHO_ASKED = {
   voice: "Customer (voice tool call)",
   typed: "You (typed; the assistant's tool call)",
@@ -109,9 +114,7 @@ export class Timeline {
     turn.node.dataset.state = "answered";
     turn.answer.querySelector(".answer-text").textContent = result.answer;
     turn.answer.querySelector(".partial")?.remove();
-    if (result.partial) {
-      turn.answer.append(el("span", { className: "partial" }, " (partial: some agents could not answer)"));
-    }
+    if (result.partial) turn.answer.append(partialMark());
   }
 
   /**
@@ -130,7 +133,7 @@ export class Timeline {
         { className: "bubble bubble-assistant bubble-follow-up" },
         el("span", { className: "who-said" }, "Assistant, follow-up"),
         el("span", { className: "answer-text" }, result.answer),
-        result.partial ? el("span", { className: "partial" }, " (partial: some agents could not answer)") : null,
+        result.partial ? partialMark() : null,
       ),
     );
     this.list.scrollTop = this.list.scrollHeight;
