@@ -38,7 +38,7 @@ class SdkAgent:
             self.port = probe.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         agent_card = card(self.url + RPC_PATH)
-        request_handler = handler(
+        request_handler = self.request_handler = handler(
             agent_executor=executor, task_store=InMemoryTaskStore(), agent_card=agent_card
         )
         app = Starlette(
@@ -58,10 +58,12 @@ class SdkAgent:
         return self.url
 
     async def stop(self) -> None:
-        """Stop serving."""
+        """Stop serving, then drain the SDK's tasks (one waiting for input would otherwise stay
+        pending on the shared test loop until the garbage collector destroys it)."""
         self.server.should_exit = True
         if self._task is not None:
             await self._task
+        await self.request_handler.aclose()
 
     async def __aenter__(self) -> SdkAgent:
         await self.start()
