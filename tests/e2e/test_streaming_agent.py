@@ -97,13 +97,12 @@ def test_every_part_of_a_multi_artifact_task_reaches_the_history(system, loop_th
         body = {"request": "Report?", "conversationId": conversation_id, "agents": [name]}
         answered = system.app.http.post("/api/messages", json=body, headers=system.headers())
         assert answered.status_code == 200, answered.text
-        conversation = system.app.http.get(
-            f"/api/conversations/{conversation_id}", headers=system.headers()
-        ).json()
     finally:
         loop_thread.run(agent.stop())
 
-    [said] = [m for m in conversation["messages"] if m["role"] == "agent"]
+    # The answer is shown before the turn is recorded: wait until the history has it.
+    turn = system.wait_history(conversation_id, answered.json()["instanceId"])
+    [said] = [m for m in turn if m["role"] == "agent"]
     parts = said["parts"]
     # The list data part and both files, which a Task's first data object alone would lose.
     assert [p["data"] for p in parts if p["kind"] == "data"][0] == LIST_DATA
