@@ -2,8 +2,9 @@
 
 import azure.durable_functions as df
 
+from activities.publish import carried_lane
 from bindings import activity
-from orchestrations.contract import COMPOSE_ANSWER, RECORD_TURN, Answer, ComposeInput, TurnRecord
+from orchestrations.contract import COMPOSE_ANSWER, RECORD_TURN, Answer, ComposeInput, RecordInput
 from voicea2a import history
 from voicea2a.compose import AgentOutcome, compose, compose_follow_up
 from voicea2a.planner import Plan
@@ -29,6 +30,11 @@ def compose_answer(turn: ComposeInput) -> Answer:
 
 @bp.activity_trigger(input_name="turn", activity=RECORD_TURN)
 @activity
-async def record_turn(turn: TurnRecord) -> None:
-    """Append the user turn, each outcome and the answer (idempotent: deterministic row keys)."""
-    await history.save_turn(turn)
+async def record_turn(turn: RecordInput) -> None:
+    """Append the user turn, each outcome and the answer (idempotent: deterministic row keys);
+    the events the orchestrator handed over (the answer's) go out meanwhile."""
+    lane = carried_lane(turn)
+    try:
+        await history.save_turn(turn)
+    finally:
+        lane.close()

@@ -2,6 +2,7 @@
 
 import azure.durable_functions as df
 
+from activities.publish import carried_lane
 from bindings import activity
 from orchestrations.contract import PLAN_DELEGATION, PlanInput, PlanResult
 from voicea2a import history, registry
@@ -25,7 +26,17 @@ bp = df.Blueprint()
 @activity
 async def plan_delegation(job: PlanInput) -> PlanResult:
     """Read the registry and the conversation, then plan (the pure planner decides): the voice
-    model's choice, else the playbook, else the generic matcher over the other agents."""
+    model's choice, else the playbook, else the generic matcher over the other agents; the
+    events the orchestrator handed over go out meanwhile."""
+    lane = carried_lane(job)
+    try:
+        return await _plan(job)
+    finally:
+        lane.close()
+
+
+async def _plan(job: PlanInput) -> PlanResult:
+    """The plan of `plan_delegation`."""
     playbook = get_playbook()
     agents = await registry.routable_agents()
     verified = await history.verified_customer(job["user"], job["conversationId"])

@@ -9,27 +9,35 @@ stays with it until the task ends (at most `timeoutSeconds`, each event within
 `silenceSeconds`); each status update with a message is published at once as an `agent.status`
 event `working` (docs/a2a-client.md says why the activity streams rather than the orchestrator
 polling GetTask).
+
+The activity announces the agent's outcome itself (`agent.status` `completed`,
+`input-required`, or `failed` when a retry would not help), after the `started` event the
+orchestrator handed it and any progress, on one lane: no publishing activity, and no
+orchestrator episode, per agent. What the orchestrator decides (a retry, a time-out) it
+announces itself.
 """
 
-import asyncio
-import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
 import time
+import uuid
+from datetime import UTC, datetime
 
 import azure.durable_functions as df
 
+from activities.publish import carried_lane
 from bindings import activity
 from orchestrations.contract import CALL_SPECIALIST, SpecialistCall, SpecialistResult
 from voicea2a import registry
 from voicea2a.a2a import A2AError, A2AErrorKind, A2AProgress, parse_card, send_message
 from voicea2a.agentauth import agent_credentials
 from voicea2a.audit import pseudonym
-from voicea2a.config import get_settings
+from voicea2a.compose import AgentOutcome
 from voicea2a.events import Event
 from voicea2a.httpclient import http_client
-from voicea2a.publisher import publish
+from voicea2a.publisher import EventLane
 from voicea2a.telemetry.metrics import record_agent_call, record_agent_retry
 
 bp = df.Blueprint()
@@ -53,6 +61,15 @@ MAX_PROGRESS_EVENTS = 50
 @activity
 async def call_specialist(call: SpecialistCall) -> SpecialistResult:
     """Send the step's data to the agent (or continue its task) and report what came back."""
+    lane = carried_lane(call, MAX_PROGRESS_EVENTS)
+    try:
+        return await _exchange(call, Announcer(call, lane))
+    finally:
+        lane.close()  # closed with the outcome already, unless the call raised
+
+
+async def _exchange(call: SpecialistCall, announce: "Announcer") -> SpecialistResult:
+    """The A2A exchange of `call_specialist`, its outcome announced on `announce`'s lane."""
     agent, attempt = call.get("agent") or "unknown", int(call.get("attempt") or 1)
     if attempt > 1:
         record_agent_retry(agent)
@@ -61,7 +78,6 @@ async def call_specialist(call: SpecialistCall) -> SpecialistResult:
     headers = {"x-correlation-id": call.get("correlationId") or ""}
     if call.get("traceparent"):
         headers["traceparent"] = call["traceparent"]
-    live = LiveProgress(call)
     try:
         result = await send_message(
             http_client(),
@@ -78,21 +94,21 @@ async def call_specialist(call: SpecialistCall) -> SpecialistResult:
             message_id=step_message_id(call),
             metadata={"onBehalfOf": pseudonym(call["user"])} if call.get("user") else None,
             silence=call.get("silenceSeconds"),
-            on_progress=live.report,
+            on_progress=announce.progress,
         )
     except A2AError as exc:
         if exc.kind is A2AErrorKind.AUTH_REFUSED:
             await registry.record_credential_refused(agent, exc.http_status or 401)
-        elapsed_ms = _finished(agent, str(exc.kind), started, attempt)
+        retryable = exc.kind in RETRYABLE
         return {
             "state": "failed",
             "error": exc.reason,
             "kind": str(exc.kind),
-            "retryable": exc.kind in RETRYABLE,
-            "durationMs": elapsed_ms,
+            "retryable": retryable,
+            "durationMs": _finished(agent, str(exc.kind), started, attempt),
+            # A retryable failure is the orchestrator's to announce: it decides what comes next.
+            "announced": not retryable and announce.outcome("failed", exc.reason),
         }
-    finally:
-        await live.close()
     return {
         "state": result.state,
         "text": result.text,
@@ -103,6 +119,7 @@ async def call_specialist(call: SpecialistCall) -> SpecialistResult:
         "error": result.error,
         "retryable": False,
         "durationMs": _finished(agent, result.state, started, attempt),
+        "announced": announce.outcome(result.state, result.error),
     }
 
 
@@ -140,54 +157,47 @@ def _finished(agent: str, outcome: str, started: float, attempt: int) -> float:
     return elapsed_ms
 
 
-class LiveProgress:
-    """Publishes a streaming call's progress as `agent.status` `working` events, beside the
-    stream and never holding it up: one publish at a time, in order; while one is out only the
-    latest report waits (older ones are stale), and at most MAX_PROGRESS_EVENTS per call."""
+class Announcer:
+    """This call's `agent.status` events, on one lane in order (voicea2a.publisher.EventLane):
+    the events the orchestrator handed over (`started`), the stream's progress as `working`
+    (the latest only while one is out, at most MAX_PROGRESS_EVENTS), then the outcome."""
 
-    def __init__(self, call: SpecialistCall) -> None:
+    def __init__(self, call: SpecialistCall, lane: EventLane) -> None:
         self.call = call
-        self.waiting: Event | None = None
-        self.sending: asyncio.Task[None] | None = None
-        self.queued = 0
+        self.lane = lane
 
-    async def report(self, progress: A2AProgress) -> None:
-        """Queue `progress` for publishing (returns at once)."""
-        event = self._event(progress)
-        if event is None or self.queued >= MAX_PROGRESS_EVENTS:
-            return
-        self.queued += 1
-        self.waiting = event
-        if self.sending is None or self.sending.done():
-            self.sending = asyncio.create_task(self._send())
+    async def progress(self, progress: A2AProgress) -> None:
+        """Offer a streaming agent's progress for publishing (returns at once)."""
+        data: dict[str, object] = {"status": "working", "attempt": self._attempt}
+        if progress.text:
+            data["message"] = progress.text[:PROGRESS_CHARS]
+        event = self._event(data)
+        if event is not None:
+            self.lane.offer(event)
 
-    async def close(self) -> None:
-        """Let the event being published arrive (so it comes before the orchestrator's final
-        status for this agent) within one publish's time limit; drop the one still waiting."""
-        self.waiting = None
-        if self.sending is None:
-            return
-        budget = get_settings().events_publish_timeout_seconds * 2
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self.sending), budget)
-        self.sending.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):  # never fails the call
-            await self.sending
+    def outcome(self, state: str, error: str | None) -> bool:
+        """Close the lane with the outcome's event, unless the step's deadline has passed (the
+        orchestrator says it timed out then); whether the outcome was announced."""
+        deadline = self.call.get("deadline")
+        late = deadline is not None and datetime.now(UTC) >= datetime.fromisoformat(deadline)
+        agent, skill = self.call.get("agent") or "unknown", self.call.get("skill") or ""
+        outcome = AgentOutcome.ended(agent, skill, state, error)
+        # The same id for a re-run of this attempt: the page shows it once.
+        step = f"{step_message_id(self.call)}/{self._attempt}"
+        event = None if late else self._event(outcome.status_event(), _event_id(step))
+        self.lane.close(event)
+        return event is not None
 
-    async def _send(self) -> None:
-        while self.waiting is not None:
-            event, self.waiting = self.waiting, None
-            await publish(event)  # never raises: an outage is logged and counted there
+    @property
+    def _attempt(self) -> int:
+        return int(self.call.get("attempt") or 1)
 
-    def _event(self, progress: A2AProgress) -> Event | None:
+    def _event(self, data: dict[str, object], event_id: str | None = None) -> Event | None:
         call = self.call
         # Outside a delegation (no conversation, no owner) nobody is listening.
         if not call.get("user") or not call.get("conversationId"):
             return None
-        data: dict[str, object] = {"status": "working", "attempt": int(call.get("attempt") or 1)}
-        if progress.text:
-            data["message"] = progress.text[:PROGRESS_CHARS]
-        return Event(
+        event = Event(
             type="agent.status",
             data=data,
             owner=call["user"],
@@ -197,3 +207,8 @@ class LiveProgress:
             agent=call.get("agent"),
             correlation_id=call.get("correlationId"),
         )
+        return dataclasses.replace(event, id=event_id) if event_id else event
+
+
+def _event_id(step: str) -> str:
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"urn:voicea2a:outcome:{step}").hex

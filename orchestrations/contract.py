@@ -38,6 +38,7 @@ __all__ = [
     "STAGES",
     "Answer",
     "ApprovalDecision",
+    "CarriedEvents",
     "ComposeInput",
     "CustomStatus",
     "DelegationJob",
@@ -49,6 +50,7 @@ __all__ = [
     "PlanInput",
     "PlanResult",
     "QueuedEvent",
+    "RecordInput",
     "SpecialistCall",
     "SpecialistResult",
     "TraceFields",
@@ -115,7 +117,30 @@ class TraceFields(TypedDict):
 # --- activities -------------------------------------------------------------------------------
 
 
-class PlanInput(DelegationJob):
+class QueuedEvent(TypedDict):
+    """One event of the delegation as the orchestrator queues it (voicea2a.events.Event)."""
+
+    type: str
+    id: str
+    time: str
+    owner: str
+    conversationId: str
+    callId: str | None
+    instanceId: str
+    correlationId: str | None
+    agent: str | None
+    data: dict[str, Any]
+
+
+class CarriedEvents(TypedDict, total=False):
+    """Events the orchestrator queued before scheduling an activity, handed to it to publish
+    beside its own work: no activity (and no orchestrator episode) of their own
+    (orchestrations/steps.py `EventBatch`)."""
+
+    events: list[QueuedEvent]
+
+
+class PlanInput(DelegationJob, CarriedEvents):
     """`plan_delegation` input: the job and its instance id."""
 
     instanceId: str
@@ -130,7 +155,7 @@ class PlanResult(TypedDict):
     identity: str  # fingerprint of the identity this turn may verify, or ""
 
 
-class SpecialistCall(TraceFields):
+class SpecialistCall(TraceFields, CarriedEvents):
     """`call_specialist` input: one A2A call (a new task, or the continuation of one)."""
 
     agent: str
@@ -146,6 +171,9 @@ class SpecialistCall(TraceFields):
     maxBytes: int  # the whole reply (every event of a stream together)
     # A streaming agent (its card offers it) sending no event for this long has timed out.
     silenceSeconds: NotRequired[float]
+    # When the orchestrator stops waiting for this step (ISO 8601): an outcome that comes later
+    # is the orchestrator's to announce (timed out), not the activity's.
+    deadline: NotRequired[str]
 
 
 class SpecialistResult(TypedDict):
@@ -164,21 +192,9 @@ class SpecialistResult(TypedDict):
     parts: NotRequired[list[PartJson]]
     # Only when the call failed:
     kind: NotRequired[str]  # an A2AErrorKind
-
-
-class QueuedEvent(TypedDict):
-    """One event of the delegation as the orchestrator queues it (voicea2a.events.Event)."""
-
-    type: str
-    id: str
-    time: str
-    owner: str
-    conversationId: str
-    callId: str | None
-    instanceId: str
-    correlationId: str | None
-    agent: str | None
-    data: dict[str, Any]
+    # The activity published the outcome's `agent.status` event itself (a final outcome, before
+    # the step's deadline); absent or false, the orchestrator announces what it decided.
+    announced: NotRequired[bool]
 
 
 class EventBatchInput(TraceFields):
@@ -200,12 +216,16 @@ class ComposeInput(TraceFields):
 
 
 class TurnRecord(TurnJson):
-    """`record_turn` input: the turn as the history stores it (voicea2a.history.TurnJson),
-    with the rest of the trace fields."""
+    """The turn as the history stores it (voicea2a.history.TurnJson), with the rest of the
+    trace fields."""
 
     correlationId: str | None
     traceparent: str
     callId: str
+
+
+class RecordInput(TurnRecord, CarriedEvents):
+    """`record_turn` input: the turn, and the events that announce its answer."""
 
 
 # --- the orchestration's output --------------------------------------------------------------

@@ -140,11 +140,14 @@ def call_with_backoff(
 ) -> Generator[Any, Any, tuple[bool, Any]]:
     """Call activity `name` until it succeeds or no attempt fits before `until`, waiting
     `first_seconds`, twice that, ... (at most `max_seconds`) between attempts on durable timers
-    (RetryOptions has a constant interval and no deadline). Returns (succeeded, result), the
+    (RetryOptions has a constant interval and no deadline); the first attempt carries the
+    queued events (`payload` must be a `CarriedEvents`). Returns (succeeded, result), the
     result being the last failure when it never succeeded."""
-    attempt = 1
+    attempt, carried = 1, events.take()
     while True:
-        task = context.call_activity(name, payload)
+        # The events queued so far go out with the first attempt, not again with a retry.
+        task = context.call_activity(name, {**payload, "events": carried} if carried else payload)
+        carried = []
         yield from settle(context, [task], events)
         if task.state is TaskState.SUCCEEDED:
             return True, task.result
@@ -169,8 +172,10 @@ def call_with_backoff(
 
 
 class EventBatch:
-    """The delegation's events: queued as the orchestrator runs, published by one activity at a
-    time (so they arrive in order), beside the work and never holding it up."""
+    """The delegation's events, queued as the orchestrator runs. The next activity scheduled
+    carries them and publishes them beside its work (`take`); those no activity carries go out
+    with `publish_events`, one batch at a time (`flush`). Never holding up the work either way,
+    and with no activity nor orchestrator episode of their own when something carries them."""
 
     def __init__(self, context: df.DurableOrchestrationContext, job: DelegationJob) -> None:
         self.context = context
@@ -194,6 +199,13 @@ class EventBatch:
                 "data": data,
             }
         )
+
+    def take(self, agent: str | None = None) -> list[QueuedEvent]:
+        """The queued events of the delegation itself and of `agent`, in order, for an activity
+        about to be scheduled to carry (CarriedEvents); the others stay queued."""
+        taken = [event for event in self.pending if event["agent"] in (None, agent)]
+        self.pending = [event for event in self.pending if event["agent"] not in (None, agent)]
+        return taken
 
     def flush(self) -> list[TaskBase]:
         """The publish activity in flight, else one for the events queued since (if any): to
@@ -275,9 +287,13 @@ def _call(
     attempt: int,
     continuation: dict[str, Any] | None,
     deadline: datetime,
+    events: EventBatch,
 ) -> TaskBase:
+    """Schedule `call_specialist` for `step`, carrying its agent's queued events."""
     limits = job["limits"]
     call: SpecialistCall = {
+        "events": events.take(step.agent),
+        "deadline": deadline.isoformat(),
         "agent": step.agent,
         "skill": step.skill,
         "card": card,
@@ -356,7 +372,9 @@ def run_stage(
     pending, attempt = list(steps), 1
     while pending:
         calls = {
-            s.agent: _call(context, job, s, cards[s.agent], attempt, continuation, ends[s.agent])
+            s.agent: _call(
+                context, job, s, cards[s.agent], attempt, continuation, ends[s.agent], events
+            )
             for s in pending
         }
         races = [context.task_any([calls[s.agent], deadlines[s.agent]]) for s in pending]
@@ -396,14 +414,8 @@ def run_stage(
             else:
                 outcomes[step.agent] = _outcome(step, result)
             outcome = outcomes[step.agent]
-            status = outcome.status
-            events.add(
-                "agent.status",
-                {"status": status, "reason": outcome.reason[:500]}
-                if outcome.reason
-                else {"status": status},
-                agent=step.agent,
-            )
+            if not (result and result.get("announced")):  # else call_specialist announced it
+                events.add("agent.status", outcome.status_event(), agent=step.agent)
             _said(context, job, outcome)
             progress.update(**{step.agent: outcome.status})
         pending = []
@@ -438,7 +450,7 @@ def _out_of_time(
 ) -> AgentOutcome:
     """The outcome of a step the turn has no time left for: not called, timed out."""
     outcome = AgentOutcome(step.agent, step.skill, "timed-out", reason="no time left in this turn")
-    events.add("agent.status", {"status": "timed-out", "reason": outcome.reason}, agent=step.agent)
+    events.add("agent.status", outcome.status_event(), agent=step.agent)
     _said(context, job, outcome)
     progress.update(**{step.agent: "timed-out"})
     return outcome
@@ -463,18 +475,16 @@ def _said(
 
 
 def _outcome(step: Step, result: SpecialistResult) -> AgentOutcome:
-    state = result["state"]
-    status = state if state in ("completed", "input-required") else "failed"
-    return AgentOutcome(
-        agent=step.agent,
-        skill=step.skill,
-        status=status,
+    return AgentOutcome.ended(
+        step.agent,
+        step.skill,
+        result["state"],
+        result.get("error"),
         text=result.get("text") or "",
         data={
             **(result.get("data") or {}),
             **({"taskId": result["taskId"]} if result.get("taskId") else {}),
             **({"contextId": result["contextId"]} if result.get("contextId") else {}),
         },
-        reason="" if status != "failed" else (result.get("error") or state),
         parts=tuple(dict(part) for part in result.get("parts") or ()),
     )

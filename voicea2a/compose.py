@@ -44,6 +44,11 @@ WAITING_FOR_PERSON = (
 NOBODY_ANSWERED = "Nobody answered the {agent}'s question in time."
 NOTHING_TO_REPORT = "The {agent} found nothing to report."
 
+# The A2A task states in which an agent answered; a call that ended in any other failed.
+ANSWERED_STATES = ("completed", "input-required")
+# An `agent.status` event's reason (docs/events.schema.json agentStatus.reason).
+REASON_CHARS = 500
+
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
@@ -80,6 +85,22 @@ class AgentOutcome:
     reason: str = ""
     # Every part the agent answered with (voicea2a.a2a.PartJson): lists, files, artifacts.
     parts: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    def ended(
+        cls, agent: str, skill: str, state: str, error: str | None = None, **answered: Any
+    ) -> AgentOutcome:
+        """The outcome of a call whose task ended in `state`: failed, for `error` or the state
+        itself, unless the agent answered (ANSWERED_STATES)."""
+        status = state if state in ANSWERED_STATES else "failed"
+        reason = (error or state) if status == "failed" else ""
+        return cls(agent, skill, status, reason=reason, **answered)
+
+    def status_event(self) -> dict[str, Any]:
+        """The data of the `agent.status` event that announces this outcome."""
+        if self.reason:
+            return {"status": self.status, "reason": self.reason[:REASON_CHARS]}
+        return {"status": self.status}
 
     def to_json(self) -> OutcomeJson:
         """The outcome as a JSON object (activity input and output)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,7 +65,11 @@ def service_client() -> Any:
 
 
 async def close_clients() -> None:
-    """Close this loop's client (tests, shutdown)."""
+    """Stop the lanes still sending, then close this loop's client (tests, shutdown)."""
+    tails = [task for task in _tails if task.get_loop() is asyncio.get_running_loop()]
+    for task in tails:
+        task.cancel()
+    await asyncio.gather(*tails, return_exceptions=True)
     await _clients.close_all()
 
 
@@ -148,3 +153,98 @@ async def publish_all(events: list[Event], budget_seconds: float) -> int:
             extra={"event": "events.failed", "kind": first.type},
         )
     return delivered
+
+
+# Lanes still sending after their owner closed them (asyncio keeps only weak references to tasks).
+_tails: set[asyncio.Task[None]] = set()
+
+
+async def lanes_sent() -> None:
+    """Wait until every closed lane of this loop has sent what it had (each within its budget)."""
+    loop = asyncio.get_running_loop()
+    await asyncio.gather(
+        *[task for task in _tails if task.get_loop() is loop], return_exceptions=True
+    )
+
+
+class EventLane:
+    """Events published one after another, in order, beside the owner's work and never holding
+    it up.
+
+    `send` queues an event that goes out whatever comes next; `offer` one that a newer offer
+    replaces while another is out (progress: only the latest matters), at most `max_offers`.
+    `close` drops the offer still waiting, queues the owner's last event and leaves the lane to
+    finish in the background within `budget_seconds`: its owner never waits for Web PubSub.
+    """
+
+    def __init__(self, budget_seconds: float, max_offers: int = 0) -> None:
+        self.budget_seconds = budget_seconds
+        self.max_offers = max_offers
+        self.queued: deque[Event] = deque()
+        self.offered: Event | None = None
+        self.offers = 0
+        self.sending: asyncio.Task[None] | None = None
+        self.closed = False
+
+    def send(self, event: Event) -> None:
+        """Queue `event` (returns at once)."""
+        self.queued.append(event)
+        self._start()
+
+    def offer(self, event: Event) -> None:
+        """Offer `event`, replacing an offer not sent yet (returns at once)."""
+        if self.offers >= self.max_offers:
+            return
+        self.offers += 1
+        self.offered = event
+        self._start()
+
+    def close(self, last: Event | None = None) -> asyncio.Task[None] | None:
+        """Drop the waiting offer, queue `last`; the task still sending, if any (it is given
+        `budget_seconds` more, then stopped and what it had left counted as failed). Closing
+        twice does nothing more."""
+        if self.closed:
+            return None
+        self.closed = True
+        self.offered = None
+        if last is not None:
+            self.send(last)
+        task = self.sending
+        if task is None or task.done():
+            return None
+        _tails.add(task)
+        task.add_done_callback(_tails.discard)
+        stop = asyncio.get_running_loop().call_later(self.budget_seconds, task.cancel)
+        task.add_done_callback(lambda _: stop.cancel())
+        return task
+
+    def _start(self) -> None:
+        if self.sending is None or self.sending.done():
+            self.sending = asyncio.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        current: Event | None = None
+        try:
+            while self.queued or self.offered is not None:
+                if self.queued:
+                    current = self.queued.popleft()
+                else:
+                    current, self.offered = self.offered, None
+                if current is not None:
+                    await publish(current)  # never raises: an outage is logged and counted
+                current = None
+        except asyncio.CancelledError:
+            left = [*([current] if current else []), *self.queued]
+            self.queued.clear()
+            if left:
+                stats.failed += len(left)
+                for unsent in left:
+                    record_event_failed(unsent.type)
+                log.warning(
+                    "%d event(s) of %s not published: the lane ran out of its %g s budget",
+                    len(left),
+                    left[0].instance_id or left[0].conversation_id,
+                    self.budget_seconds,
+                    extra={"event": "events.failed", "kind": left[0].type},
+                )
+            raise

@@ -76,6 +76,10 @@ def visible(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return shown
 
 
+def _but_time(event: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in event.items() if key != "time"}
+
+
 def answered(system, customer: str, symptoms: list[str], conversation: str) -> dict:
     posted = system.ask(customer, symptoms, conversationId=conversation)
     assert posted.status_code in (200, 202), posted.text
@@ -118,9 +122,10 @@ def test_every_turn_answered_once_recorded_once_and_shown_once(system, listener)
     once = [c[0]["type"] for c in by_id.values() if len(c) == 1]
     assert once == [], once
     assert "conversation.created" in {c[0]["type"] for c in by_id.values()}
-    # A repeat is the same event (same id, same content), so dropping it by id is right ...
+    # A repeat is the same event (same id, same content; an outcome its activity announced
+    # again is stamped when the rerun announced it), so dropping it by id is right ...
     for copies in by_id.values():
-        assert all(copy == copies[0] for copy in copies), copies
+        assert all(_but_time(copy) == _but_time(copies[0]) for copy in copies), copies
     # ... and what is left shows each thing once: one answer per turn, no step twice.
     shown = visible(received)
     answers = Counter(e["instanceId"] for e in shown if e["type"] == "message")
