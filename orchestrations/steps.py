@@ -111,6 +111,26 @@ def settle(
         pending = [task for task in pending if not task.is_completed]
 
 
+def settle_before(
+    context: df.DurableOrchestrationContext,
+    groups: list[tuple[list[TaskBase], TimerTask]],
+    events: EventBatch,
+) -> Generator[Any, Any, None]:
+    """Wait until, in each group, every task has finished (successfully or not) or the group's
+    timer has fired, while the queued `events` go out."""
+    while True:
+        # A task is given one parent at a time (the SDK notifies only the last): a timer joins a
+        # new race only once its previous one has ended.
+        races = [
+            context.task_any([context.task_all(left), due])
+            for tasks, due in groups
+            if (left := [task for task in tasks if not task.is_completed]) and not due.is_completed
+        ]
+        if not races:
+            return
+        yield from settle(context, races, events)
+
+
 def brief(failure: object) -> str:
     """A failed task's error for a log line: its first line, short (never a stack trace)."""
     lines = str(failure).strip().splitlines()
@@ -364,7 +384,12 @@ def run_stage(
     ends = {step.agent: _step_deadline(context, job, cards[step.agent], until) for step in steps}
     if all(end <= now for end in ends.values()):
         return [_out_of_time(context, job, step, events, progress) for step in steps]
-    deadlines = {step.agent: timer(context, ends[step.agent]) for step in steps}
+    # One durable timer per distinct deadline (a stage's agents mostly share one): each timer is
+    # history that every later episode replays.
+    deadlines: dict[datetime, TimerTask] = {}
+    for step in steps:
+        if ends[step.agent] not in deadlines:
+            deadlines[ends[step.agent]] = timer(context, ends[step.agent])
     outcomes: dict[str, AgentOutcome] = {}
     for step in steps:
         events.add("agent.status", {"status": "started", "attempt": 1}, agent=step.agent)
@@ -377,8 +402,14 @@ def run_stage(
             )
             for s in pending
         }
-        races = [context.task_any([calls[s.agent], deadlines[s.agent]]) for s in pending]
-        yield from settle(context, races, events)
+        yield from settle_before(
+            context,
+            [
+                ([calls[s.agent] for s in pending if ends[s.agent] == end], due)
+                for end, due in deadlines.items()
+            ],
+            events,
+        )
         retry = []
         for step in pending:
             call = calls[step.agent]

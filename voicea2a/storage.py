@@ -28,11 +28,13 @@ REQUEST_PATH = fail_fast(3.0, retries=1)
 
 
 class _Service:
-    """A TableServiceClient with the credential it owns (closed together)."""
+    """A TableServiceClient with the credential it owns (closed together), and its table
+    clients (built once: each one configures its own pipeline over the shared transport)."""
 
     def __init__(self, storage: StorageSettings) -> None:
         from azure.data.tables.aio import TableServiceClient
 
+        self.tables: dict[str, TableClient] = {}
         self.credential: Any = None
         if storage.connection_string is not None:
             self.client = TableServiceClient.from_connection_string(storage.connection_string)
@@ -68,8 +70,12 @@ def table_service() -> TableServiceClient:
 
 
 def table_client(name: str) -> TableClient:
-    """Return a TableClient for table `name` sharing the service client's connection pool."""
-    return table_service().get_table_client(name)
+    """Return the running loop's TableClient for table `name` (it shares the service client's
+    connection pool)."""
+    service = _services.get()
+    if name not in service.tables:
+        service.tables[name] = service.client.get_table_client(name)
+    return service.tables[name]
 
 
 _created_tables: set[str] = set()

@@ -22,6 +22,9 @@ async def test_table_service_from_development_storage(app_env, cached_clients_cl
     assert service.credential.named_key.name == "devstoreaccount1"
     table = storage.table_client("agents")
     assert table.table_name == "agents"
+    # Built once per loop and table: each one configures a pipeline of its own.
+    assert storage.table_client("agents") is table
+    assert storage.table_client("audit") is not table
 
 
 async def test_table_service_with_managed_identity(app_env, cached_clients_closed):
