@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from voicea2a.telemetry.setup import QUIET_UNDER_WORKER
@@ -41,3 +42,20 @@ def percentile(values: list[float], fraction: float) -> float:
     """The value below which `fraction` of `values` lie (nearest rank)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def highest_passing(passes: Callable[[int], bool], limit: int) -> int:
+    """The highest count in 1..`limit` for which `passes` holds, assuming it holds up to some
+    count and fails above (0 if it fails at 1): doubling, then halving the gap."""
+    passed, failed = 0, limit + 1
+    count = 1
+    while count < failed and passes(count):
+        passed, count = count, count * 2
+    failed = min(failed, count)
+    while failed - passed > 1:
+        middle = (passed + failed) // 2
+        if passes(middle):
+            passed = middle
+        else:
+            failed = middle
+    return passed

@@ -15,9 +15,12 @@ worker's by function. `--pubsub both` runs each level twice side by side, with t
 PubSub service and with a black hole (a socket that accepts connections and never answers):
 events must never hold up an answer. `--durable-store both` runs each level on two devhosts in
 this process, side by side: one keeping Durable state in memory, one in Azurite (the default).
+Last, the capacity: the highest concurrency (up to `--capacity-limit`) whose overhead p50 stays
+within 1.2, found by doubling then halving the gap, each probe on a devhost with nothing left
+running.
 
     .venv/bin/python bench/delegation.py [--levels 10,50,200] [--pubsub up|black-hole|both]
-        [--durable-store memory|azurite|both]
+        [--durable-store memory|azurite|both] [--capacity-limit 64]
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from aiohttp import web  # noqa: E402
 
 from agents.catalog import AGENT_NAMES  # noqa: E402
 from agents.registration import agent_identity  # noqa: E402
-from bench.common import add_log_option, percentile, send_logs_to  # noqa: E402
+from bench.common import add_log_option, highest_passing, percentile, send_logs_to  # noqa: E402
 from devhost import cpu  # noqa: E402
 from devhost.durable.engine import TERMINAL  # noqa: E402
 from devhost.host import DevHost  # noqa: E402
@@ -69,6 +72,8 @@ LATENCY_MS = {
 # Customers whose "no internet" diagnosis needs no technician (so no dispatch stage).
 CUSTOMERS = ["CUST-0001", "CUST-0002", "CUST-0004", "CUST-0006", "CUST-0007", "CUST-0008"]
 KEY = "bench-access-key-0123456789abcdefghijklmnopqrstuvwxyz"
+# Capacity: the most conversations at once whose median turn stays within this of the ideal.
+CAPACITY_OVERHEAD = 1.2
 
 
 def free_port_block(size: int) -> int:
@@ -365,6 +370,13 @@ def main() -> None:
     parser.add_argument("--levels", default="10,50,200")
     parser.add_argument("--pubsub", choices=("up", "black-hole", "both"), default="up")
     parser.add_argument("--durable-store", choices=("memory", "azurite", "both"), default="azurite")
+    parser.add_argument(
+        "--capacity-limit",
+        type=int,
+        default=64,
+        help="search concurrency up to this for the highest with overhead p50 <= "
+        f"{CAPACITY_OVERHEAD} (0: no search)",
+    )
     add_log_option(parser, "delegation")
     args = parser.parse_args()
     send_logs_to(args.log)
@@ -516,6 +528,25 @@ def main() -> None:
                 f"   {used['app']:.0f} / {used['agents']:.0f} / {used['azurite']:.0f}"
             )
         print_splits(splits)
+        if args.capacity_limit:
+            devhost = hosts[stores[0]]
+            use_pubsub(ports["up"])
+            probes: dict[int, float] = {}
+
+            def passes(count: int) -> bool:
+                known = set(devhost.engine.instances)
+                probes[count] = statistics.median(run(level(count, devhost))) / ideal
+                run(settle(devhost, known))  # the next probe starts with nothing left running
+                return probes[count] <= CAPACITY_OVERHEAD
+
+            found = highest_passing(passes, args.capacity_limit)
+            print(
+                f"\ncapacity ({stores[0]}, Web PubSub up): {found} concurrent conversations "
+                f"with overhead p50 <= {CAPACITY_OVERHEAD} (searched up to "
+                f"{args.capacity_limit}; overhead p50 by concurrency: "
+                + ", ".join(f"{count} {ratio:.2f}" for count, ratio in sorted(probes.items()))
+                + ")"
+            )
     finally:
         agents.terminate()
         agents.wait(30)
