@@ -122,6 +122,16 @@ class DevHost:
         # worker processes, each of them imports and indexes the app again and runs it.
         index = self._index = index_app(load_app(self.script_root), settings.route_prefix)
         self._invoker = await self._start_functions(processes, settings.route_prefix)
+        try:
+            await self._serve(settings, index, faults)
+        except BaseException:  # worker processes and listeners started so far must not linger
+            await self.stop()
+            raise
+
+    async def _serve(
+        self, settings: HostSettings, index: FunctionIndex, faults: frozenset[str]
+    ) -> None:
+        """Start the engine, the timers and the listeners for an indexed app."""
         # Tasks the app's async functions create are theirs: charge them (devhost/cpu.py).
         self._metered_loop = asyncio.get_running_loop()
         attribute_spawned_tasks(self._metered_loop)
@@ -132,7 +142,7 @@ class DevHost:
         )
         self._engine = DurableEngine(
             index,
-            self._invoker,
+            self.invoker,
             event_double_encoding=self.event_double_encoding,
             activity_faults=faults,
             store=store,
