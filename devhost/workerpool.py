@@ -91,6 +91,9 @@ class WorkerProcess:
     def submit(self, message: wire.Invocation | wire.CpuQuery, what: str) -> Future[Any]:
         """Send `message`; its future gets the answer, or the reason there is none."""
         future: Future[Any] = Future()
+        # Running from now on: cancelling the asyncio side (a host stopping) cannot cancel it,
+        # so the answer, whenever it comes, always has a future to go to.
+        future.set_running_or_notify_cancel()
         with self.lock:
             if not self.alive:
                 future.set_exception(self._exited(what))
@@ -120,7 +123,13 @@ class WorkerProcess:
                 message: wire.FromWorker = self.connection.recv()
             except (EOFError, OSError):
                 break
-            self._handle(message)
+            except Exception:  # one message that does not unpickle here (a log's `extra`)
+                log.exception("a message from worker process %d could not be read", self.pid)
+                continue
+            try:
+                self._handle(message)
+            except Exception:  # a log handler that fails must not stop the answers
+                log.exception("a message from worker process %d failed here", self.pid)
         self._ended()
 
     def _handle(self, message: wire.FromWorker) -> None:

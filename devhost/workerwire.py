@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import pickle
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import azure.functions as func
@@ -181,7 +181,7 @@ _STANDARD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None)
 class LogMessage:
     """Worker to host: one log record (Azure's RpcLog), its `extra` fields kept."""
 
-    fields: dict[str, Any] = field(default_factory=dict)
+    fields: dict[str, Any]
 
     @classmethod
     def of(cls, record: logging.LogRecord, formatter: logging.Formatter) -> LogMessage:
