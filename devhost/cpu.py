@@ -89,6 +89,14 @@ class Usage:
             self.slices - earlier.slices,
         )
 
+    def plus(self, other: Usage) -> Usage:
+        """Both together (one function's usage in two processes)."""
+        return Usage(
+            self.invocations + other.invocations,
+            self.cpu_seconds + other.cpu_seconds,
+            self.slices + other.slices,
+        )
+
 
 @dataclass(frozen=True)
 class CpuSnapshot:
@@ -142,10 +150,15 @@ class _Account(Meter):
 
 class CpuLedger:
     """Per kind and per function: invocations and thread CPU seconds; plus the Durable engine's
-    episodes and history sizes. Thread-safe (executor threads and the engine's thread write)."""
+    episodes and history sizes. Thread-safe (executor threads and the engine's thread write).
+    With worker processes, `remote` gives their tallies and a snapshot adds them in."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, remote: Callable[[], Mapping[tuple[Kind, str], Usage]] | None = None
+    ) -> None:
         self._lock = threading.Lock()
+        # The tallies of worker processes (devhost/workerpool.py), added to this process's own.
+        self._remote = remote
         # Mutable [invocations, cpu seconds, slices] per (kind, function name).
         self._functions: dict[tuple[Kind, str], list[Any]] = {}
         self._episodes = 0
@@ -188,6 +201,8 @@ class CpuLedger:
                 self._executions_finished,
                 self._history_events,
             )
+        for key, usage in (self._remote() if self._remote else {}).items():
+            by_function[key] = by_function.get(key, Usage()).plus(usage)
         by_kind: dict[Kind, Usage] = {}
         for kind in KINDS:
             parts = [usage for (k, _), usage in by_function.items() if k == kind]

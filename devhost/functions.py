@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import azure.functions as func
 from azure.functions import meta
@@ -246,6 +246,32 @@ class _FirstAttempt(RetryContext):
 
 _NO_TRACE = _EmptyTraceContext()
 _FIRST_ATTEMPT = _FirstAttempt()
+
+
+class FunctionRunner(Protocol):
+    """What runs the app's functions for the host: the in-process Invoker, or the worker
+    processes of FUNCTIONS_WORKER_PROCESS_COUNT (devhost/workerpool.py)."""
+
+    ledger: CpuLedger
+
+    async def call_http(
+        self, info: FunctionInfo, request: func.HttpRequest, client_json: str | None
+    ) -> HttpResult:
+        """Invoke an HTTP-triggered function."""
+
+    async def call_timer(
+        self, info: FunctionInfo, client_json: str | None, past_due: bool = False
+    ) -> None:
+        """Invoke a timer-triggered function."""
+
+    async def call_activity(self, info: FunctionInfo, input_json: str | None) -> str:
+        """Invoke an activity; its result as JSON text."""
+
+    def call_orchestrator(self, info: FunctionInfo, context_json: str) -> str:
+        """Run one orchestrator episode (blocking)."""
+
+    def close(self) -> None:
+        """Stop running functions."""
 
 
 class Invoker:

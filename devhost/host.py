@@ -17,11 +17,12 @@ from devhost.durable.engine import DurableEngine
 from devhost.durable.faults import activity_faults
 from devhost.durable.store import MemoryStore
 from devhost.durable.storeconfig import build_store, store_mode
-from devhost.functions import FunctionIndex, Invoker, index_app, load_app
+from devhost.functions import FunctionIndex, FunctionRunner, Invoker, index_app, load_app
 from devhost.keys import HostKey
 from devhost.server import CorsPolicy, FunctionsHandler, access_log, admin_handler, static_handler
-from devhost.settings import HostSettings, load_settings
+from devhost.settings import HostSettings, load_settings, worker_process_count
 from devhost.timers import TimerRunner
+from devhost.workerpool import WorkerPool
 
 log = logging.getLogger("devhost")
 
@@ -59,7 +60,7 @@ class DevHost:
         self._index: FunctionIndex | None = None
         self._engine: DurableEngine | None = None
         self._host_key: HostKey | None = None
-        self._invoker: Invoker | None = None
+        self._invoker: FunctionRunner | None = None
         self._runner: web.AppRunner | None = None
         self._rpc_runner: web.AppRunner | None = None
         self._timers: TimerRunner | None = None
@@ -86,7 +87,7 @@ class DevHost:
         return _started(self._host_key)
 
     @property
-    def invoker(self) -> Invoker:
+    def invoker(self) -> FunctionRunner:
         """What runs the app's functions, once started."""
         return _started(self._invoker)
 
@@ -116,8 +117,21 @@ class DevHost:
         self._host_key = HostKey.from_environ(self.environ)
         faults = activity_faults(self.environ)
         store_mode(self.environ)  # a typo stops the host even for an app without Durable
+        processes = worker_process_count(self.environ)
+        # The host reads the app's functions (routes, schedules, Durable names) here; with
+        # worker processes, each of them imports and indexes the app again and runs it.
         index = self._index = index_app(load_app(self.script_root), settings.route_prefix)
-        self._invoker = Invoker(self.script_root)
+        self._invoker = await self._start_functions(processes, settings.route_prefix)
+        try:
+            await self._serve(settings, index, faults)
+        except BaseException:  # worker processes and listeners started so far must not linger
+            await self.stop()
+            raise
+
+    async def _serve(
+        self, settings: HostSettings, index: FunctionIndex, faults: frozenset[str]
+    ) -> None:
+        """Start the engine, the timers and the listeners for an indexed app."""
         # Tasks the app's async functions create are theirs: charge them (devhost/cpu.py).
         self._metered_loop = asyncio.get_running_loop()
         attribute_spawned_tasks(self._metered_loop)
@@ -128,7 +142,7 @@ class DevHost:
         )
         self._engine = DurableEngine(
             index,
-            self._invoker,
+            self.invoker,
             event_double_encoding=self.event_double_encoding,
             activity_faults=faults,
             store=store,
@@ -177,6 +191,16 @@ class DevHost:
         if self._timers:
             self._timers.start()
 
+    async def _start_functions(self, processes: int, route_prefix: str) -> FunctionRunner:
+        """One process: the app runs in this one, as before. More: that many worker processes
+        (docs/devhost.md, "Worker processes")."""
+        if processes == 1:
+            return Invoker(self.script_root)
+        pool = WorkerPool(self.script_root, processes, dict(self.environ), route_prefix)
+        await asyncio.to_thread(pool.start)
+        log.info("%d worker processes: %s", processes, ", ".join(map(str, pool.pids)))
+        return pool
+
     async def _start_rpc_listener(self, durable_api: DurableApi) -> None:
         """The extension's local RPC endpoint (`rpcBaseUrl`), which the SDK's client calls: on
         loopback only and without a key, as in Azure (LocalHttpListener on 127.0.0.1, 17071 or a
@@ -200,7 +224,7 @@ class DevHost:
         if self._rpc_runner:
             await self._rpc_runner.cleanup()
         if self._invoker:
-            self._invoker.close()
+            await asyncio.to_thread(self._invoker.close)
         if self._metered_loop:
             stop_attributing_spawned_tasks(self._metered_loop)
             self._metered_loop = None

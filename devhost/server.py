@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import azure.functions as func
 from aiohttp import web
 
-from devhost.functions import FunctionIndex, FunctionInfo, HttpResult, Invoker
+from devhost.functions import FunctionIndex, FunctionInfo, FunctionRunner, HttpResult
 from devhost.routing import MethodNotAllowed, RouteNotFound, Router
 
 log = logging.getLogger("devhost")
@@ -93,7 +93,7 @@ class FunctionsHandler:
     def __init__(
         self,
         index: FunctionIndex,
-        invoker: Invoker,
+        invoker: FunctionRunner,
         cors: CorsPolicy,
         client_binding: Callable[[], str],
     ) -> None:
@@ -211,7 +211,7 @@ async def access_log(
 
 
 def admin_handler(
-    index: FunctionIndex, invoker: Invoker, client_binding: Callable[[], str]
+    index: FunctionIndex, invoker: FunctionRunner, client_binding: Callable[[], str]
 ) -> Callable:
     """`POST /admin/functions/{name}`: run a non-HTTP trigger now, as the Functions host offers."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,3 +80,22 @@ def load_settings(
         port=int(port) if port else None,
         values_loaded=tuple(loaded),
     )
+
+
+WORKER_PROCESS_COUNT_SETTING = "FUNCTIONS_WORKER_PROCESS_COUNT"
+# Azure's default and maximum (the app settings reference, FUNCTIONS_WORKER_PROCESS_COUNT).
+WORKER_PROCESS_COUNT_DEFAULT = 1
+WORKER_PROCESS_COUNT_MAX = 10
+
+
+def worker_process_count(environ: Mapping[str, str]) -> int:
+    """How many worker processes run the app: FUNCTIONS_WORKER_PROCESS_COUNT, 1 to 10."""
+    text = environ.get(WORKER_PROCESS_COUNT_SETTING, "").strip()
+    if not text:
+        return WORKER_PROCESS_COUNT_DEFAULT
+    if not text.isdigit() or not 1 <= int(text) <= WORKER_PROCESS_COUNT_MAX:
+        raise SettingsError(
+            f"{WORKER_PROCESS_COUNT_SETTING} must be a whole number from 1 to "
+            f"{WORKER_PROCESS_COUNT_MAX} (Azure's range), not {text!r}"
+        )
+    return int(text)

@@ -8,7 +8,7 @@ import os
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 
-from devhost.functions import FunctionInfo, Invoker
+from devhost.functions import FunctionInfo, FunctionRunner
 from devhost.schedule import Schedule, resolve_setting_reference
 
 log = logging.getLogger("devhost")
@@ -20,7 +20,7 @@ class TimerRunner:
     def __init__(
         self,
         timers: list[FunctionInfo],
-        invoker: Invoker,
+        invoker: FunctionRunner,
         client_binding: Callable[[], str],
         environ: Mapping[str, str] = os.environ,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),

@@ -20,6 +20,7 @@ import pytest
 
 from devhost.azurite import AzuriteProcess, start_azurite
 from devhost.host import DevHost
+from devhost.settings import WORKER_PROCESS_COUNT_SETTING
 from voicea2a import config, httpclient, publisher, secrets, storage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -210,7 +211,9 @@ def start_host(
     """Start devhosts (port 0) for a test; the environment is restored afterwards, since the
     devhost copies local settings into it as the Functions host does. Unless the test chose
     them, the Durable store is the session Azurite and the task hub is the test's own, so no
-    test resumes another's orchestrations (hosts of one test share it, as a restart would)."""
+    test resumes another's orchestrations (hosts of one test share it, as a restart would).
+    A test marked `in_process_worker` runs the app in this process whatever
+    FUNCTIONS_WORKER_PROCESS_COUNT says (it reaches into the app's modules)."""
     started: list[RunningHost] = []
     saved_environ = dict(os.environ)
     hub = own_task_hub()
@@ -219,6 +222,8 @@ def start_host(
         if not os.environ.get(STORAGE_SETTING):
             os.environ[STORAGE_SETTING] = request.getfixturevalue("azurite").connection_string
         os.environ.setdefault("TASKHUB_NAME", hub)
+        if request.node.get_closest_marker("in_process_worker"):
+            os.environ[WORKER_PROCESS_COUNT_SETTING] = "1"
         host = DevHost(root, **{"port": 0, **options})
         loop_thread.run(host.start())
         running = RunningHost(host, loop_thread)

@@ -66,10 +66,10 @@ def service_client() -> Any:
 
 async def close_clients() -> None:
     """Stop the lanes still sending, then close this loop's client (tests, shutdown)."""
-    tails = [task for task in _tails if task.get_loop() is asyncio.get_running_loop()]
-    for task in tails:
+    lanes = _this_loops(_lanes)
+    for task in lanes:
         task.cancel()
-    await asyncio.gather(*tails, return_exceptions=True)
+    await asyncio.gather(*lanes, return_exceptions=True)
     await _clients.close_all()
 
 
@@ -155,16 +155,19 @@ async def publish_all(events: list[Event], budget_seconds: float) -> int:
     return delivered
 
 
-# Lanes still sending after their owner closed them (asyncio keeps only weak references to tasks).
-_tails: set[asyncio.Task[None]] = set()
+# Every lane's sending task (asyncio keeps only weak references to tasks), until it is done.
+_lanes: set[asyncio.Task[None]] = set()
+
+
+def _this_loops(tasks: set[asyncio.Task[None]]) -> list[asyncio.Task[None]]:
+    loop = asyncio.get_running_loop()
+    return [task for task in tasks if task.get_loop() is loop]
 
 
 async def lanes_sent() -> None:
-    """Wait until every closed lane of this loop has sent what it had (each within its budget)."""
-    loop = asyncio.get_running_loop()
-    await asyncio.gather(
-        *[task for task in _tails if task.get_loop() is loop], return_exceptions=True
-    )
+    """Wait until every lane of this loop has sent what it had (a closed one within its
+    budget)."""
+    await asyncio.gather(*_this_loops(_lanes), return_exceptions=True)
 
 
 class EventLane:
@@ -212,8 +215,6 @@ class EventLane:
         task = self.sending
         if task is None or task.done():
             return None
-        _tails.add(task)
-        task.add_done_callback(_tails.discard)
         stop = asyncio.get_running_loop().call_later(self.budget_seconds, task.cancel)
         task.add_done_callback(lambda _: stop.cancel())
         return task
@@ -221,6 +222,8 @@ class EventLane:
     def _start(self) -> None:
         if self.sending is None or self.sending.done():
             self.sending = asyncio.create_task(self._drain())
+            _lanes.add(self.sending)
+            self.sending.add_done_callback(_lanes.discard)
 
     async def _drain(self) -> None:
         current: Event | None = None
@@ -231,20 +234,27 @@ class EventLane:
                 else:
                     current, self.offered = self.offered, None
                 if current is not None:
-                    await publish(current)  # never raises: an outage is logged and counted
+                    await publish(current)  # an outage is logged and counted there
                 current = None
         except asyncio.CancelledError:
-            left = [*([current] if current else []), *self.queued]
-            self.queued.clear()
-            if left:
-                stats.failed += len(left)
-                for unsent in left:
-                    record_event_failed(unsent.type)
-                log.warning(
-                    "%d event(s) of %s not published: the lane ran out of its %g s budget",
-                    len(left),
-                    left[0].instance_id or left[0].conversation_id,
-                    self.budget_seconds,
-                    extra={"event": "events.failed", "kind": left[0].type},
-                )
+            self._give_up(current, f"the lane ran out of its {self.budget_seconds:g} s budget")
             raise
+        except Exception as exc:  # in the background, nobody would see it: logged and counted
+            self._give_up(current, f"the lane stopped on {type(exc).__name__}")
+
+    def _give_up(self, current: Event | None, why: str) -> None:
+        """Count what this lane leaves unsent as failed, in one log line."""
+        left = [*([current] if current else []), *self.queued]
+        self.queued.clear()
+        if not left:
+            return
+        stats.failed += len(left)
+        for unsent in left:
+            record_event_failed(unsent.type)
+        log.warning(
+            "%d event(s) of %s not published: %s",
+            len(left),
+            left[0].instance_id or left[0].conversation_id,
+            why,
+            extra={"event": "events.failed", "kind": left[0].type},
+        )

@@ -25,7 +25,7 @@ from devhost.durable.faults import DROP, REPLAY
 from devhost.durable.instance import Envelope, Instance, Leaf, RetryChain
 from devhost.durable.snapshot import TERMINAL, capture, restore
 from devhost.durable.store import DurableStore, MemoryStore
-from devhost.functions import FunctionIndex, FunctionInfo, Invoker
+from devhost.functions import FunctionIndex, FunctionInfo, FunctionRunner
 
 __all__ = ["DurableEngine", "Instance", "InstanceExists", "OrchestratorNotFound", "TERMINAL"]
 
@@ -113,7 +113,7 @@ class DurableEngine:
     def __init__(
         self,
         index: FunctionIndex,
-        invoker: Invoker,
+        invoker: FunctionRunner,
         *,
         event_double_encoding: bool = True,
         activity_faults: frozenset[str] = frozenset(),

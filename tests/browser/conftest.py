@@ -244,8 +244,9 @@ def system(start_host, azurite, app_env, loop_thread, overrides, browser) -> Ite
         loop_thread,
         app_env,
         azurite.connection_string,
-        # A setting overridden with None is left out; without Web PubSub, no local service.
-        settings={name: value for name, value in settings.items() if value is not None},
+        # A setting overridden with None is set empty, as local.settings.json says "unset" (the
+        # example file's value must not fill it in); without Web PubSub, no local service.
+        settings={name: value or "" for name, value in settings.items()},
         with_pubsub=settings.get("WEBPUBSUB_CONNECTION_STRING", "") is not None,
         host_options={"web_root": WEB},
         system_class=System,

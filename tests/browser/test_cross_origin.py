@@ -91,7 +91,8 @@ def api(
         loop_thread,
         app_env,
         azurite.connection_string,
-        settings={name: value for name, value in settings.items() if value is not None},
+        # None: set empty, as local.settings.json says "unset" (the example's value stays out).
+        settings={name: value or "" for name, value in settings.items()},
         with_pubsub=settings.get("WEBPUBSUB_CONNECTION_STRING", "") is not None,
         system_class=System,
     )

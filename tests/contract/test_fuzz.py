@@ -275,6 +275,8 @@ def hostile_requests(har: Path) -> set[str]:
 
 
 @pytest.mark.timeout(300)
+# fuzz_system patches registry.vet_url in this process: the app must run here to see it.
+@pytest.mark.in_process_worker
 @pytest.mark.parametrize("role", list(ROLES))
 def test_fuzz_the_api(fuzz_system, role, tmp_path):
     user, roles = ROLES[role]

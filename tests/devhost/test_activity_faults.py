@@ -2,18 +2,24 @@
 
 `once` calls `flaky(key)` a single time, without retry; `flaky` counts its runs per key and
 returns "ok after N" (failing its first `key.split(":")[1]` runs), so the output tells which
-run's completion the orchestration received and ATTEMPTS how often it ran."""
+run's completion the orchestration received and its attempts file how often it ran (in
+whichever worker process)."""
 
 from __future__ import annotations
 
-import sys
+import os
+import tempfile
 import uuid
+from pathlib import Path
 
 import pytest
 
 from devhost.durable.history import EventType
 from devhost.settings import SettingsError
 from tests.devhost.conftest import APPS
+
+# Where the durable app's `flaky` counts its runs, per task hub and key (its ATTEMPTS).
+ATTEMPTS = Path(tempfile.gettempdir()) / "devhost-test-attempts"
 
 
 def run_once(start_host, monkeypatch, faults: str, key: str) -> tuple[dict, int, object]:
@@ -32,7 +38,8 @@ def settled_runs(host, key: str) -> int:
     """How often `flaky(key)` ran, once no run of it is still under way (a replayed run may
     still be going when the orchestration has finished)."""
     host.loop.run(host.engine.activities_settled(10))
-    return sys.modules["function_app"].ATTEMPTS.get(key, 0)
+    runs = ATTEMPTS / os.environ["TASKHUB_NAME"] / key
+    return runs.stat().st_size if runs.exists() else 0
 
 
 def completions(instance) -> list[int]:

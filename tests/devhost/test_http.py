@@ -80,13 +80,15 @@ def test_an_unhandled_exception_is_a_bare_500_without_details(host):
     assert b"secret-detail" not in response.content and b"Traceback" not in response.content
 
 
-def test_malformed_and_oversized_json_reach_the_app_error_body(host, monkeypatch):
+def test_malformed_and_oversized_json_reach_the_app_error_body(start_host, monkeypatch):
+    # Set before the host starts, as an app setting is: worker processes start with it.
     monkeypatch.setenv("MAX_REQUEST_BODY_BYTES", "64")
     monkeypatch.setenv("AzureWebJobsStorage", "UseDevelopmentStorage=true")
     from voicea2a.config import reset_settings
 
-    reset_settings()
+    reset_settings()  # the app in this process reads them afresh
     try:
+        host = start_host(APPS / "http")
         json_headers = {"content-type": "application/json"}
         ok = host.http.post("/api/json", content=b'{"a": 1}', headers=json_headers)
         assert ok.status_code == 200 and ok.json() == {"received": {"a": 1}}
@@ -137,22 +139,21 @@ def test_local_settings_are_loaded_and_the_environment_wins(host):
     }
 
 
-def test_timer_runs_on_its_ncrontab_schedule(host):
+def ticks(caplog) -> list[float]:
+    """The timer runs the app logged (whichever process ran them)."""
+    return [r.tick for r in caplog.records if r.name == "http_app.ticks"]
+
+
+def test_timer_runs_on_its_ncrontab_schedule(host, caplog):
     """The host runs the app's timers (when, to the second: test_schedule's runner test)."""
-    module = sys.modules["function_app"]
-    module.TICKS.clear()
-
-    wait_until(lambda: len(module.TICKS) >= 2, 5, what="two runs of the every-second timer")
+    wait_until(lambda: len(ticks(caplog)) >= 2, 5, what="two runs of the every-second timer")
 
 
-def test_admin_endpoint_fires_a_timer_now(host):
-    module = sys.modules["function_app"]
-    module.TICKS.clear()
-
+def test_admin_endpoint_fires_a_timer_now(host, caplog):
     response = host.http.post("/admin/functions/nightly")
 
     assert response.status_code == 202
-    assert -1.0 in module.TICKS
+    assert -1.0 in ticks(caplog)
     assert_error_body(host.http.post("/admin/functions/get_item"), 404, "not_found")
     assert_error_body(host.http.post("/admin/functions/missing"), 404, "not_found")
 

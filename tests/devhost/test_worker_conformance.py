@@ -292,6 +292,9 @@ def worker_reason(message: str) -> str:
     return message.split(". Cannot find module.", 1)[0]
 
 
+# The first case also runs `outcomes`: every case's devhost, each with its worker processes
+# when FUNCTIONS_WORKER_PROCESS_COUNT asks for them (about a minute here with 2).
+@pytest.mark.timeout(300)
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_the_devhost_agrees_with_the_real_worker(case: Case, outcomes: dict[str, Outcome]) -> None:
     outcome = outcomes[case.name]

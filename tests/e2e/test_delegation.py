@@ -177,6 +177,8 @@ def test_dispatch_approval_times_out(system):
     assert "supervisor will call" in follow_up["answer"].lower()
 
 
+# PAGE_SIZE is a constant of the app's module, patched here: the app must run in this process.
+@pytest.mark.in_process_worker
 def test_pending_approvals_are_listed_for_supervisors_until_decided(system, monkeypatch):
     # One instance per page: the listing has to follow the devhost's continuation tokens.
     monkeypatch.setattr(instances, "PAGE_SIZE", 1)

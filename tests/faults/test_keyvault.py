@@ -19,7 +19,9 @@ from tests.integration.test_keyvault import GRACE, TTL, FakeClock, FakeCredentia
 from tests.system import app_token, error_of
 from voicea2a.secrets import KeyVaultSecretSource, set_key_vault_source
 
-pytestmark = pytest.mark.azurite
+# The vault double and its fake clock reach the app through the secrets seam of this process
+# (set_key_vault_source): the app must run here, whatever FUNCTIONS_WORKER_PROCESS_COUNT says.
+pytestmark = [pytest.mark.azurite, pytest.mark.in_process_worker]
 
 VAULT_KEY = remember_secret("faults-vault-signing-key-6f1d0c9a8b7e6d5c4b3a29180716")
 FAILURES = {"throttled": "429", "down": "connection-error", "failing": "500"}

@@ -174,6 +174,8 @@ def tripwire(monkeypatch):
         ("https://user:pw@agents.example.com/", "credentials"),
     ],
 )
+# The tripwire is patched into this process: with the app elsewhere it would see nothing.
+@pytest.mark.in_process_worker
 def test_refused_urls_never_get_a_connection(app_factory, tripwire, url, reason):
     app = app_factory(allowlist="")  # as in Azure: nothing allow-listed
 

@@ -99,3 +99,21 @@ async def test_closing_twice_sends_nothing_more(wire):
     assert lane.close(event("again")) is None
     await publisher.lanes_sent()
     assert wire.sent == ["completed"]
+
+
+async def test_a_lane_whose_send_raises_counts_the_rest_and_ends_quietly(monkeypatch, caplog):
+    async def publish(sent: Event) -> bool:
+        raise RuntimeError("settings gone")  # publish() itself never raises; a lane must not care
+
+    monkeypatch.setattr(publisher, "publish", publish)
+    failed = publisher.stats.failed
+    lane = EventLane(budget_seconds=5)
+    lane.send(event("a"))
+    lane.send(event("b"))
+    tail = lane.close()
+    assert tail is not None
+    await publisher.lanes_sent()
+    assert tail.exception() is None  # nothing left for "Task exception was never retrieved"
+    assert publisher.stats.failed - failed == 2
+    [line] = [r for r in caplog.records if getattr(r, "event", None) == "events.failed"]
+    assert "RuntimeError" in line.getMessage() and "settings gone" not in line.getMessage()

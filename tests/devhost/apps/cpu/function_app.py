@@ -2,6 +2,7 @@
 (measured with their own thread CPU clock), for tests/devhost/test_cpu_accounting.py."""
 
 import asyncio
+import logging
 import time
 
 import azure.durable_functions as df
@@ -10,9 +11,15 @@ import azure.functions as func
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 Request, Response, Client = func.HttpRequest, func.HttpResponse, df.DurableOrchestrationClient
 # What the orchestrator (each replay) and the timer measured of themselves, and the CPU of a
-# task an activity leaves running after it returned.
-MEASURED: dict[str, list[float]] = {"burner": [], "burn_timer": [], "late": []}
+# task an activity leaves running after it returned, go to this logger: a record per measure,
+# with `measured` (which) and `seconds` (the test reads them, whichever process ran them).
+log = logging.getLogger("cpu_app")
 LATE_TASKS: set[asyncio.Task] = set()
+
+
+def report(what: str, seconds: float) -> None:
+    """Log one measurement."""
+    log.info("%s burned %.4f s", what, seconds, extra={"measured": what, "seconds": seconds})
 
 
 def burn(seconds: float) -> float:
@@ -48,7 +55,7 @@ def burn_sync(seconds: float) -> dict:
 
 async def late(seconds: float) -> None:
     await asyncio.sleep(0.05)  # still running after the activity returned
-    MEASURED["late"].append((await burn_in_slices(seconds, 3))["own"])
+    report("late", (await burn_in_slices(seconds, 3))["own"])
 
 
 @app.activity_trigger(input_name="args")
@@ -67,7 +74,7 @@ async def burn_spawned(args: dict) -> dict:
 def burner(context: df.DurableOrchestrationContext):
     """Burns in every episode, then runs the three activities: one, then two side by side."""
     args = context.get_input()
-    MEASURED["burner"].append(burn(args["orchestrator"]))
+    report("burner", burn(args["orchestrator"]))
     first = yield context.call_activity("burn_async", args["async"])
     rest = yield context.task_all(
         [
@@ -94,4 +101,4 @@ async def burn_http(req: Request) -> Response:
 
 @app.timer_trigger(arg_name="timer", schedule="0 0 0 1 1 *")
 async def burn_timer(timer: func.TimerRequest) -> None:
-    MEASURED["burn_timer"].append((await burn_in_slices(0.06, 6))["own"])
+    report("burn_timer", (await burn_in_slices(0.06, 6))["own"])

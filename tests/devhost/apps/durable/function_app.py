@@ -1,8 +1,11 @@
 """A test Function App exercising every Durable feature the devhost emulates."""
 
 import json
+import os
+import tempfile
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -10,7 +13,10 @@ import azure.functions as func
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 # The client functions' types, by short names (the same objects the worker checks against).
 Request, Response, Client = func.HttpRequest, func.HttpResponse, df.DurableOrchestrationClient
-ATTEMPTS: dict[str, int] = {}
+# flaky's runs per key are counted in files, not in the module: with worker processes
+# (FUNCTIONS_WORKER_PROCESS_COUNT) each process has its own module, and a retry may land in
+# another one. One folder per task hub (tests/devhost/test_activity_faults.py reads it).
+ATTEMPTS = Path(tempfile.gettempdir()) / "devhost-test-attempts"
 SPANS: list[dict] = []
 
 
@@ -39,11 +45,20 @@ async def sleep_async(seconds: float) -> dict:
 
 @app.activity_trigger(input_name="key")
 def flaky(key: str) -> str:
-    ATTEMPTS[key] = ATTEMPTS.get(key, 0) + 1
+    attempt = count_attempt(key)
     failures = int(key.split(":")[1])
-    if ATTEMPTS[key] <= failures:
-        raise ValueError(f"attempt {ATTEMPTS[key]} failed")
-    return f"ok after {ATTEMPTS[key]}"
+    if attempt <= failures:
+        raise ValueError(f"attempt {attempt} failed")
+    return f"ok after {attempt}"
+
+
+def count_attempt(key: str) -> int:
+    """Add one run of `key` (a byte appended to its file); the runs so far."""
+    folder = ATTEMPTS / os.environ.get("TASKHUB_NAME", "no-hub")
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / key, "ab") as runs:
+        runs.write(b".")
+        return runs.tell()
 
 
 @app.activity_trigger(input_name="message")

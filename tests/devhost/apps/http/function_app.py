@@ -1,6 +1,7 @@
 """A test Function App for the devhost's HTTP hosting: routing, requests, responses, timers."""
 
 import json
+import logging
 import os
 import time
 
@@ -10,7 +11,8 @@ from api._http import read_json
 from bindings import http_endpoint, json_response
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
-TICKS: list[float] = []
+# Each timer run logs a record to this logger, with `tick`: the time, or -1.0 for `nightly`.
+ticks = logging.getLogger("http_app.ticks")
 
 
 def echo_body(req: func.HttpRequest) -> dict:
@@ -73,9 +75,9 @@ async def json_echo(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.timer_trigger(schedule="* * * * * *", arg_name="timer", run_on_startup=False)
 def every_second(timer: func.TimerRequest) -> None:
-    TICKS.append(time.time())
+    ticks.info("tick", extra={"tick": time.time()})
 
 
 @app.timer_trigger(schedule="%NIGHTLY_SCHEDULE%", arg_name="timer")
 def nightly(timer: func.TimerRequest) -> None:
-    TICKS.append(-1.0)
+    ticks.info("tick", extra={"tick": -1.0})
