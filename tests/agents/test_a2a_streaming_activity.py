@@ -3,7 +3,6 @@ orchestrator as JSON (a file's bytes never do), a streaming agent's progress is 
 `agent.status` `working` events valid against docs/events.schema.json, then its outcome (issue
 19), and a silent agent is a retryable time-out."""
 
-import asyncio
 import json
 from pathlib import Path
 
