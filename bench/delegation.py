@@ -15,12 +15,14 @@ worker's by function. `--pubsub both` runs each level twice side by side, with t
 PubSub service and with a black hole (a socket that accepts connections and never answers):
 events must never hold up an answer. `--durable-store both` runs each level on two devhosts in
 this process, side by side: one keeping Durable state in memory, one in Azurite (the default).
+`--worker-processes 1,2` runs each level on a devhost per FUNCTIONS_WORKER_PROCESS_COUNT, side by
+side (with worker processes, "process" CPU adds theirs).
 Last, the capacity: the highest concurrency (up to `--capacity-limit`) whose overhead p50 stays
 within 1.2, found by doubling then halving the gap, each probe on a devhost with nothing left
 running.
 
     .venv/bin/python bench/delegation.py [--levels 10,50,200] [--pubsub up|black-hole|both]
-        [--durable-store memory|azurite|both] [--capacity-limit 64]
+        [--durable-store memory|azurite|both] [--worker-processes 1,2] [--capacity-limit 64]
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from devhost import cpu  # noqa: E402
 from devhost.durable.engine import TERMINAL  # noqa: E402
 from devhost.host import DevHost  # noqa: E402
 from devhost.pubsub import PubSubService  # noqa: E402
+from devhost.workerpool import WorkerPool  # noqa: E402
 from tests.agents.identities import IDENTITIES  # noqa: E402
 from tests.conftest import LoopThread, free_port, start_in_memory_azurite  # noqa: E402
 from voicea2a import config, httpclient, publisher, storage  # noqa: E402
@@ -141,15 +144,20 @@ def thread_cpu(threads: list[threading.Thread]) -> float:
     )
 
 
+def worker_pids(devhost: DevHost) -> list[int]:
+    """The devhost's worker processes (none when the app runs in this process)."""
+    return devhost.invoker.pids if isinstance(devhost.invoker, WorkerPool) else []
+
+
 @dataclass
 class Split:
-    """Where this process's CPU went in one variant: the worker's share (the ledger), the
-    harness's, the devhost's own (the rest)."""
+    """Where this process's CPU (and its worker processes') went in one variant: the worker's
+    share (the ledger), the harness's, the devhost's own (the rest)."""
 
     process: float
     ledger: cpu.CpuSnapshot
     harness: dict[str, float]
-    orchestrator_thread: float
+    orchestrator_thread: float | None
 
     @property
     def devhost_own(self) -> float:
@@ -159,36 +167,43 @@ class Split:
 
 @dataclass
 class Sample:
-    """This process's CPU so far, the devhost's ledger and the harness's meters."""
+    """This process's CPU so far (with its worker processes'), the devhost's ledger and the
+    harness's meters."""
 
     process: float
     ledger: cpu.CpuSnapshot
     harness: dict[str, float]
-    orchestrator_thread: float
+    orchestrator_thread: float | None
 
     @classmethod
     def take(cls, devhost: DevHost, harness: dict[str, cpu.Meter]) -> Sample:
         """Read every counter now."""
+        workers = worker_pids(devhost)
         return cls(
-            time.process_time(),  # this process, every thread; finer than /proc's clock ticks
+            # This process, every thread (finer than /proc's clock ticks), and its workers.
+            time.process_time() + sum(map(cpu_seconds, workers)),
             devhost.cpu.snapshot(),
             {name: meter.seconds for name, meter in harness.items()},
-            # A cross-check of the ledger: the thread that runs nothing but episodes.
-            thread_cpu(list(devhost.engine._orchestrator_thread._threads)),
+            # A cross-check of the ledger: the thread that runs nothing but episodes (in this
+            # process only: worker processes run them elsewhere).
+            None if workers else thread_cpu(list(devhost.engine._orchestrator_thread._threads)),
         )
 
     def since(self, start: Sample) -> Split:
         """What was spent between `start` and this sample."""
+        thread = None
+        if self.orchestrator_thread is not None and start.orchestrator_thread is not None:
+            thread = self.orchestrator_thread - start.orchestrator_thread
         return Split(
             self.process - start.process,
             self.ledger.minus(start.ledger),
             {name: seconds - start.harness[name] for name, seconds in self.harness.items()},
-            self.orchestrator_thread - start.orchestrator_thread,
+            thread,
         )
 
 
 def print_splits(splits: list[tuple[str, str, int, Split]]) -> None:
-    """The per-turn split of this process's CPU, then the worker's by function."""
+    """`splits`: (setup, Web PubSub mode, concurrency, split) each."""
     print(
         "\nPer turn, until each turn's orchestration ended and was stored: this process's CPU "
         "in ms, split into the Python worker's (the app's functions, by kind), the devhost's "
@@ -197,7 +212,7 @@ def print_splits(splits: list[tuple[str, str, int, Split]]) -> None:
     )
     kinds = " ".join(f"{kind:>12}" for kind in cpu.KINDS)
     print(
-        f"{'store':>8} {'pubsub':>10} {'concurrency':>11} {kinds} {'worker':>7} "
+        f"{'setup':>12} {'pubsub':>10} {'concurrency':>11} {kinds} {'worker':>7} "
         f"{'devhost own':>11} {'load gen':>8} {'pubsub':>7} {'process':>8} {'episodes':>8} "
         f"{'history events':>14} {'replayed events':>15}"
     )
@@ -207,7 +222,7 @@ def print_splits(splits: list[tuple[str, str, int, Split]]) -> None:
             f"{ledger.by_kind[kind].cpu_seconds * 1000 / count:>12.1f}" for kind in cpu.KINDS
         )
         print(
-            f"{store:>8} {mode:>10} {count:>11} {by_kind} "
+            f"{store:>12} {mode:>10} {count:>11} {by_kind} "
             f"{ledger.worker_cpu_seconds * 1000 / count:>7.1f} "
             f"{split.devhost_own * 1000 / count:>11.1f} "
             f"{split.harness['load'] * 1000 / count:>8.1f} "
@@ -238,11 +253,13 @@ def print_splits(splits: list[tuple[str, str, int, Split]]) -> None:
         print(f"{kind:>12} {name:<22}{cells}")
     print(
         "cross-check, orchestrator episodes per turn in ms: ledger / the orchestrator thread's "
-        "own CPU clock: "
+        "own CPU clock (in-process setups): "
         + ", ".join(
-            f"x{count} {split.ledger.by_kind['orchestrator'].cpu_seconds * 1000 / count:.1f} / "
+            f"{store} x{count} "
+            f"{split.ledger.by_kind['orchestrator'].cpu_seconds * 1000 / count:.1f} / "
             f"{split.orchestrator_thread * 1000 / count:.1f}"
-            for _, _, count, split in splits
+            for store, _, count, split in splits
+            if split.orchestrator_thread is not None
         )
     )
     print(
@@ -371,6 +388,11 @@ def main() -> None:
     parser.add_argument("--pubsub", choices=("up", "black-hole", "both"), default="up")
     parser.add_argument("--durable-store", choices=("memory", "azurite", "both"), default="azurite")
     parser.add_argument(
+        "--worker-processes",
+        default="1",
+        help="FUNCTIONS_WORKER_PROCESS_COUNT of the devhost(s), e.g. 1,2: one devhost each",
+    )
+    parser.add_argument(
         "--capacity-limit",
         type=int,
         default=64,
@@ -382,6 +404,13 @@ def main() -> None:
     send_logs_to(args.log)
     stores = ["memory", "azurite"] if args.durable_store == "both" else [args.durable_store]
     levels = [int(level) for level in args.levels.split(",")]
+    workers = [int(count) for count in args.worker_processes.split(",")]
+    # One devhost per setup: where it keeps Durable state, how many worker processes run the app.
+    setups = {
+        f"{store}/w{count}" if len(workers) > 1 else store: (store, count)
+        for store in stores
+        for count in workers
+    }
 
     azurite = start_in_memory_azurite()
     loop = LoopThread()  # the app and the devhost run here, as in the tests
@@ -416,14 +445,21 @@ def main() -> None:
     )
     # The devhosts share the agent registry (Table storage); each keeps its own Durable state.
     hosts = {
-        store: DevHost(
-            ROOT, port=0, run_timers=False, environ={**os.environ, "DEVHOST_DURABLE_STORE": store}
+        setup: DevHost(
+            ROOT,
+            port=0,
+            run_timers=False,
+            environ={
+                **os.environ,
+                "DEVHOST_DURABLE_STORE": store,
+                "FUNCTIONS_WORKER_PROCESS_COUNT": str(count),
+            },
         )
-        for store in stores
+        for setup, (store, count) in setups.items()
     }
     for devhost in hosts.values():
         run(devhost.start())
-    host = hosts[stores[0]]
+    host = next(iter(hosts.values()))
     # The agents are other services: their own process, as in production, not this one's CPU.
     base_port = free_port_block(6)
     agents = subprocess.Popen(  # noqa: S603 (this interpreter, fixed arguments)
@@ -494,26 +530,30 @@ def main() -> None:
             + f" ms; ideal {ideal:.0f} ms\n"
         )
         print(
-            f"{'store':>8} {'pubsub':>10} {'concurrency':>11} {'p50 ms':>8} {'p95 ms':>8} "
+            f"{'setup':>12} {'pubsub':>10} {'concurrency':>11} {'p50 ms':>8} {'p95 ms':>8} "
             f"{'overhead p50':>13} {'overhead p95':>13} {'sequential p50':>15}   "
             "CPU ms per conversation: app+devhost / agents / Azurite"
         )
-        processes = {"app": os.getpid(), "agents": agents.pid, "azurite": azurite.process.pid}
         ports = {"up": pubsub_port, "black-hole": black_hole()}
         modes = ["up", "black-hole"] if args.pubsub == "both" else [args.pubsub]
-        variants = [(c, store, mode) for c in levels for store in stores for mode in modes]
+        variants = [(c, setup, mode) for c in levels for setup in hosts for mode in modes]
         splits: list[tuple[str, str, int, Split]] = []
         for count, store, mode in variants:
             use_pubsub(ports[mode])
             run(publisher.close_clients())
             devhost = hosts[store]
+            processes = {
+                "app": [os.getpid(), *worker_pids(devhost)],
+                "agents": [agents.pid],
+                "azurite": [azurite.process.pid],
+            }
             known = set(devhost.engine.instances)
             start = Sample.take(devhost, harness)
-            before = {name: cpu_seconds(pid) for name, pid in processes.items()}
+            before = {name: sum(map(cpu_seconds, pids)) for name, pids in processes.items()}
             times = run(cpu.metered(level(count, devhost), harness["load"]))
             used = {
-                name: (cpu_seconds(pid) - before[name]) * 1000 / count
-                for name, pid in processes.items()
+                name: (sum(map(cpu_seconds, pids)) - before[name]) * 1000 / count
+                for name, pids in processes.items()
             }
             # The turns answered; their orchestrations go on (recording, events): the split
             # below waits for them, so it holds whole turns.
@@ -521,19 +561,18 @@ def main() -> None:
             splits.append((store, mode, count, Sample.take(devhost, harness).since(start)))
             seq = run(baseline(count))
             print(
-                f"{store:>8} {mode:>10} {count:>11} {statistics.median(times):>8.0f} "
+                f"{store:>12} {mode:>10} {count:>11} {statistics.median(times):>8.0f} "
                 f"{percentile(times, 0.95):>8.0f} "
                 f"{statistics.median(times) / ideal:>13.2f} "
                 f"{percentile(times, 0.95) / ideal:>13.2f} {statistics.median(seq):>15.0f}"
                 f"   {used['app']:.0f} / {used['agents']:.0f} / {used['azurite']:.0f}"
             )
         print_splits(splits)
-        if args.capacity_limit:
-            devhost = hosts[stores[0]]
-            use_pubsub(ports["up"])
+        use_pubsub(ports["up"])
+        for setup, devhost in hosts.items() if args.capacity_limit else ():
             probes: dict[int, float] = {}
 
-            def passes(count: int) -> bool:
+            def passes(count: int, devhost: DevHost = devhost, probes=probes) -> bool:
                 known = set(devhost.engine.instances)
                 probes[count] = statistics.median(run(level(count, devhost))) / ideal
                 run(settle(devhost, known))  # the next probe starts with nothing left running
@@ -541,7 +580,7 @@ def main() -> None:
 
             found = highest_passing(passes, args.capacity_limit)
             print(
-                f"\ncapacity ({stores[0]}, Web PubSub up): {found} concurrent conversations "
+                f"\ncapacity ({setup}, Web PubSub up): {found} concurrent conversations "
                 f"with overhead p50 <= {CAPACITY_OVERHEAD} (searched up to "
                 f"{args.capacity_limit}; overhead p50 by concurrency: "
                 + ", ".join(f"{count} {ratio:.2f}" for count, ratio in sorted(probes.items()))
