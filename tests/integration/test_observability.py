@@ -26,7 +26,10 @@ from voicea2a.telemetry.logs import JsonFormatter
 from voicea2a.telemetry.redaction import REDACTED
 from voicea2a.telemetry.setup import reset
 
-pytestmark = pytest.mark.azurite
+# The in-memory tracer and meter (use_providers) and the JSON line handler the app's telemetry
+# adopts are set up in this process: the app must run here, whatever
+# FUNCTIONS_WORKER_PROCESS_COUNT says.
+pytestmark = [pytest.mark.azurite, pytest.mark.in_process_worker]
 
 REQUIRED = {"time", "level", "logger", "message"}
 # The agents' names in the registry (their cards), and in the sample agents' group.

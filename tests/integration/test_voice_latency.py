@@ -25,6 +25,8 @@ def report(system, body: dict, user: str = "ada"):
     )
 
 
+# The in-memory meter is this process's (use_providers): the app must run here.
+@pytest.mark.in_process_worker
 @pytest.mark.parametrize("system_options", [{"with_agents": False}])
 def test_a_report_is_a_metric_and_a_log_line(system, in_memory_telemetry, caplog):  # noqa: F811
     with caplog.at_level(logging.INFO, logger="api.metrics"):
