@@ -2,7 +2,7 @@
 
 import azure.durable_functions as df
 
-from activities.publish import carried_lane
+from activities.publish import carried_lane, carried_out
 from bindings import activity
 from orchestrations.contract import COMPOSE_ANSWER, RECORD_TURN, Answer, ComposeInput, RecordInput
 from voicea2a import history
@@ -36,5 +36,6 @@ async def record_turn(turn: RecordInput) -> None:
     lane = carried_lane(turn)
     try:
         await history.save_turn(turn)
+        await carried_out(lane)
     finally:
         lane.close()

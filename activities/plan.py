@@ -2,7 +2,7 @@
 
 import azure.durable_functions as df
 
-from activities.publish import carried_lane
+from activities.publish import carried_lane, carried_out
 from bindings import activity
 from orchestrations.contract import PLAN_DELEGATION, PlanInput, PlanResult
 from voicea2a import history, registry
@@ -30,7 +30,9 @@ async def plan_delegation(job: PlanInput) -> PlanResult:
     events the orchestrator handed over go out meanwhile."""
     lane = carried_lane(job)
     try:
-        return await _plan(job)
+        planned = await _plan(job)
+        await carried_out(lane)
+        return planned
     finally:
         lane.close()
 

@@ -32,6 +32,13 @@ def carried_lane(carrier: CarriedEvents, max_offers: int = 0) -> EventLane:
     return lane
 
 
+async def carried_out(lane: EventLane) -> None:
+    """Before the activity returns: wait for the events it carried, within one publish
+    attempt's time limit and only while Web PubSub answers, so the next step's events (another
+    activity's) come after them and an outage never holds up the delegation."""
+    await lane.sent(get_settings().events_publish_timeout_seconds)
+
+
 def queued_event(item: QueuedEvent) -> Event:
     """The event an orchestrator queued, as the publisher sends it (same id and time)."""
     return Event(

@@ -13,8 +13,9 @@ polling GetTask).
 The activity announces the agent's outcome itself (`agent.status` `completed`,
 `input-required`, or `failed` when a retry would not help), after the `started` event the
 orchestrator handed it and any progress, on one lane: no publishing activity, and no
-orchestrator episode, per agent. What the orchestrator decides (a retry, a time-out) it
-announces itself.
+orchestrator episode, per agent. It returns once `started` is out (activities/publish.py
+`carried_out`: the next stage's events come after it) and leaves the outcome sending. What the
+orchestrator decides (a retry, a time-out) it announces itself.
 """
 
 import dataclasses
@@ -27,7 +28,7 @@ from datetime import UTC, datetime
 
 import azure.durable_functions as df
 
-from activities.publish import carried_lane
+from activities.publish import carried_lane, carried_out
 from bindings import activity
 from orchestrations.contract import CALL_SPECIALIST, SpecialistCall, SpecialistResult
 from voicea2a import registry
@@ -62,14 +63,20 @@ MAX_PROGRESS_EVENTS = 50
 async def call_specialist(call: SpecialistCall) -> SpecialistResult:
     """Send the step's data to the agent (or continue its task) and report what came back."""
     lane = carried_lane(call, MAX_PROGRESS_EVENTS)
+    announce = Announcer(call, lane)
     try:
-        return await _exchange(call, Announcer(call, lane))
+        result = await _exchange(call, announce)
+        await carried_out(lane)  # `started` before the outcome reaches the orchestrator
+        # A retryable failure is the orchestrator's to announce: it decides what comes next.
+        final = not result["retryable"]
+        result["announced"] = final and announce.outcome(result["state"], result["error"])
+        return result
     finally:
         lane.close()  # closed with the outcome already, unless the call raised
 
 
 async def _exchange(call: SpecialistCall, announce: "Announcer") -> SpecialistResult:
-    """The A2A exchange of `call_specialist`, its outcome announced on `announce`'s lane."""
+    """The A2A exchange of `call_specialist` (its progress offered on `announce`'s lane)."""
     agent, attempt = call.get("agent") or "unknown", int(call.get("attempt") or 1)
     if attempt > 1:
         record_agent_retry(agent)
@@ -99,15 +106,12 @@ async def _exchange(call: SpecialistCall, announce: "Announcer") -> SpecialistRe
     except A2AError as exc:
         if exc.kind is A2AErrorKind.AUTH_REFUSED:
             await registry.record_credential_refused(agent, exc.http_status or 401)
-        retryable = exc.kind in RETRYABLE
         return {
             "state": "failed",
             "error": exc.reason,
             "kind": str(exc.kind),
-            "retryable": retryable,
+            "retryable": exc.kind in RETRYABLE,
             "durationMs": _finished(agent, str(exc.kind), started, attempt),
-            # A retryable failure is the orchestrator's to announce: it decides what comes next.
-            "announced": not retryable and announce.outcome("failed", exc.reason),
         }
     return {
         "state": result.state,
@@ -119,7 +123,6 @@ async def _exchange(call: SpecialistCall, announce: "Announcer") -> SpecialistRe
         "error": result.error,
         "retryable": False,
         "durationMs": _finished(agent, result.state, started, attempt),
-        "announced": announce.outcome(result.state, result.error),
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from dataclasses import dataclass
@@ -20,11 +21,13 @@ ATTEMPTS = 2  # one retry: an outage must cost the caller little, and never fail
 @dataclass
 class PublishStats:
     """Counters of this process (benchmarks read them; the `events.published` and
-    `events.failed` metrics count the same, per event type)."""
+    `events.failed` metrics count the same, per event type), and whether Web PubSub answered
+    the last attempt (while it does not, nothing waits for events: EventLane.sent)."""
 
     published: int = 0
     failed: int = 0
     skipped: int = 0
+    answering: bool = True
 
 
 stats = PublishStats()
@@ -102,8 +105,9 @@ async def publish(event: Event) -> bool:
         try:
             await asyncio.wait_for(_send(client, event, timeout), timeout)
         except Exception as exc:  # an outage must never reach the orchestration or the request
-            failure = exc
+            failure, stats.answering = exc, False
             continue
+        stats.answering = True
         stats.published += 1
         record_event_published(event.type)
         return True
@@ -176,8 +180,9 @@ class EventLane:
 
     `send` queues an event that goes out whatever comes next; `offer` one that a newer offer
     replaces while another is out (progress: only the latest matters), at most `max_offers`.
+    `sent` lets the owner wait, briefly and only while Web PubSub answers, for what it queued.
     `close` drops the offer still waiting, queues the owner's last event and leaves the lane to
-    finish in the background within `budget_seconds`: its owner never waits for Web PubSub.
+    finish in the background within `budget_seconds`.
     """
 
     def __init__(self, budget_seconds: float, max_offers: int = 0) -> None:
@@ -188,10 +193,14 @@ class EventLane:
         self.offers = 0
         self.sending: asyncio.Task[None] | None = None
         self.closed = False
+        self.queued_count = 0  # events ever queued; `handled` of them sent or given up
+        self.handled = 0
+        self.progress = asyncio.Event()  # set whenever `handled` grows
 
     def send(self, event: Event) -> None:
         """Queue `event` (returns at once)."""
         self.queued.append(event)
+        self.queued_count += 1
         self._start()
 
     def offer(self, event: Event) -> None:
@@ -201,6 +210,20 @@ class EventLane:
         self.offers += 1
         self.offered = event
         self._start()
+
+    async def sent(self, limit: float) -> None:
+        """Wait until the events queued so far have been sent (or given up), at most `limit`
+        seconds, and not at all while Web PubSub is not answering (PublishStats.answering): so
+        the next step's events come after these, and an outage never holds up the work."""
+        target = self.queued_count
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        while self.handled < target and stats.answering and self.sending is not None:
+            self.progress.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.progress.wait(), deadline - loop.time())
+            if loop.time() >= deadline:
+                return
 
     def close(self, last: Event | None = None) -> asyncio.Task[None] | None:
         """Drop the waiting offer, queue `last`; the task still sending, if any (it is given
@@ -229,13 +252,17 @@ class EventLane:
         current: Event | None = None
         try:
             while self.queued or self.offered is not None:
-                if self.queued:
+                from_queue = bool(self.queued)
+                if from_queue:
                     current = self.queued.popleft()
                 else:
                     current, self.offered = self.offered, None
                 if current is not None:
                     await publish(current)  # an outage is logged and counted there
                 current = None
+                if from_queue:
+                    self.handled += 1
+                    self.progress.set()
         except asyncio.CancelledError:
             self._give_up(current, f"the lane ran out of its {self.budget_seconds:g} s budget")
             raise
@@ -245,6 +272,8 @@ class EventLane:
     def _give_up(self, current: Event | None, why: str) -> None:
         """Count what this lane leaves unsent as failed, in one log line."""
         left = [*([current] if current else []), *self.queued]
+        self.handled = self.queued_count  # nothing of it is coming any more
+        self.progress.set()
         self.queued.clear()
         if not left:
             return

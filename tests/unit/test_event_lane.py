@@ -117,3 +117,33 @@ async def test_a_lane_whose_send_raises_counts_the_rest_and_ends_quietly(monkeyp
     assert publisher.stats.failed - failed == 2
     [line] = [r for r in caplog.records if getattr(r, "event", None) == "events.failed"]
     assert "RuntimeError" in line.getMessage() and "settings gone" not in line.getMessage()
+
+
+async def test_the_owner_can_wait_for_what_it_queued_while_web_pubsub_answers(wire, monkeypatch):
+    monkeypatch.setattr(publisher.stats, "answering", True)
+    wire.gate.clear()
+    lane = EventLane(budget_seconds=5, max_offers=5)
+    lane.send(event("started"))
+    lane.offer(event("working"))  # offers are not waited for
+    waiting = asyncio.ensure_future(lane.sent(limit=5))
+    await settle()
+    assert not waiting.done()
+    wire.gate.set()
+    await asyncio.wait_for(waiting, 1)
+    assert wire.sent[0] == "started"
+    lane.close()
+    await publisher.lanes_sent()
+
+
+async def test_waiting_is_bounded_and_skipped_while_web_pubsub_does_not_answer(wire, monkeypatch):
+    monkeypatch.setattr(publisher.stats, "answering", True)
+    wire.gate.clear()  # a send that never ends
+    lane = EventLane(budget_seconds=0.2)
+    lane.send(event("started"))
+    await asyncio.wait_for(lane.sent(limit=0.05), 5)  # returns at its limit, the send still out
+    assert wire.sent == ["started"]
+    monkeypatch.setattr(publisher.stats, "answering", False)
+    lane.send(event("completed"))
+    await asyncio.wait_for(lane.sent(limit=60), 0.5)  # an outage: nothing waits
+    lane.close()
+    await publisher.lanes_sent()
