@@ -140,12 +140,16 @@ def test_a_two_stage_turn_lights_its_edges_stage_by_stage(system):
     ], seen
     for agent in SECOND_STAGE:
         assert states(seen, f"edge {agent}") == ["idle", "planned", "working", "done"], seen
-    # Stage 2 starts after stage 1, its three agents side by side. (Stage 1's last event and
-    # stage 2's first ones are published together, in separate lanes: either may come first.)
+    # Stage 2 starts after stage 1: an activity sends the events it carried (its `started`)
+    # before it returns. (Stage 1's outcome and stage 2's `started` go out from different
+    # activities: either may come first.)
     auth_working = seen.index(f"edge {AUTHENTICATION} working")
     second = [seen.index(f"edge {agent} working") for agent in SECOND_STAGE]
     assert auth_working < min(second), seen
-    assert max(second) < min(seen.index(f"edge {agent} done") for agent in SECOND_STAGE), seen
+    # Its three agents run side by side, each shown working from when its own call starts (a
+    # quick one may be done before a busy worker has started a stage-mate's call): the slow
+    # one is done last.
+    assert seen.index(f"edge {PLAN} done") < seen.index(f"edge {OUTAGE} done"), seen
     # Agents outside the turn stay dark; nobody was asked.
     assert states(seen, f"edge {DISPATCH}") == ["idle"]
     assert not [entry for entry in seen if entry.startswith("person ")]
