@@ -3,7 +3,7 @@
 import azure.durable_functions as df
 import azure.functions as func
 
-from activities import answer, plan, publish, specialists
+from activities import plan, publish, record, specialists
 from api import (
     agents,
     approvals,
@@ -33,7 +33,7 @@ BLUEPRINTS = (
     health, config, openapi, auth, voice, events, agents, messages, approvals, conversations,
     metrics,
     # Durable: the delegation orchestration and its activities
-    delegation, plan, specialists, publish, answer,
+    delegation, plan, specialists, publish, record,
     # Timers
     agent_health, reconcile_history,
 )  # fmt: skip

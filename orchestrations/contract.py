@@ -4,7 +4,7 @@ The HTTP functions (api/), the orchestration (orchestrations/) and the activitie
 meet here and nowhere else: none of them imports another's helpers. The shapes are TypedDicts,
 not classes, because they travel as plain JSON (the Durable SDK serialises dicts) and because the
 Python worker accepts a TypedDict class as an activity parameter's annotation where it refuses a
-generic such as `dict[str, Any]`. Shapes the library builds (`Limits`, `Outcome`, `Answer`) are
+generic such as `dict[str, Any]`. Shapes the library builds (`Limits`, `Answer`) are
 declared beside the code that builds them and re-exported: voicea2a imports nothing of the app.
 
 Orchestrator code imports this module: it must stay free of I/O at import.
@@ -15,7 +15,6 @@ from typing import Any, Final, NotRequired, TypedDict, cast
 
 from voicea2a.a2a import PartJson
 from voicea2a.compose import AnswerJson as Answer
-from voicea2a.compose import OutcomeJson as Outcome
 from voicea2a.config import LimitsJson as Limits
 from voicea2a.history import TurnJson
 
@@ -25,8 +24,6 @@ __all__ = [
     "APPROVAL_EVENT",
     "AWAITING_APPROVAL",
     "CALL_SPECIALIST",
-    "COMPOSE_ANSWER",
-    "COMPOSING",
     "DIAGNOSING",
     "DISPATCHING",
     "DONE",
@@ -39,13 +36,11 @@ __all__ = [
     "Answer",
     "ApprovalDecision",
     "CarriedEvents",
-    "ComposeInput",
     "CustomStatus",
     "DelegationJob",
     "DelegationOutput",
     "EventBatchInput",
     "Limits",
-    "Outcome",
     "PendingApproval",
     "PlanInput",
     "PlanResult",
@@ -68,9 +63,8 @@ ORCHESTRATOR: Final = "delegation"
 PLAN_DELEGATION: Final = "plan_delegation"
 CALL_SPECIALIST: Final = "call_specialist"
 PUBLISH_EVENTS: Final = "publish_events"
-COMPOSE_ANSWER: Final = "compose_answer"
 RECORD_TURN: Final = "record_turn"
-ACTIVITIES: Final = (PLAN_DELEGATION, CALL_SPECIALIST, PUBLISH_EVENTS, COMPOSE_ANSWER, RECORD_TURN)
+ACTIVITIES: Final = (PLAN_DELEGATION, CALL_SPECIALIST, PUBLISH_EVENTS, RECORD_TURN)
 # The external event a supervisor's decision is raised as (POST /api/approvals/{id}).
 APPROVAL_EVENT: Final = "approval"
 
@@ -79,10 +73,9 @@ PLANNING: Final = "planning"
 DIAGNOSING: Final = "diagnosing"
 DISPATCHING: Final = "dispatching"
 AWAITING_APPROVAL: Final = "awaiting-approval"
-COMPOSING: Final = "composing"
 ANSWERED: Final = "answered"
 DONE: Final = "done"
-STAGES: Final = (PLANNING, DIAGNOSING, DISPATCHING, AWAITING_APPROVAL, COMPOSING, ANSWERED, DONE)
+STAGES: Final = (PLANNING, DIAGNOSING, DISPATCHING, AWAITING_APPROVAL, ANSWERED, DONE)
 
 # --- the orchestration's input ----------------------------------------------------------------
 
@@ -201,18 +194,6 @@ class EventBatchInput(TraceFields):
     """`publish_events` input: the events queued since the last publish, in order."""
 
     events: list[QueuedEvent]
-
-
-class ComposeInput(TraceFields):
-    """`compose_answer` input: the turn's answer, or (`followUp`) the follow-up of the one
-    outcome a person answered for."""
-
-    plan: dict[str, Any]  # Plan.to_json()
-    outcomes: list[Outcome]
-    # What the person did: None, "approved", "rejected", "replied" or "timed-out".
-    approval: str | None
-    waiting: NotRequired[list[str]]  # agents still waiting for a person (answer now, later more)
-    followUp: NotRequired[bool]
 
 
 class TurnRecord(TurnJson):

@@ -1,6 +1,8 @@
 """The delegation orchestration: one voice tool call, delegated to the specialists stage by stage.
 
-Deterministic code only: every I/O is an activity (activities/). Log lines and the
+Deterministic code only: every I/O is an activity (activities/). The answer is composed here:
+`compose` is pure, and the playbook it reads is part of the deployed app (loaded and validated at
+start-up), so every replay of one deployment composes the same answer. Log lines and the
 `delegation.duration` metric are written only when not replaying.
 """
 
@@ -17,8 +19,6 @@ import azure.durable_functions as df
 
 from orchestrations.contract import (
     APPROVAL_EVENT,
-    COMPOSE_ANSWER,
-    COMPOSING,
     DIAGNOSING,
     DISPATCHING,
     DONE,
@@ -29,7 +29,6 @@ from orchestrations.contract import (
     TRANSIENT_FAILURE,
     Answer,
     ApprovalDecision,
-    ComposeInput,
     DelegationJob,
     DelegationOutput,
     PendingApproval,
@@ -49,9 +48,10 @@ from orchestrations.steps import (
     trace_fields,
 )
 from voicea2a.a2a import asks_a_person
-from voicea2a.compose import AWAITING_PERSON, AgentOutcome
+from voicea2a.compose import AWAITING_PERSON, AgentOutcome, compose, compose_follow_up
 from voicea2a.config import DelegationSettings
 from voicea2a.planner import Plan, Step, with_customer
+from voicea2a.playbook import get_playbook
 from voicea2a.telemetry.metrics import record_delegation, record_history_pending
 from voicea2a.telemetry.setup import ensure_setup
 
@@ -242,15 +242,7 @@ def delegate(
         outcomes.extend(booking)
 
     waiting = [o for o in _latest(outcomes) if _asks_a_person(o, cards)]
-    progress.update(COMPOSING)
-    compose_input: ComposeInput = {
-        "plan": plan.to_json(),
-        "outcomes": [o.to_json() for o in outcomes],
-        "approval": None,
-        "waiting": [o.agent for o in waiting],
-        **trace_fields(context, job),
-    }
-    answer: Answer = yield context.call_activity(COMPOSE_ANSWER, compose_input)
+    answer = compose(plan, outcomes, None, get_playbook(), [o.agent for o in waiting]).to_json()
     progress.answered(answer)
     events.add("message", _spoken(answer))
     events.add("task.updated", {"taskId": context.instance_id, "state": "completed"})
@@ -345,14 +337,7 @@ def follow_up(
         if outcome.status != "input-required" or decision == "timed-out":
             break
 
-    compose_input: ComposeInput = {
-        "plan": turn.plan.to_json(),
-        "outcomes": [outcome.to_json()],
-        "approval": decision,
-        "followUp": True,
-        **trace_fields(context, job),
-    }
-    answer: Answer = yield context.call_activity(COMPOSE_ANSWER, compose_input)
+    answer = compose_follow_up(turn.plan, outcome, decision, get_playbook()).to_json()
     turn.follow_ups.append(answer)
     turn.waiting.remove(waiting)
     turn.outcomes = [outcome if o.agent == outcome.agent else o for o in turn.outcomes]

@@ -10,6 +10,8 @@ import httpx
 import jsonschema
 import pytest
 
+from devhost.durable.history import EventType
+from orchestrations.contract import CALL_SPECIALIST, PLAN_DELEGATION, RECORD_TURN
 from tests.agents.identities import IDENTITIES
 from tests.e2e.recorder import ROOT, agent_statuses, approval_requested, record_events
 from tests.system import error_of
@@ -69,6 +71,19 @@ def test_each_intent_end_to_end(system, customer, symptoms, extra, expect_agents
     assert body["answer"] in texts
     listed = system.app.http.get("/api/conversations", headers=system.headers()).json()
     assert body["conversationId"] in [c["conversationId"] for c in listed["conversations"]]
+
+
+def test_a_turn_schedules_only_its_own_work(system):
+    """What a turn costs in Durable work items (issue 19): the plan, one call per agent and the
+    record. The answer is composed in the orchestrator and the events ride with these
+    activities, so neither adds an activity (nor the episode its completion would cost)."""
+    body = system.ask("CUST-0001", ["no_internet"]).json()
+    system.wait_done(body["instanceId"])
+
+    history = system.app.engine.instances[body["instanceId"]].history
+    scheduled = [e["Name"] for e in history if e["EventType"] == EventType.TASK_SCHEDULED]
+    assert scheduled[0] == PLAN_DELEGATION and scheduled[-1] == RECORD_TURN, scheduled
+    assert scheduled[1:-1] == [CALL_SPECIALIST] * 4, scheduled  # authentication, then three
 
 
 # ----- agents failing -----

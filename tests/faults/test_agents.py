@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from devhost.durable.history import EventType
-from orchestrations.contract import CALL_SPECIALIST, COMPOSE_ANSWER
+from orchestrations.contract import CALL_SPECIALIST, RECORD_TURN
 from tests.faults.fake_agent import FakeAgent
 from tests.system import BASE_SETTINGS, assert_turn_complete
 
@@ -65,7 +65,7 @@ class CallRecord:
     deadline: datetime  # when the deadline timer set with the call is due
     answered: bool  # the agent's answer came back, late or not
     ended_before_deadline: bool  # it came before that timer fired
-    composed_at: datetime  # when the answer was composed
+    composed_at: datetime  # when the answer was composed (the episode that records the turn)
 
 
 def call_record(system, instance_id: str, fragment: str) -> CallRecord:
@@ -81,8 +81,8 @@ def call_record(system, instance_id: str, fragment: str) -> CallRecord:
         for index, event in scheduled
         if event["Name"] == CALL_SPECIALIST and fragment in json.loads(event["Input"])["agent"]
     ]
-    # The stage's deadline timers (one per agent, all due together) were created with the call,
-    # in the same episode.
+    # The stage's deadline timer (one per distinct deadline: all its agents share it) was created
+    # with the call, in the same episode.
     starts = [i for i, e in enumerate(history) if e["EventType"] == EventType.ORCHESTRATOR_STARTED]
     first = max(i for i in starts if i < position)
     episode = history[first : min((i for i in starts if i > position), default=len(history))]
@@ -100,7 +100,8 @@ def call_record(system, instance_id: str, fragment: str) -> CallRecord:
         for index, event in enumerate(history)
         if event["EventType"] == EventType.TIMER_FIRED and event["TimerId"] in timer_ids
     ]
-    [compose] = [event for _, event in scheduled if event["Name"] == COMPOSE_ANSWER]
+    # The orchestrator composes the answer and schedules the turn's record in the same episode.
+    [record] = [event for _, event in scheduled if event["Name"] == RECORD_TURN]
     return CallRecord(
         called_at=moment(call["Timestamp"]),
         deadline=moment(timers[0]["FireAt"]),
@@ -110,7 +111,7 @@ def call_record(system, instance_id: str, fragment: str) -> CallRecord:
             for _, event in ends
         ),
         ended_before_deadline=bool(ends) and (not fired or ends[0][0] < fired[0]),
-        composed_at=moment(compose["Timestamp"]),
+        composed_at=moment(record["Timestamp"]),
     )
 
 

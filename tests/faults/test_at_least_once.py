@@ -19,7 +19,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from activities.answer import record_turn
+from activities.record import record_turn
 from tests.conftest import remember_secret
 from tests.system import assert_turn_complete
 from voicea2a import history

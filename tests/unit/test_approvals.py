@@ -101,7 +101,7 @@ def test_oldest_request_first_and_capped():
         status("b", approval=approval(minutes_ago=2)),
         status("c", approval=approval(minutes_ago=5)),
         status("a", approval=approval(minutes_ago=2)),
-        status("d", stage="composing"),
+        status("d", stage="answered"),
     ]
 
     assert [i["instanceId"] for i in pending_approvals(statuses, NOW)] == ["c", "a", "b"]
