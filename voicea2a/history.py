@@ -193,6 +193,37 @@ async def get_conversation(user_id: str, conversation_id: str) -> dict[str, Any]
     return _public_conversation(entity) if entity is not None else None
 
 
+@dataclass(frozen=True, eq=False)
+class IdentityCheck:
+    """A turn's identity check as its conversation keeps it (validated: `identity_check`)."""
+
+    customer_id: str | None  # None: the check failed, the conversation is verified for nobody
+    identity: str  # the fingerprint of the identity that proved it (voicea2a.planner)
+    at: str  # when the checking turn started, as stored
+
+    def fields(self) -> dict[str, str]:
+        """The conversation's columns for this check."""
+        return {
+            "verifiedCustomerId": self.customer_id or "",
+            "verifiedIdentity": self.identity if self.customer_id else "",
+            "verifiedAt": self.at,
+        }
+
+
+def identity_check(
+    customer_id: str | None, identity: str = "", as_of: str | None = None
+) -> IdentityCheck:
+    """A check's outcome, validated; `as_of` is when the checking turn started (default: now)."""
+    if customer_id is not None and (
+        not isinstance(customer_id, str) or not CUSTOMER_ID_RE.fullmatch(customer_id)
+    ):
+        raise InvalidRequest("Field 'customerId' must look like CUST-0001.")
+    if not isinstance(identity, str) or not _FINGERPRINT_RE.fullmatch(identity):
+        raise InvalidRequest("Field 'identity' must be an identity fingerprint or empty.")
+    at = _iso(_parse_time(as_of, "startedAt") if as_of is not None else datetime.now(UTC))
+    return IdentityCheck(customer_id, identity, at)
+
+
 async def set_verified_customer(
     user_id: str,
     conversation_id: str,
@@ -208,45 +239,15 @@ async def set_verified_customer(
     an earlier turn's write may land again after a later turn's: a write older than the stored
     `verifiedAt` changes nothing, and the check and the write are one (ETag) step.
     """
-    from azure.core import MatchConditions
-    from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNotFoundError
-    from azure.data.tables import UpdateMode
+    from azure.core.exceptions import AzureError
 
-    if customer_id is not None and (
-        not isinstance(customer_id, str) or not CUSTOMER_ID_RE.fullmatch(customer_id)
-    ):
-        raise InvalidRequest("Field 'customerId' must look like CUST-0001.")
-    if not isinstance(identity, str) or not _FINGERPRINT_RE.fullmatch(identity):
-        raise InvalidRequest("Field 'identity' must be an identity fingerprint or empty.")
-    at = _iso(_parse_time(as_of, "startedAt") if as_of is not None else datetime.now(UTC))
-    keys = {"PartitionKey": user_key(user_id), "RowKey": _conversation_key(conversation_id)}
+    check = identity_check(customer_id, identity, as_of)
+    key = _conversation_key(conversation_id)
     try:
         table = await ensure_table(CONVERSATIONS)
-        for _ in range(MAX_UPDATE_ATTEMPTS):
-            entity = await table.get_entity(keys["PartitionKey"], keys["RowKey"], **REQUEST_PATH)
-            if str(entity.get("verifiedAt") or "") > at:
-                return
-            try:
-                await table.update_entity(
-                    {
-                        **keys,
-                        "verifiedCustomerId": customer_id or "",
-                        "verifiedIdentity": identity if customer_id else "",
-                        "verifiedAt": at,
-                    },
-                    mode=UpdateMode.MERGE,
-                    etag=entity.metadata["etag"],
-                    match_condition=MatchConditions.IfNotModified,
-                    **REQUEST_PATH,
-                )
-                return
-            except ResourceModifiedError:
-                continue
-    except ResourceNotFoundError:
-        raise NotFound("No such conversation.") from None
+        await _update_conversation(table, user_id, key, check=check)
     except AzureError:
         raise _store_failure() from None
-    raise UpstreamUnavailable("The conversation history store is too busy; try again shortly.")
 
 
 async def verified_customer(user_id: str, conversation_id: str) -> Verified | None:
@@ -355,8 +356,18 @@ def _follow_up_seq(n: int) -> str:
     return f"{ANSWER_SEQ:03d}-{n:02d}"
 
 
-async def _touch(table: Any, user_id: str, conversation_id: str, at: str, title: str) -> None:
-    """Move updatedAt forward to `at` (never back); create the conversation if it is missing."""
+async def _update_conversation(
+    table: Any,
+    user_id: str,
+    conversation_id: str,
+    touched_at: str | None = None,
+    title: str = "",
+    check: IdentityCheck | None = None,
+) -> None:
+    """One read and at most one write (ETag) of the conversation: move updatedAt forward to
+    `touched_at` (never back), creating the conversation if it is missing, and keep `check`
+    unless a later turn's is stored already. Without `touched_at` a missing conversation is
+    NotFound."""
     from azure.core import MatchConditions
     from azure.core.exceptions import (
         ResourceExistsError,
@@ -366,28 +377,46 @@ async def _touch(table: Any, user_id: str, conversation_id: str, at: str, title:
     from azure.data.tables import UpdateMode
 
     keys = {"PartitionKey": user_key(user_id), "RowKey": conversation_id}
+    checked = check.fields() if check is not None else {}
     for _ in range(MAX_UPDATE_ATTEMPTS):
         try:
             entity = await table.get_entity(keys["PartitionKey"], conversation_id, **REQUEST_PATH)
         except ResourceNotFoundError:
-            created = {**keys, "title": _title(title), "createdAt": at, "updatedAt": at}
+            if touched_at is None:
+                raise NotFound("No such conversation.") from None
+            created = {
+                **keys,
+                "title": _title(title),
+                "createdAt": touched_at,
+                "updatedAt": touched_at,
+                **checked,
+            }
             try:
                 await table.create_entity(created, **REQUEST_PATH)
                 return
             except ResourceExistsError:
                 continue
-        if str(entity.get("updatedAt") or "") >= at:
+        changes: dict[str, str] = {}
+        if touched_at is not None and str(entity.get("updatedAt") or "") < touched_at:
+            changes["updatedAt"] = touched_at
+        if check is not None and str(entity.get("verifiedAt") or "") <= check.at:
+            changes.update(checked)
+        if not changes:
             return
         try:
             await table.update_entity(
-                {**keys, "updatedAt": at},
+                {**keys, **changes},
                 mode=UpdateMode.MERGE,
                 etag=entity.metadata["etag"],
                 match_condition=MatchConditions.IfNotModified,
                 **REQUEST_PATH,
             )
             return
-        except (ResourceModifiedError, ResourceNotFoundError):
+        except ResourceModifiedError:
+            continue
+        except ResourceNotFoundError:
+            if touched_at is None:
+                raise NotFound("No such conversation.") from None
             continue
     raise UpstreamUnavailable("The conversation history store is too busy; try again shortly.")
 
@@ -402,8 +431,11 @@ async def record_turn(
     answer: Mapping[str, Any],
     customer_id: str | None = None,
     follow_ups: Sequence[Mapping[str, Any]] = (),
+    check: IdentityCheck | None = None,
 ) -> None:
-    """Write one turn (idempotent: a retry upserts the same rows) and bump updatedAt."""
+    """Write one turn (idempotent: a retry upserts the same rows). Its conversation is written
+    first, in one step: updatedAt moved forward and, if the turn checked an identity, `check`
+    (set_verified_customer's rules); a retry writes both again."""
     from azure.core.exceptions import AzureError
     from azure.data.tables import UpdateMode
 
@@ -413,7 +445,9 @@ async def record_turn(
     )
     try:
         conversations = await ensure_table(CONVERSATIONS)
-        await _touch(conversations, user_id, conversation_id, rows[0]["createdAt"], request)
+        await _update_conversation(
+            conversations, user_id, conversation_id, rows[0]["createdAt"], request, check
+        )
         messages = await ensure_table(MESSAGES)
         operations = [("upsert", row, {"mode": UpdateMode.REPLACE}) for row in rows]
         # A transaction takes 100 operations: a turn without follow-ups is always one.
@@ -442,8 +476,15 @@ class TurnJson(TypedDict):
 
 
 async def save_turn(turn: TurnJson) -> None:
-    """Write the turn and, if it checked an identity, the check's outcome (both idempotent, so
-    a retry or the reconciliation job may write it again)."""
+    """Write the turn and, if it checked an identity, the check's outcome (idempotent, so a
+    retry or the reconciliation job may write it again)."""
+    check = None
+    if turn.get("identityChecked"):
+        # Verified or not, this check replaces the earlier one: a failed check verifies nobody.
+        # As of the turn's start: a rerun of this turn never undoes a later turn's check.
+        check = identity_check(
+            turn.get("verifiedCustomerId"), turn.get("verifiedIdentity") or "", turn["startedAt"]
+        )
     await record_turn(
         turn["user"],
         turn["conversationId"],
@@ -454,17 +495,8 @@ async def save_turn(turn: TurnJson) -> None:
         turn["answer"],
         turn.get("verifiedCustomerId"),
         turn.get("followUps") or (),
+        check,
     )
-    if turn.get("identityChecked"):
-        # Verified or not, this check replaces the earlier one: a failed check verifies nobody.
-        # As of the turn's start: a rerun of this turn never undoes a later turn's check.
-        await set_verified_customer(
-            turn["user"],
-            turn["conversationId"],
-            turn.get("verifiedCustomerId"),
-            turn["startedAt"],
-            turn.get("verifiedIdentity") or "",
-        )
 
 
 async def turn_saved(turn: TurnJson) -> bool:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from azure.data.tables import TableServiceClient
@@ -15,6 +17,7 @@ from voicea2a import history
 from voicea2a.errors import InvalidRequest, NotFound, UpstreamUnavailable
 from voicea2a.messages import Customer
 from voicea2a.planner import Verified, identity_fingerprint
+from voicea2a.storage import ensure_table
 
 pytestmark = pytest.mark.azurite
 
@@ -332,6 +335,74 @@ async def test_each_answer_records_the_customer_it_was_about(store):
     )
     answers = [m for m in await all_messages(user, conv) if m["role"] == "assistant"]
     assert [a["customerId"] for a in answers] == [None, "CUST-0002"]
+
+
+def table_requests(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
+    """(method, table) of each Table request the SDK sent, as its own HTTP logging policy saw it."""
+    requests = []
+    for record in caplog.records:
+        message = record.getMessage()
+        if record.name == HTTP_LOG and message.startswith("Request URL: "):
+            url = message.split("'")[1]
+            method = message.split("Request method: '")[1].split("'")[0]
+            requests.append((method, url.split("?")[0].rsplit("/", 1)[-1].split("(")[0]))
+    return requests
+
+
+HTTP_LOG = "azure.core.pipeline.policies.http_logging_policy"
+
+
+async def test_a_turn_that_checked_an_identity_writes_its_conversation_once(store, caplog):
+    """Issue 19: the conversation's updatedAt and the identity check are one read and one
+    write, then the turn's rows one transaction: three Table requests, not five."""
+    user, conv = new_id("user"), new_id("conv")
+    await history.ensure_conversation(user, conv, "t")
+    jane = identity_fingerprint(Customer("Jane", "Doe", "M5H 1A1", "1985-03-14"))
+    started = datetime.now(UTC) + timedelta(seconds=1)
+    turn: history.TurnJson = {
+        "user": user,
+        "conversationId": conv,
+        "instanceId": "dlg-1",
+        "startedAt": started.isoformat(),
+        "request": "r",
+        "outcomes": [],
+        "answer": ANSWER,
+        "verifiedCustomerId": "CUST-0001",
+        "identityChecked": True,
+        "verifiedIdentity": jane,
+    }
+    await ensure_table(history.MESSAGES)  # once per process, not per turn
+    caplog.set_level(logging.INFO, logger=HTTP_LOG)
+    caplog.clear()
+
+    await history.save_turn(turn)
+
+    assert table_requests(caplog) == [
+        ("GET", "conversations"),
+        ("PATCH", "conversations"),
+        ("POST", "$batch"),
+    ]
+    assert await history.verified_customer(user, conv) == Verified("CUST-0001", jane)
+    conversation = await history.get_conversation(user, conv)
+    assert conversation["updatedAt"] == f"{started:%Y-%m-%dT%H:%M:%S.%f}Z"
+    assert [m["role"] for m in await all_messages(user, conv)] == ["user", "assistant"]
+
+    # A later turn's check is kept when this turn's activity runs again; its rows are rewritten.
+    later = (started + timedelta(minutes=1)).isoformat()
+    await history.set_verified_customer(user, conv, None, later, "")
+    await history.save_turn(turn)
+    assert await history.verified_customer(user, conv) is None
+    assert len(await all_messages(user, conv)) == 2
+
+
+async def test_a_first_turn_creates_its_conversation_with_the_check(store):
+    user, conv = new_id("user"), new_id("conv")
+    await history.record_turn(
+        user, conv, "dlg-1", "2026-01-01T00:00:00Z", "the title", [], ANSWER, "CUST-0002",
+        check=history.identity_check("CUST-0002", "", "2026-01-01T00:00:00Z"),
+    )  # fmt: skip
+    assert await history.verified_customer(user, conv) == Verified("CUST-0002", "")
+    assert (await history.get_conversation(user, conv))["title"] == "the title"
 
 
 def b64(value: bytes) -> str:
