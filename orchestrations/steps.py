@@ -312,7 +312,6 @@ def _call(
     """Schedule `call_specialist` for `step`, carrying its agent's queued events."""
     limits = job["limits"]
     call: SpecialistCall = {
-        "events": events.take(step.agent),
         "deadline": deadline.isoformat(),
         "agent": step.agent,
         "skill": step.skill,
@@ -332,6 +331,9 @@ def _call(
         left = (deadline - context.current_utc_datetime).total_seconds()
         call["timeoutSeconds"] = max(left, 0.001)
         call["silenceSeconds"] = _stream_limits(job)[1]
+    carried = events.take(step.agent)
+    if carried:  # a retry usually has none: no empty list kept in the history
+        call["events"] = carried
     return context.call_activity(CALL_SPECIALIST, call)
 
 
