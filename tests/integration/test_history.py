@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -337,19 +338,21 @@ async def test_each_answer_records_the_customer_it_was_about(store):
     assert [a["customerId"] for a in answers] == [None, "CUST-0002"]
 
 
+HTTP_LOG = "azure.core.pipeline.policies.http_logging_policy"
+
+
 def table_requests(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
-    """(method, table) of each Table request the SDK sent, as its own HTTP logging policy saw it."""
+    """(method, table) of each Table request this thread sent, as the SDK's own HTTP logging
+    policy saw it (a devhost another test left running sends its own, from its loop's thread)."""
     requests = []
     for record in caplog.records:
         message = record.getMessage()
-        if record.name == HTTP_LOG and message.startswith("Request URL: "):
+        mine = record.thread == threading.get_ident()
+        if mine and record.name == HTTP_LOG and message.startswith("Request URL: "):
             url = message.split("'")[1]
             method = message.split("Request method: '")[1].split("'")[0]
             requests.append((method, url.split("?")[0].rsplit("/", 1)[-1].split("(")[0]))
     return requests
-
-
-HTTP_LOG = "azure.core.pipeline.policies.http_logging_policy"
 
 
 async def test_a_turn_that_checked_an_identity_writes_its_conversation_once(store, caplog):
