@@ -1,6 +1,6 @@
 """Our thin A2A client (voicea2a/a2a.py) against a2a-sdk's client (issue 16, item 6).
 
-Three measurements, side by side in one run, against a2a-sdk peers on loopback
+Four measurements, side by side in one run, against a2a-sdk peers on loopback
 (tests/a2a_peers.py):
 
 1. cold import: a fresh interpreter imports what the `call_specialist` activity needs anyway
@@ -8,7 +8,11 @@ Three measurements, side by side in one run, against a2a-sdk peers on loopback
 2. first call: a fresh interpreter imports a client and makes one streamed call to the
    multi-artifact peer (card fetch included), timed from its start to the answer;
 3. behaviour: each client against streaming-only, slow (longer than the old 6 s), silent,
-   multi-artifact (1.0 and 0.3, parts compared) and oversized streams.
+   multi-artifact (1.0 and 0.3, parts compared) and oversized streams;
+4. calls in a row: ours, streamed calls one after another on one client, with each stream read
+   to its end (the client's way) or closed at the task's last event (`STREAM_END_SECONDS = 0`,
+   its way before): this process's CPU per call (client and peer share it) and the TCP
+   connections opened.
 
     .venv/bin/python bench/a2a_client.py [--runs 9] [--slow-updates 7]
 """
@@ -294,6 +298,42 @@ async def behaviour(slow_updates: int) -> list[tuple[str, str, str]]:
     return rows
 
 
+async def calls_in_a_row(calls: int, rounds: int) -> dict[str, tuple[list[float], list[int]]]:
+    """Per case, each round's CPU ms per call and connections opened (see the docstring, 4)."""
+    import voicea2a.a2a as a2a
+    from tests.a2a_peers import multi_artifact_agent
+
+    cases = {"read to its end": a2a.STREAM_END_SECONDS, "closed at the last event": 0.0}
+    seen: dict[str, tuple[list[float], list[int]]] = {name: ([], []) for name in cases}
+    async with multi_artifact_agent("1.0") as agent:
+        for round_ in range(rounds + 1):  # the first round warms up
+            for name, wait in cases.items():
+                a2a.STREAM_END_SECONDS = wait
+                used, connections = await _one_client(agent.url, calls)
+                if round_:
+                    seen[name][0].append(used)
+                    seen[name][1].append(connections)
+    a2a.STREAM_END_SECONDS = cases["read to its end"]
+    return seen
+
+
+async def _one_client(url: str, calls: int) -> tuple[float, int]:
+    """`calls` streamed calls in a row on a new client: CPU ms per call, connections opened."""
+    from voicea2a.a2a import fetch_card, send_message
+
+    ports: set[int] = set()
+
+    async def record_port(response: httpx.Response) -> None:
+        ports.add(response.extensions["network_stream"].get_extra_info("client_addr")[1])
+
+    async with httpx.AsyncClient(event_hooks={"response": [record_port]}) as http:
+        card = await fetch_card(http, url, timeout=10, max_bytes=1_000_000)
+        started = time.process_time()
+        for _ in range(calls):
+            await send_message(http, card, text="hi", timeout=10, max_bytes=1_000_000)
+        return (time.process_time() - started) * 1000 / calls, len(ports)
+
+
 # --- lines of code -----------------------------------------------------------------------------
 
 WIRE = {
@@ -368,7 +408,7 @@ def sdk_lines() -> int:
 
 
 def main() -> None:
-    """Measure and print the three tables and the lines of code."""
+    """Measure and print the four tables and the lines of code."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--slow-updates", type=int, default=7)
@@ -408,9 +448,19 @@ def main() -> None:
     for case, mine, theirs in asyncio.run(behaviour(args.slow_updates)):
         print(f"{case:<38} | {mine:<44} | {theirs}")
 
+    in_a_row = asyncio.run(calls_in_a_row(calls=100, rounds=args.runs))
+    print(f"\n4. 100 streamed calls in a row on one client, {args.runs} alternated rounds")
+    print(f"{'case':<28} {'CPU ms per call':>16} {'connections':>12}")
+    for case, (cpu, connections) in in_a_row.items():
+        print(f"{case:<28} {statistics.median(cpu):>16.2f} {max(connections):>12}")
+    ratio = statistics.median(in_a_row["read to its end"][0]) / statistics.median(
+        in_a_row["closed at the last event"][0]
+    )
+    print(f"read to its end / closed at the last event: {ratio:.2f}")
+
     total, wire = code_lines(ROOT / "voicea2a" / "a2a.py")
     print(
-        f"\n4. lines of code: voicea2a/a2a.py {total} (of which {wire} wire-level: requests, "
+        f"\n5. lines of code: voicea2a/a2a.py {total} (of which {wire} wire-level: requests, "
         f"SSE, replies, parts; the rest, card validation, errors, credentials, trace headers, "
         f"stays either way); a2a-sdk client + 0.3 compat: {sdk_lines()} lines"
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import enum
 import json
 import re
@@ -40,6 +41,9 @@ A2A_VERSION = "1.0"
 CARD_PATHS = ("/.well-known/agent-card.json", "/.well-known/agent.json")
 ACCEPTED_OUTPUT_MODES = ("text/plain", "application/json")
 EXCERPT_CHARS = 120
+# How long a stream may take to end after its task's last event. A2A servers close it then, so
+# it ends at once and its connection serves the next call; one that stays open is dropped.
+STREAM_END_SECONDS = 0.05
 # Only these caller headers are forwarded, so passing an incoming request's headers can never
 # leak its credentials to an agent.
 FORWARDED_HEADERS = frozenset({"traceparent", "tracestate", "x-correlation-id"})
@@ -407,7 +411,7 @@ async def send_message(
             forwarded["traceparent"] = traceparent
         secrets: list[str] = []
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(timeout) as limit:
                 credential = await credentials.headers(card) if credentials else {}
                 secrets = [value.removeprefix("Bearer ") for value in credential.values()]
                 request_headers = {
@@ -429,6 +433,7 @@ async def send_message(
                         silence=silence or timeout,
                         max_bytes=max_bytes,
                         on_progress=on_progress,
+                        ends_by=limit.when() or 0.0,
                     )
                 else:
                     status, body = await _exchange(
@@ -521,6 +526,7 @@ async def _stream_exchange(
     silence: float,
     max_bytes: int,
     on_progress: ProgressCallback | None,
+    ends_by: float,
 ) -> tuple[int, A2AResult]:
     """POST a streaming request; read the SSE reply, or a plain JSON one (an error, or a
     server that answers in one piece)."""
@@ -544,8 +550,9 @@ async def _stream_exchange(
                 silence=silence,
                 max_bytes=max_bytes,
                 on_progress=on_progress,
+                ends_by=ends_by,
             )
-            # Leaving the block closes the connection: nothing after the end is read.
+            # A stream read to its end leaves its connection to the pool; any other is closed.
             return response.status_code, result
     except httpx.TimeoutException:
         raise A2AError(A2AErrorKind.TIMEOUT, f"POST {url} timed out after {timeout:g} s") from None
@@ -563,16 +570,19 @@ async def _read_stream(
     silence: float,
     max_bytes: int,
     on_progress: ProgressCallback | None,
+    ends_by: float,
 ) -> A2AResult:
     """Build the task up from the stream's events until it ends or waits for someone; each
-    event must come within `silence` seconds of the one before (of the request, for the first)."""
+    event must come within `silence` seconds of the one before (of the request, for the first).
+    `ends_by` is the loop time the whole call must end by."""
     who = f"agent '{card.name}'"
     task = _StreamedTask()
     loop = asyncio.get_running_loop()
     quiet = asyncio.timeout(silence)
+    events = _sse_data(response, card.rpc_url, max_bytes)
     try:
         async with quiet:
-            async for data in _sse_data(response, card.rpc_url, max_bytes):
+            async for data in events:
                 quiet.reschedule(loop.time() + silence)
                 result = _stream_result(who, request_id, data)
                 try:
@@ -582,7 +592,9 @@ async def _read_stream(
                         A2AErrorKind.MALFORMED, f"{who} sent an unexpected stream event: {exc}"
                     ) from None
                 if ended:
-                    return task.result(who)
+                    answer = task.result(who)
+                    await _read_to_end(events, min(ends_by, quiet.when() or ends_by))
+                    return answer
                 if progress is not None and on_progress is not None:
                     await on_progress(progress)
     except TimeoutError:
@@ -593,6 +605,23 @@ async def _read_stream(
     raise A2AError(
         A2AErrorKind.CONNECTION, f"{who} closed its stream before the task ended ({task.state})"
     )
+
+
+async def _read_to_end(events: AsyncIterator[str], deadline: float) -> None:
+    """Wait `STREAM_END_SECONDS` at most for a stream whose task has ended to end too: a response
+    read to its end leaves its connection in the pool, and the next call skips a TCP handshake.
+    A stream that goes on, fails or sends more is left; leaving it closes the connection. The
+    wait ends well before `deadline` (loop time), so it never costs the call its answer."""
+    import httpx
+
+    loop = asyncio.get_running_loop()
+    until = min(loop.time() + STREAM_END_SECONDS, deadline - STREAM_END_SECONDS)
+    if until <= loop.time():
+        return
+    with contextlib.suppress(TimeoutError, A2AError, httpx.HTTPError):
+        async with asyncio.timeout_at(until):
+            async for _ in events:
+                return  # an event after the last one: not ours to read
 
 
 async def _sse_data(response: httpx.Response, url: str, max_bytes: int) -> AsyncIterator[str]:

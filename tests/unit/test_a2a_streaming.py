@@ -12,12 +12,14 @@ from aiohttp import web
 
 from tests.loopback import LoopbackServer
 from voicea2a.a2a import (
+    STREAM_END_SECONDS,
     A2AError,
     A2AErrorKind,
     A2APart,
     AgentCardInfo,
     _next_line,
     _part,
+    _read_to_end,
     _sse_data,
     parse_card,
     send_message,
@@ -217,6 +219,7 @@ class SseAgent:
         self.hold = False
         self.release = asyncio.Event()
         self.requests: list[tuple[dict, dict]] = []
+        self.peers: list[tuple[str, int]] = []  # the client's address, per request
         self.request_id = ""
 
     async def start(self) -> "SseAgent":
@@ -246,6 +249,8 @@ class SseAgent:
         body = await request.json()
         self.request_id = body["id"]
         self.requests.append((dict(request.headers), body))
+        assert request.transport is not None
+        self.peers.append(request.transport.get_extra_info("peername"))
         response = web.StreamResponse(
             status=self.status, headers={"Content-Type": self.content_type}
         )
@@ -378,6 +383,47 @@ async def test_input_required_ends_the_call(agent, client):
     agent.hold = True
     result = await send_message(client, agent.card(), text="x", **LIMITS)
     assert (result.state, result.text, result.task_id) == ("input-required", "which?", "t-1")
+
+
+COMPLETED = status("TASK_STATE_COMPLETED", "done")
+
+
+async def test_a_stream_that_ends_with_its_task_leaves_its_connection_to_the_next_call(
+    agent, client
+):
+    agent.script = [sse(ok_event(agent, TASK), ok_event(agent, COMPLETED))]
+    for _ in range(2):
+        result = await send_message(client, agent.card(), text="x", **LIMITS)
+        assert (result.state, result.text) == ("completed", "done")
+    assert len(agent.peers) == 2 and agent.peers[0] == agent.peers[1]
+
+
+@pytest.mark.parametrize("more", [False, True], ids=["held open", "sending more"])
+async def test_a_stream_that_goes_on_after_its_task_ended_is_closed_not_read(more, agent, client):
+    # The answer is the task's last state, and the connection is closed (the next call opens
+    # another), not waited on or left half read in the pool.
+    agent.script = [sse(ok_event(agent, TASK), ok_event(agent, COMPLETED))]
+    if more:
+        agent.script.append(sse(ok_event(agent, status("TASK_STATE_WORKING", "more"))))
+    agent.hold = True
+    for _ in range(2):
+        result = await send_message(client, agent.card(), text="x", **LIMITS)
+        assert (result.state, result.text) == ("completed", "done")
+    assert len(agent.peers) == 2 and agent.peers[0] != agent.peers[1]
+
+
+async def test_no_wait_for_the_end_of_a_stream_when_the_call_is_nearly_out_of_time():
+    read = []
+
+    async def events():
+        read.append("an event")
+        yield "{}"
+
+    loop = asyncio.get_running_loop()
+    await _read_to_end(events(), loop.time() + STREAM_END_SECONDS)
+    assert read == []
+    await _read_to_end(events(), loop.time() + 10)
+    assert read == ["an event"]
 
 
 async def test_a_streamed_message_is_the_answer(agent, client):
