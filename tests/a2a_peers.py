@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 from a2a.helpers import (
     new_data_part,
     new_raw_part,
@@ -170,3 +171,13 @@ def multi_artifact_agent(version: str = "1.0", *, streaming: bool = True) -> Sdk
         card_of("multi-artifact", version, streaming=streaming),
         v0_3=version == "0.3",
     )
+
+
+class LocalPorts:
+    """An httpx response hook keeping each response's local port: one port, one connection."""
+
+    def __init__(self) -> None:
+        self.ports: list[int] = []
+
+    async def __call__(self, response: httpx.Response) -> None:
+        self.ports.append(response.extensions["network_stream"].get_extra_info("client_addr")[1])

@@ -15,6 +15,7 @@ from tests.a2a_peers import (
     LIST_DATA,
     OBJECT_DATA,
     PART_METADATA,
+    LocalPorts,
     MultiArtifactExecutor,
     card_of,
     multi_artifact_agent,
@@ -112,22 +113,17 @@ async def test_a_streaming_only_agent_is_answered_by_streaming(version, recorder
 async def test_a_peer_that_ends_its_stream_with_the_task_keeps_one_connection(version):
     # a2a-sdk closes a stream after the task's last event: read to its end, the connection goes
     # back to the pool and the next call skips a TCP handshake.
-    local_ports: list[int] = []
-
-    async def record_port(response: httpx.Response) -> None:
-        stream = response.extensions["network_stream"]
-        local_ports.append(stream.get_extra_info("client_addr")[1])
-
+    local = LocalPorts()
     async with (
         streaming_only_agent(version) as agent,
-        httpx.AsyncClient(event_hooks={"response": [record_port]}) as client,
+        httpx.AsyncClient(event_hooks={"response": [local]}) as client,
     ):
         card = await fetch_card(client, agent.url, **LIMITS)
         for _ in range(3):
             result = await send_message(client, card, text="is the line down?", **LIMITS)
             assert (result.state, result.text) == ("completed", FINDING)
-    assert len(local_ports) == 4  # the card, then three calls
-    assert len(set(local_ports)) == 1
+    assert len(local.ports) == 4  # the card, then three calls
+    assert len(set(local.ports)) == 1
 
 
 async def test_a_slow_streaming_agent_is_answered_past_the_old_deadline(http):
