@@ -25,6 +25,7 @@ from azure.functions._abc import RetryContext, RpcException, TraceContext
 
 from devhost import worker_rules
 from devhost.cpu import CpuLedger, Kind, metered, run_measured
+from devhost.occupancy import Occupancy
 from devhost.worker_rules import IndexedFunction
 
 HTTP_TRIGGER = "httpTrigger"
@@ -253,6 +254,7 @@ class FunctionRunner(Protocol):
     processes of FUNCTIONS_WORKER_PROCESS_COUNT (devhost/workerpool.py)."""
 
     ledger: CpuLedger
+    occupancy: Occupancy
 
     async def call_http(
         self, info: FunctionInfo, request: func.HttpRequest, client_json: str | None
@@ -286,6 +288,8 @@ class Invoker:
         )
         # The thread CPU each invocation spends, by kind (devhost/cpu.py): the worker's share.
         self.ledger = ledger or CpuLedger()
+        # The wall time invocations keep an instance executing (devhost/occupancy.py).
+        self.occupancy = Occupancy()
 
     async def call(self, info: FunctionInfo, inputs: dict[str, Any]) -> meta.Datum | None:
         """Invoke `info` as the worker does: decode each input, call, encode the return value.

@@ -19,6 +19,7 @@ from devhost.durable.store import MemoryStore
 from devhost.durable.storeconfig import build_store, store_mode
 from devhost.functions import FunctionIndex, FunctionRunner, Invoker, index_app, load_app
 from devhost.keys import HostKey
+from devhost.occupancy import Occupancy
 from devhost.server import CorsPolicy, FunctionsHandler, access_log, admin_handler, static_handler
 from devhost.settings import HostSettings, load_settings, worker_process_count
 from devhost.timers import TimerRunner
@@ -95,6 +96,11 @@ class DevHost:
     def cpu(self) -> CpuLedger:
         """The app's functions' thread CPU by kind and function, and the engine's episodes."""
         return self.invoker.ledger
+
+    @property
+    def occupancy(self) -> Occupancy:
+        """The wall time the app's functions kept instances executing, by scale group."""
+        return self.invoker.occupancy
 
     @property
     def base_url(self) -> str:

@@ -143,7 +143,8 @@ class FunctionsHandler:
         body = await request.read()
         http_request = to_http_request(request, body, route_params)
         try:
-            result = await self.invoker.call_http(info, http_request, self.client_binding())
+            with self.invoker.occupancy.running("http", info.name):
+                result = await self.invoker.call_http(info, http_request, self.client_binding())
             response = to_web_response(result)
         except Exception:  # the host answers 500 with no body; the details go to the console only
             log.exception("function %s failed", info.name)
@@ -225,7 +226,8 @@ def admin_handler(
                 400, "invalid_request", f"'{name}' is a {info.trigger_type} function."
             )
         try:
-            await invoker.call_timer(info, client_binding())
+            with invoker.occupancy.running("timer", info.name):
+                await invoker.call_timer(info, client_binding())
         except Exception:
             log.exception("function %s failed", name)
             return web.json_response({"function": name, "status": "failed"}, status=500)

@@ -61,6 +61,7 @@ class TimerRunner:
     async def _fire(self, info: FunctionInfo) -> None:
         log.info("[timer] %s: running", info.name)
         try:
-            await self.invoker.call_timer(info, self.client_binding())
+            with self.invoker.occupancy.running("timer", info.name):
+                await self.invoker.call_timer(info, self.client_binding())
         except Exception:  # a failing run is logged; the schedule goes on, as in the host
             log.exception("[timer] %s failed", info.name)

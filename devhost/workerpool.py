@@ -29,6 +29,7 @@ import azure.functions as func
 from devhost import workerwire as wire
 from devhost.cpu import CpuLedger, Kind, Usage
 from devhost.functions import AppLoadError, FunctionInfo, HttpResult
+from devhost.occupancy import Occupancy
 
 log = logging.getLogger("devhost.workers")
 
@@ -195,6 +196,7 @@ class WorkerPool:
         self._serving = False
         self._closing = False
         self.ledger = CpuLedger(remote=self.cpu_tallies)
+        self.occupancy = Occupancy()
 
     @property
     def pids(self) -> list[int]:

@@ -79,6 +79,10 @@ param functionMaximumInstanceCount int = 100
 ])
 param functionInstanceMemoryMB int = 2048
 
+@minValue(1)
+@description('HTTP requests one instance serves at once; Flex Consumption would take 1 for a Python app (docs/deploy.md).')
+param functionHttpPerInstanceConcurrency int = 16
+
 // Voice callers feel cold starts: the first request after an idle spell waits for an instance
 // to start and import the app. Each always-ready instance removes that wait for one instance's
 // worth of traffic, and is billed all month whether used or not (docs/operations.md: the cost).
@@ -333,6 +337,7 @@ module functions 'app/functions.bicep' = {
     allowedOrigins: union([staticWeb.outputs.uri], corsAllowedOrigins)
     maximumInstanceCount: functionMaximumInstanceCount
     instanceMemoryMB: functionInstanceMemoryMB
+    httpPerInstanceConcurrency: functionHttpPerInstanceConcurrency
     alwaysReadyInstances: functionAlwaysReadyInstances
     taskHubName: taskHubName
     agentHealthSchedule: agentHealthScheduleInAzure

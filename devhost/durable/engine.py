@@ -498,9 +498,10 @@ class DurableEngine:
         info = self.index.orchestrators[instance.name]
         loop = asyncio.get_running_loop()
         try:
-            result = await loop.run_in_executor(
-                self._orchestrator_thread, self.invoker.call_orchestrator, info, context_json
-            )
+            with self.invoker.occupancy.running("orchestrator", info.name):
+                result = await loop.run_in_executor(
+                    self._orchestrator_thread, self.invoker.call_orchestrator, info, context_json
+                )
         except Exception as exc:  # the SDK reports orchestrator exceptions this way
             text = str(exc)
             if OUT_OF_PROC_MARKER in text:
@@ -670,7 +671,8 @@ class DurableEngine:
         """Run the activity once; its TaskCompleted or TaskFailed message."""
         self._step(f"{label}: started")
         try:
-            result_json = await self.invoker.call_activity(info, input_json)
+            with self.invoker.occupancy.running("activity", info.name):
+                result_json = await self.invoker.call_activity(info, input_json)
         except Exception as exc:  # an activity's exception becomes TaskFailed, as in the host
             details = "".join(traceback.format_exception(exc))
             self._step(f"{label}: failed: {exc}")

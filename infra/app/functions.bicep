@@ -49,6 +49,15 @@ param maximumInstanceCount int = 100
 ])
 param instanceMemoryMB int = 2048
 
+// Flex Consumption runs a Python app's HTTP functions one request per instance unless told
+// otherwise. A voice turn's POST /api/messages waits on its delegation for about a second while
+// using a few ms of CPU (bench/README.md "Instance time per turn"), so at one request per
+// instance every turn in flight holds, and bills, an instance of its own. Every HTTP function
+// here is async (tests/infra/test_hosting.py): concurrent requests share the worker's event loop.
+@description('Most HTTP requests one instance serves at once (Flex Consumption; its default for Python apps is 1).')
+@minValue(1)
+param httpPerInstanceConcurrency int = 16
+
 @description('Always-ready instances in each of the `http` and `durable` scale groups (0: scale to zero; each one is billed while idle).')
 @minValue(0)
 param alwaysReadyInstances int = 0
@@ -247,6 +256,11 @@ resource api 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
+        triggers: {
+          http: {
+            perInstanceConcurrency: httpPerInstanceConcurrency
+          }
+        }
         // Flex Consumption scales HTTP functions and Durable functions (orchestrators,
         // activities) in separate groups, and a voice turn crosses both: POST /api/messages runs
         // in `http`, the delegation it starts in `durable`. Warming only `http` would leave the

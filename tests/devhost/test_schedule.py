@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from devhost.occupancy import Occupancy
 from devhost.schedule import (
     CronSchedule,
     IntervalSchedule,
@@ -238,6 +239,8 @@ async def test_the_runner_fires_at_each_occurrence_of_the_schedule():
         now += timedelta(seconds=seconds)
 
     class Invoker:
+        occupancy = Occupancy()
+
         async def call_timer(self, info, client_json) -> None:
             fired.append(now)
 

@@ -93,6 +93,8 @@ def test_environment_values_round_trip_through_outputs():
 def test_operations_parameters_come_from_the_azd_environment():
     given = parameters()
     assert given["functionAlwaysReadyInstances"] == "${FUNCTION_ALWAYS_READY_INSTANCES=0}"
+    given_concurrency = given["functionHttpPerInstanceConcurrency"]
+    assert given_concurrency == "${FUNCTION_HTTP_PER_INSTANCE_CONCURRENCY=16}"
     assert given["agentHealthSchedule"] == "${AGENT_HEALTH_SCHEDULE}"
     assert given["alertEmailAddress"] == "${ALERT_EMAIL_ADDRESS}"
 

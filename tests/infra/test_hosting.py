@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from devhost.functions import index_app, load_app
 from tests.infra.bicep import (
     ROOT,
     accessor_path,
@@ -61,6 +62,31 @@ def test_scale_settings_are_parameters_passed_from_main():
     assert root.params["functionMaximumInstanceCount"]["default"] == 100
     assert root.params["functionInstanceMemoryMB"]["default"] == 2048
     assert root.params["functionAlwaysReadyInstances"]["default"] == 0
+
+
+def test_an_instance_serves_several_http_requests_at_once():
+    # Left unset, Flex Consumption gives a Python app one HTTP request per instance: every voice
+    # turn waiting on its delegation would hold (and bill) an instance of its own.
+    scale = site().get("properties.functionAppConfig.scaleAndConcurrency")
+    assert scale["triggers"] == {"http": {"perInstanceConcurrency": "httpPerInstanceConcurrency"}}
+    functions = template("app/functions.bicep")
+    assert functions.params["httpPerInstanceConcurrency"]["default"] == 16
+    assert decorator(functions.params["httpPerInstanceConcurrency"], "min_value") == 1
+    module, _ = module_call("functions")
+    assert module.get("params.httpPerInstanceConcurrency") == "functionHttpPerInstanceConcurrency"
+    root = main().params["functionHttpPerInstanceConcurrency"]
+    assert root["default"] == 16
+    assert decorator(root, "min_value") == 1
+
+
+def test_every_http_function_is_async(app_env):
+    # What makes more than one request per instance safe: one worker process per instance on
+    # Flex Consumption, and async functions share its event loop instead of queuing for its
+    # threads.
+    app_env(FUNCTIONS_WORKER_RUNTIME="python", TASKHUB_NAME="hostingtest")
+    index = index_app(load_app(ROOT), "api")
+    assert len(index.http) >= 19
+    assert [info.name for info in index.http if not info.is_async] == []
 
 
 def test_deployment_package_container_is_read_with_the_app_identity():
