@@ -11,8 +11,10 @@ with our A2A client. A second table splits this process's CPU per turn, up to th
 turn's orchestration: the worker's (the app's functions, by kind, as the devhost's ledger
 charged them: devhost/cpu.py), the harness's (load generator, local Web PubSub) and the
 devhost's own, with orchestrator episodes and history events per turn; a third one splits the
-worker's by function. `--pubsub both` runs each level twice side by side, with the local Web
-PubSub service and with a black hole (a socket that accepts connections and never answers):
+worker's by function; a fourth gives the instance time per turn of each Flex Consumption scale
+group (what Azure bills), with one invocation per instance and with all on one. `--pubsub
+both` runs each level twice side by side, with the local Web PubSub service and with a black
+hole (a socket that accepts connections and never answers):
 events must never hold up an answer. `--durable-store both` runs each level on two devhosts in
 this process, side by side: one keeping Durable state in memory, one in Azurite (the default).
 `--worker-processes 1,2` runs each level on a devhost per FUNCTIONS_WORKER_PROCESS_COUNT, side by
@@ -38,6 +40,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +57,7 @@ from bench.common import add_log_option, highest_passing, percentile, send_logs_
 from devhost import cpu  # noqa: E402
 from devhost.durable.engine import TERMINAL  # noqa: E402
 from devhost.host import DevHost  # noqa: E402
+from devhost.occupancy import DURABLE, HTTP, Occupied  # noqa: E402
 from devhost.pubsub import PubSubService  # noqa: E402
 from devhost.workerpool import WorkerPool  # noqa: E402
 from tests.agents.identities import IDENTITIES  # noqa: E402
@@ -77,6 +81,7 @@ CUSTOMERS = ["CUST-0001", "CUST-0002", "CUST-0004", "CUST-0006", "CUST-0007", "C
 KEY = "bench-access-key-0123456789abcdefghijklmnopqrstuvwxyz"
 # Capacity: the most conversations at once whose median turn stays within this of the ideal.
 CAPACITY_OVERHEAD = 1.2
+INSTANCE_MEMORY_MB = 2048  # infra's functionInstanceMemoryMB
 
 
 def free_port_block(size: int) -> int:
@@ -158,6 +163,7 @@ class Split:
     ledger: cpu.CpuSnapshot
     harness: dict[str, float]
     orchestrator_thread: float | None
+    occupancy: Mapping[str, Occupied]
 
     @property
     def devhost_own(self) -> float:
@@ -174,6 +180,7 @@ class Sample:
     ledger: cpu.CpuSnapshot
     harness: dict[str, float]
     orchestrator_thread: float | None
+    occupancy: Mapping[str, Occupied]
 
     @classmethod
     def take(cls, devhost: DevHost, harness: dict[str, cpu.Meter]) -> Sample:
@@ -187,6 +194,7 @@ class Sample:
             # A cross-check of the ledger: the thread that runs nothing but episodes (in this
             # process only: worker processes run them elsewhere).
             None if workers else thread_cpu(list(devhost.engine._orchestrator_thread._threads)),
+            devhost.occupancy.snapshot(),
         )
 
     def since(self, start: Sample) -> Split:
@@ -199,6 +207,10 @@ class Sample:
             self.ledger.minus(start.ledger),
             {name: seconds - start.harness[name] for name, seconds in self.harness.items()},
             thread,
+            {
+                group: occupied.minus(start.occupancy.get(group, Occupied()))
+                for group, occupied in self.occupancy.items()
+            },
         )
 
 
@@ -269,6 +281,35 @@ def print_splits(splits: list[tuple[str, str, int, Split]]) -> None:
             for _, _, count, split in splits
         )
     )
+
+
+def print_instance_time(splits: list[tuple[str, str, int, Split]]) -> None:
+    """Per turn and Flex Consumption scale group: the worker's CPU and the instance time."""
+    gb = INSTANCE_MEMORY_MB / 1024
+    print(
+        "\nInstance time per turn, by Flex Consumption scale group (devhost/occupancy.py): "
+        "invocations, the worker's CPU in ms, and the wall seconds the invocations kept an "
+        "instance executing: `held` with one invocation per instance (a Python app's HTTP "
+        f"default), `busy` with all of them on one; GB-s at {INSTANCE_MEMORY_MB} MB"
+    )
+    print(
+        f"{'setup':>12} {'pubsub':>10} {'concurrency':>11} {'group':>8} {'invocations':>11} "
+        f"{'CPU ms':>7} {'held s':>7} {'busy s':>7} {'CPU / held':>10} "
+        f"{'GB-s held':>9} {'GB-s busy':>9}"
+    )
+    kinds_of = {HTTP: ("http",), DURABLE: ("orchestrator", "activity")}
+    for store, mode, count, split in splits:
+        for group, kinds in kinds_of.items():
+            occupied = split.occupancy.get(group, Occupied())
+            used = sum(split.ledger.by_kind[kind].cpu_seconds for kind in kinds)
+            held, busy = occupied.held_seconds / count, occupied.busy_seconds / count
+            print(
+                f"{store:>12} {mode:>10} {count:>11} {group:>8} "
+                f"{occupied.invocations / count:>11.1f} {used * 1000 / count:>7.1f} "
+                f"{held:>7.2f} {busy:>7.2f} "
+                f"{used / count / held if held else 0:>10.1%} "
+                f"{held * gb:>9.2f} {busy * gb:>9.2f}"
+            )
 
 
 def body(index: int) -> dict:
@@ -568,6 +609,7 @@ def main() -> None:
                 f"   {used['app']:.0f} / {used['agents']:.0f} / {used['azurite']:.0f}"
             )
         print_splits(splits)
+        print_instance_time(splits)
         use_pubsub(ports["up"])
         for setup, devhost in hosts.items() if args.capacity_limit else ():
             probes: dict[int, float] = {}
