@@ -6,6 +6,11 @@ prints the median of N runs of each, their ratio, and which heavy SDKs the app i
 checkout, e.g. `git worktree add /tmp/before HEAD~1`), that app's import is measured in the same
 rounds, so a change is judged side by side on one machine's one load.
 
+As deployed: the app's own import (timed after the SDK floor's) from the deployment package
+(scripts/package.py, unpacked), as a new Flex Consumption instance starts from it, writing no
+bytecode back: once with the bytecode the package carries, once from its sources alone (what
+every cold start paid before the package carried it).
+
     .venv/bin/python bench/cold_start.py [--runs 9] [--against /tmp/before]
 """
 
@@ -14,12 +19,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from scripts import package  # noqa: E402
+
 HEAVY = [
     "azure.monitor.opentelemetry",
     "azure.keyvault.secrets",
@@ -32,6 +44,7 @@ HEAVY = [
 ]
 PROBE = """
 import json, sys, time
+{setup}
 started = time.perf_counter()
 {statement}
 elapsed = time.perf_counter() - started
@@ -39,30 +52,48 @@ print(json.dumps({{"ms": elapsed * 1000, "heavy": [m for m in {heavy!r} if m in 
 """
 FLOOR = "floor: import azure.functions, azure.durable_functions"
 APP = "app: import function_app"
+SHIPPED = "package, after the floor: with its bytecode"
+SOURCES = "package, after the floor: sources only"
 
 
-def local_environment(root: Path) -> dict[str, str]:
+def local_environment(deployed: bool) -> dict[str, str]:
     """The process environment plus the example settings, as the host would provide them."""
-    example = json.loads((root / "local.settings.example.json").read_text())["Values"]
+    example = json.loads((ROOT / "local.settings.example.json").read_text())["Values"]
     environment = {**example, **os.environ}
     # The warm-up writes .pyc files even where the shell says not to: every case is then
-    # measured with its bytecode cached, as the docstring says.
+    # measured with its bytecode cached, as the docstring says. A deployed package is all a new
+    # instance starts from: nothing is written into it.
     environment.pop("PYTHONDONTWRITEBYTECODE", None)
+    if deployed:
+        environment["PYTHONDONTWRITEBYTECODE"] = "1"
     return environment
 
 
-def measure(statement: str, root: Path) -> dict:
-    """One fresh interpreter importing `statement` in the app at `root`, timed inside it."""
-    code = PROBE.format(statement=statement, heavy=HEAVY)
+def measure(statement: str, root: Path, deployed: bool = False) -> dict:
+    """One fresh interpreter importing `statement` in the app at `root`, timed inside it; a
+    deployed package's app after the SDK floor, untimed."""
+    setup = "import azure.functions, azure.durable_functions" if deployed else ""
+    code = PROBE.format(setup=setup, statement=statement, heavy=HEAVY)
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=root,
         capture_output=True,
         text=True,
         check=True,
-        env=local_environment(root),
+        env=local_environment(deployed),
     )
     return json.loads(result.stdout)
+
+
+def unpack_package(folder: Path) -> tuple[Path, Path]:
+    """The deployment package unpacked twice in `folder`: as built, and without bytecode."""
+    archive = folder / "functionapp.zip"
+    package.build(ROOT, archive)
+    shipped, sources = folder / "shipped", folder / "sources"
+    with zipfile.ZipFile(archive) as opened:
+        opened.extractall(shipped)
+    shutil.copytree(shipped, sources, ignore=shutil.ignore_patterns("__pycache__"))
+    return shipped, sources
 
 
 def main() -> None:
@@ -72,24 +103,30 @@ def main() -> None:
     parser.add_argument("--against", type=Path, help="another checkout of the app to compare")
     args = parser.parse_args()
 
+    folder = Path(tempfile.mkdtemp(prefix="voicea2a-cold-start-"))
+    shipped, sources = unpack_package(folder)
     cases = {
-        FLOOR: ("import azure.functions, azure.durable_functions", ROOT),
-        APP: ("import function_app", ROOT),
+        FLOOR: ("import azure.functions, azure.durable_functions", ROOT, False),
+        APP: ("import function_app", ROOT, False),
+        SHIPPED: ("import function_app", shipped, True),
+        SOURCES: ("import function_app", sources, True),
     }
     if args.against:
         cases[f"against: import function_app ({args.against})"] = (
             "import function_app",
             args.against.resolve(),
+            False,
         )
     samples: dict[str, list[float]] = {name: [] for name in cases}
     heavy: dict[str, list[str]] = {}
-    for statement, root in cases.values():
-        measure(statement, root)  # warm-up: compile .pyc files
+    for statement, root, deployed in cases.values():
+        measure(statement, root, deployed)  # warm-up: compile .pyc files (none when deployed)
     for _ in range(args.runs):
-        for name, (statement, root) in cases.items():
-            sample = measure(statement, root)
+        for name, (statement, root, deployed) in cases.items():
+            sample = measure(statement, root, deployed)
             samples[name].append(sample["ms"])
             heavy[name] = sample["heavy"]
+    shutil.rmtree(folder)
 
     print(f"{'case':<58} {'median ms':>10} {'min':>8} {'max':>8}")
     for name, values in samples.items():
@@ -98,7 +135,13 @@ def main() -> None:
         )
     medians = {name: statistics.median(values) for name, values in samples.items()}
     floor, app = medians.pop(FLOOR), medians.pop(APP)
+    shipped_ms, sources_ms = medians.pop(SHIPPED), medians.pop(SOURCES)
     print(f"\nratio app / floor: {app / floor:.2f}  (median of {args.runs} runs each, alternated)")
+    print(
+        f"as deployed, the app's own import: {shipped_ms:.0f} ms with the package's bytecode, "
+        f"{sources_ms:.0f} ms from its sources ({sources_ms / shipped_ms:.2f}x); with the floor: "
+        f"{(floor + shipped_ms) / floor:.2f} vs {(floor + sources_ms) / floor:.2f} x the floor"
+    )
     for name, other in medians.items():
         print(
             f"ratio app / {name.split(': ', 1)[0]}: {app / other:.2f}  (its / floor: "

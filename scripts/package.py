@@ -2,13 +2,19 @@
 project folder except what `.funcignore` excludes (gitignore syntax), dependencies left to the
 remote build (Flex Consumption installs requirements.txt).
 
-Usage: python scripts/package.py [--out dist/functionapp.zip] [--root .]
+The package carries the app's bytecode: each instance Flex Consumption starts runs from the
+package, so without it every cold start compiles the app's sources again. `--bytecode` writes
+only that (azd's `prepackage` hook in azure.yaml; azd then zips the folder itself).
+
+Usage: python scripts/package.py [--out dist/functionapp.zip] [--root .] [--bytecode]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
+import py_compile
 import re
 import sys
 import zipfile
@@ -17,6 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 IGNORE_FILE = ".funcignore"
+RUNTIME = (3, 11)  # the Function App's Python: infra/app/functions.bicep, functionAppConfig.runtime
 
 
 @dataclass(frozen=True)
@@ -93,8 +100,40 @@ def package_files(root: Path) -> list[str]:
     return sorted(selected)
 
 
+def write_bytecode(root: Path) -> list[str]:
+    """Compile each Python file the package holds to its `__pycache__` bytecode for the app's
+    Python, checked against the source's hash (a zip does not keep modification times exactly),
+    and delete cached bytecode whose source is gone; the bytecode files, relative to `root`."""
+    if sys.version_info[:2] != RUNTIME:
+        version = ".".join(map(str, RUNTIME))
+        print(
+            f"package: Python {sys.version_info.major}.{sys.version_info.minor} cannot write "
+            f"the bytecode Python {version} imports: none written, so each new instance "
+            "compiles the app's sources at its cold start",
+            file=sys.stderr,
+        )
+        return []
+    sources = [name for name in package_files(root) if name.endswith(".py")]
+    written = []
+    for name in sources:
+        cached = importlib.util.cache_from_source(str(root / name))
+        py_compile.compile(
+            str(root / name),
+            cfile=cached,
+            dfile=name,  # not this machine's path
+            doraise=True,
+            invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
+        )
+        written.append(Path(cached).relative_to(root).as_posix())
+    for name in package_files(root):
+        if name.endswith(".pyc") and name not in written:
+            (root / name).unlink()
+    return written
+
+
 def build(root: Path, out: Path) -> list[str]:
-    """Write the zip and return what it holds."""
+    """Write the bytecode and the zip; what the zip holds."""
+    write_bytecode(root)
     files = package_files(root)
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -108,10 +147,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/package.sh", description=__doc__.split("\n")[0])
     parser.add_argument("--root", type=Path, default=ROOT, help="the Function App's folder")
     parser.add_argument("--out", type=Path, default=ROOT / "dist" / "functionapp.zip")
+    parser.add_argument(
+        "--bytecode", action="store_true", help="only write the bytecode the package carries"
+    )
     args = parser.parse_args(argv)
     if not (args.root / "function_app.py").is_file():
         print(f"package: no function_app.py in {args.root}", file=sys.stderr)
         return 1
+    if args.bytecode:
+        written = write_bytecode(args.root.resolve())
+        print(f"package: bytecode of {len(written)} modules in {args.root}")
+        return 0
     files = build(args.root.resolve(), args.out)
     print(f"package: {args.out} ({len(files)} files)")
     return 0

@@ -38,7 +38,7 @@ def services() -> dict[str, dict[str, str]]:
 def test_azure_yaml_deploys_the_function_app_and_the_static_site():
     assert re.search(r"^name: [a-z0-9-]+$", AZURE_YAML.read_text(), re.M)
     assert services() == {
-        "api": {"project": ".", "language": "python", "host": "function"},
+        "api": {"project": ".", "language": "python", "host": "function", "hooks": ""},
         "web": {"project": "./web", "host": "staticwebapp", "hooks": ""},
     }
     # web/index.html loads web/dist, a build output: it is built before packaging.
@@ -111,6 +111,21 @@ def test_an_unset_variable_never_blanks_a_string_default():
             assert not re.fullmatch(r"\$\{[A-Z0-9_]+\}", value), (
                 f"{name}: {value} would replace the default {default!r} with '' when unset"
             )
+
+
+def test_the_app_package_is_given_its_bytecode_first():
+    import yaml
+
+    hooks = yaml.safe_load(AZURE_YAML.read_text())["services"]["api"]["hooks"]
+    assert hooks == {
+        "prepackage": {
+            "posix": {
+                "shell": "sh",
+                "run": "python3 scripts/package.py --bytecode",
+                "continueOnError": False,
+            }
+        }
+    }
 
 
 def test_the_site_learns_its_api_from_the_deployment_and_forgets_it_after():

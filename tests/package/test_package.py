@@ -4,6 +4,7 @@ fresh virtual environment holding only requirements.txt (plus the host's own pac
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ import httpx
 import pytest
 
 from agents.settings import load_settings as load_agent_settings
+from scripts import package as packaging
 from scripts.package import is_ignored, parse_ignore
 from tests.agents.identities import IDENTITIES
 from tests.conftest import devhost_url, free_port
@@ -89,9 +91,87 @@ def test_the_zip_holds_what_the_app_runs_and_nothing_else(package: Path) -> None
         top = name.split("/", 1)[0]
         assert top not in {"tests", "bench", "web", "node_modules", "devhost", "agents", "infra"}
         assert not top.startswith((".venv", ".git")), name
-        assert "__pycache__" not in name and not name.endswith(".pyc"), name
     assert [name for name in names if name.startswith("docs/")] == ["docs/openapi.yaml"]
     assert "local.settings.json" not in names and "local.settings.example.json" not in names
+
+
+def test_each_module_comes_with_bytecode_for_the_apps_python_checked_by_its_hash(
+    package: Path,
+) -> None:
+    archive = zipfile.ZipFile(package)
+    names = archive.namelist()
+    assert sys.implementation.cache_tag == "cpython-311"  # the app's runtime (infra/)
+    cached = {
+        name: importlib.util.cache_from_source(name) for name in names if name.endswith(".py")
+    }
+    assert {name for name in names if name.endswith(".pyc")} == set(cached.values())
+    assert len(cached) > 60
+    for source, pyc_name in cached.items():
+        pyc = archive.read(pyc_name)
+        # PEP 552: the magic number, flags 0b11 (hash-based, checked), the source's hash.
+        assert pyc[:4] == importlib.util.MAGIC_NUMBER, pyc_name
+        assert int.from_bytes(pyc[4:8], "little") == 0b11, pyc_name
+        assert pyc[8:16] == importlib.util.source_hash(archive.read(source)), pyc_name
+
+
+def test_bytecode_is_written_for_the_packaged_modules_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / ".funcignore").write_text("tests/\n*.pyc\n!*.cpython-311.pyc\n")
+    for name in ("function_app.py", "api/routes.py", "api/gone.py", "tests/test_x.py"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("VALUE = 1\n")
+    assert set(packaging.write_bytecode(tmp_path)) == {
+        "__pycache__/function_app.cpython-311.pyc",
+        "api/__pycache__/gone.cpython-311.pyc",
+        "api/__pycache__/routes.cpython-311.pyc",
+    }
+    assert not (tmp_path / "tests" / "__pycache__").exists()
+    # A module removed since: its cached bytecode goes too.
+    (tmp_path / "api" / "gone.py").unlink()
+    assert len(packaging.write_bytecode(tmp_path)) == 2
+    assert not (tmp_path / "api" / "__pycache__" / "gone.cpython-311.pyc").exists()
+
+    # Another Python cannot write what 3.11 imports: it says so and writes nothing.
+    monkeypatch.setattr(packaging, "RUNTIME", (3, 99))
+    (tmp_path / "api" / "new.py").write_text("VALUE = 2\n")
+    assert packaging.write_bytecode(tmp_path) == []
+    assert not (tmp_path / "api" / "__pycache__" / "new.cpython-311.pyc").exists()
+    assert "cannot write the bytecode Python 3.99 imports" in capsys.readouterr().err
+
+
+def imports_compiling(root: Path) -> list[str]:
+    """The files under `root` Python compiled while importing the app from it, as a new
+    instance does: nothing is written back (the package is all it starts from)."""
+    probe = (
+        "import sys\n"
+        "compiled = []\n"
+        "def hook(event, args):\n"
+        "    if event == 'compile' and str(args[1]).startswith(sys.argv[1]):\n"
+        "        compiled.append(str(args[1]))\n"
+        "sys.addaudithook(hook)\n"
+        "import function_app\n"
+        "print('\\n'.join(compiled))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(root)],
+        cwd=root,
+        env={**os.environ, **settings_values(), "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.split()
+
+
+def test_an_instance_starting_from_the_package_compiles_none_of_the_apps_code(
+    unpacked: Path, tmp_path: Path
+) -> None:
+    assert imports_compiling(unpacked) == []
+    # Without the bytecode, every module it imports is compiled at each start.
+    bare = tmp_path / "wwwroot"
+    shutil.copytree(unpacked, bare, ignore=shutil.ignore_patterns("__pycache__"))
+    assert len(imports_compiling(bare)) > 40
 
 
 def test_funcignore_follows_gitignore_rules() -> None:
@@ -104,6 +184,9 @@ def test_funcignore_follows_gitignore_rules() -> None:
     assert is_ignored("top.txt", False, patterns)
     assert not is_ignored("api/top.txt", False, patterns)  # anchored at the root
     assert is_ignored("web", True, patterns)
+    patterns = parse_ignore("*.pyc\n!*.cpython-311.pyc\n")
+    assert is_ignored("api/__pycache__/x.cpython-312.pyc", False, patterns)
+    assert not is_ignored("api/__pycache__/x.cpython-311.pyc", False, patterns)
 
 
 @pytest.fixture(scope="module")
