@@ -50,7 +50,8 @@ started = time.perf_counter()
 elapsed = time.perf_counter() - started
 print(json.dumps({{"ms": elapsed * 1000, "heavy": [m for m in {heavy!r} if m in sys.modules]}}))
 """
-FLOOR = "floor: import azure.functions, azure.durable_functions"
+FLOOR_IMPORTS = "import azure.functions, azure.durable_functions"
+FLOOR = f"floor: {FLOOR_IMPORTS}"
 APP = "app: import function_app"
 SHIPPED = "package, after the floor: with its bytecode"
 SOURCES = "package, after the floor: sources only"
@@ -72,7 +73,7 @@ def local_environment(deployed: bool) -> dict[str, str]:
 def measure(statement: str, root: Path, deployed: bool = False) -> dict:
     """One fresh interpreter importing `statement` in the app at `root`, timed inside it; a
     deployed package's app after the SDK floor, untimed."""
-    setup = "import azure.functions, azure.durable_functions" if deployed else ""
+    setup = FLOOR_IMPORTS if deployed else ""
     code = PROBE.format(setup=setup, statement=statement, heavy=HEAVY)
     result = subprocess.run(
         [sys.executable, "-c", code],
@@ -106,7 +107,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="voicea2a-cold-start-"))
     shipped, sources = unpack_package(folder)
     cases = {
-        FLOOR: ("import azure.functions, azure.durable_functions", ROOT, False),
+        FLOOR: (FLOOR_IMPORTS, ROOT, False),
         APP: ("import function_app", ROOT, False),
         SHIPPED: ("import function_app", shipped, True),
         SOURCES: ("import function_app", sources, True),

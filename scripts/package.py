@@ -113,9 +113,9 @@ def write_bytecode(root: Path) -> list[str]:
             file=sys.stderr,
         )
         return []
-    sources = [name for name in package_files(root) if name.endswith(".py")]
+    files = package_files(root)
     written = []
-    for name in sources:
+    for name in (name for name in files if name.endswith(".py")):
         cached = importlib.util.cache_from_source(str(root / name))
         py_compile.compile(
             str(root / name),
@@ -125,7 +125,7 @@ def write_bytecode(root: Path) -> list[str]:
             invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
         )
         written.append(Path(cached).relative_to(root).as_posix())
-    for name in package_files(root):
+    for name in files:  # bytecode there before: what was written now replaced its own
         if name.endswith(".pyc") and name not in written:
             (root / name).unlink()
     return written
