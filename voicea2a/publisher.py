@@ -12,6 +12,7 @@ from typing import Any
 from voicea2a.config import ConfigError, Settings, get_settings, parse_connection_string
 from voicea2a.events import OPS_GROUP, Event
 from voicea2a.loopcache import PerLoop
+from voicea2a.proxies import proxy_options
 from voicea2a.telemetry.metrics import record_event_failed, record_event_published
 
 log = logging.getLogger(__name__)
@@ -46,11 +47,13 @@ def _client(settings: Settings) -> Any:
 
         key = parse_connection_string(settings.webpubsub_connection_string)["accesskey"]
         # The endpoint config.py checked (with `Port=` applied as the SDK applies it).
-        return WebPubSubServiceClient(endpoint, hub, credential=AzureKeyCredential(key))
+        return WebPubSubServiceClient(
+            endpoint, hub, credential=AzureKeyCredential(key), **proxy_options(endpoint)
+        )
     from voicea2a.identity import async_azure_credential
 
     credential = async_azure_credential(settings.managed_identity_client_id)
-    return WebPubSubServiceClient(endpoint, hub, credential=credential)
+    return WebPubSubServiceClient(endpoint, hub, credential=credential, **proxy_options(endpoint))
 
 
 async def _close(client: Any) -> None:

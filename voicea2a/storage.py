@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any, cast
 
-from voicea2a.config import ConfigError, StorageSettings, get_settings
+from voicea2a.config import ConfigError, StorageSettings, get_settings, parse_connection_string
 from voicea2a.loopcache import PerLoop
+from voicea2a.proxies import proxy_options
 
 if TYPE_CHECKING:
     from azure.data.tables.aio import TableClient, TableServiceClient
@@ -27,6 +28,18 @@ def fail_fast(timeout_seconds: float, retries: int = 0) -> dict[str, Any]:
 REQUEST_PATH = fail_fast(3.0, retries=1)
 
 
+def table_endpoint(connection_string: str) -> str:
+    """The Table endpoint a connection string names, as the Tables SDK derives it."""
+    parts = parse_connection_string(connection_string)
+    if parts.get("usedevelopmentstorage", "").lower() == "true":
+        return "http://127.0.0.1:10002"
+    if "tableendpoint" in parts:
+        return parts["tableendpoint"]
+    protocol = parts.get("defaultendpointsprotocol", "https")
+    suffix = parts.get("endpointsuffix", "core.windows.net")
+    return f"{protocol}://{parts['accountname']}.table.{suffix}"
+
+
 class _Service:
     """A TableServiceClient with the credential it owns (closed together), and its table
     clients (built once: each one configures its own pipeline over the shared transport)."""
@@ -37,7 +50,10 @@ class _Service:
         self.tables: dict[str, TableClient] = {}
         self.credential: Any = None
         if storage.connection_string is not None:
-            self.client = TableServiceClient.from_connection_string(storage.connection_string)
+            self.client = TableServiceClient.from_connection_string(
+                storage.connection_string,
+                **proxy_options(table_endpoint(storage.connection_string)),
+            )
         else:
             from voicea2a.identity import async_azure_credential
 
@@ -45,7 +61,9 @@ class _Service:
             if endpoint is None:  # config.py refuses settings without one of the two forms
                 raise ConfigError("AzureWebJobsStorage__tableServiceUri or __accountName is unset")
             self.credential = async_azure_credential(storage.client_id)
-            self.client = TableServiceClient(endpoint=endpoint, credential=self.credential)
+            self.client = TableServiceClient(
+                endpoint=endpoint, credential=self.credential, **proxy_options(endpoint)
+            )
 
     async def close(self) -> None:
         await self.client.close()
