@@ -164,6 +164,8 @@ class Split:
     harness: dict[str, float]
     orchestrator_thread: float | None
     occupancy: Mapping[str, Occupied]
+    # The worker processes' CPU, every thread (None when the app runs in this process).
+    workers: float | None
 
     @property
     def devhost_own(self) -> float:
@@ -181,20 +183,23 @@ class Sample:
     harness: dict[str, float]
     orchestrator_thread: float | None
     occupancy: Mapping[str, Occupied]
+    workers: float | None
 
     @classmethod
     def take(cls, devhost: DevHost, harness: dict[str, cpu.Meter]) -> Sample:
         """Read every counter now."""
         workers = worker_pids(devhost)
+        worker_seconds = sum(map(cpu_seconds, workers))
         return cls(
             # This process, every thread (finer than /proc's clock ticks), and its workers.
-            time.process_time() + sum(map(cpu_seconds, workers)),
+            time.process_time() + worker_seconds,
             devhost.cpu.snapshot(),
             {name: meter.seconds for name, meter in harness.items()},
             # A cross-check of the ledger: the thread that runs nothing but episodes (in this
             # process only: worker processes run them elsewhere).
             None if workers else thread_cpu(list(devhost.engine._orchestrator_thread._threads)),
             devhost.occupancy.snapshot(),
+            worker_seconds if workers else None,
         )
 
     def since(self, start: Sample) -> Split:
@@ -211,6 +216,7 @@ class Sample:
                 group: occupied.minus(start.occupancy.get(group, Occupied()))
                 for group, occupied in self.occupancy.items()
             },
+            None if self.workers is None or start.workers is None else self.workers - start.workers,
         )
 
 
@@ -226,9 +232,10 @@ def print_splits(splits: list[tuple[str, str, int, Split]]) -> None:
     print(
         f"{'setup':>12} {'pubsub':>10} {'concurrency':>11} {kinds} {'worker':>7} "
         f"{'devhost own':>11} {'load gen':>8} {'pubsub':>7} {'process':>8} {'episodes':>8} "
-        f"{'history events':>14} {'replayed events':>15}"
+        f"{'history events':>14} {'replayed events':>15} {'worker processes':>16}"
     )
     for store, mode, count, split in splits:
+        whole = "-" if split.workers is None else f"{split.workers * 1000 / count:.1f}"
         ledger = split.ledger
         by_kind = " ".join(
             f"{ledger.by_kind[kind].cpu_seconds * 1000 / count:>12.1f}" for kind in cpu.KINDS
@@ -240,7 +247,8 @@ def print_splits(splits: list[tuple[str, str, int, Split]]) -> None:
             f"{split.harness['load'] * 1000 / count:>8.1f} "
             f"{split.harness['pubsub'] * 1000 / count:>7.1f} "
             f"{split.process * 1000 / count:>8.1f} {ledger.episodes / count:>8.1f} "
-            f"{ledger.history_events / count:>14.1f} {ledger.replayed_events / count:>15.1f}"
+            f"{ledger.history_events / count:>14.1f} {ledger.replayed_events / count:>15.1f} "
+            f"{whole:>16}"
         )
     print("\nThe worker's CPU by function, per turn: invocations, ms")
     functions = sorted(

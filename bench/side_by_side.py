@@ -4,9 +4,12 @@ The earlier commit is checked out in a git worktree (its own directory, sharing 
 .venv and node_modules); the two runs of `bench/delegation.py` alternate, `--rounds` times
 each, on the same machine under the same load. Printed: each run's per-turn row (the second
 table: the worker's CPU by kind, episodes, history), the medians, and this tree's / the
-commit's ratio of each column.
+commit's ratio of each column ("-" where a tree's bench has no figure, e.g. `worker processes`
+with the app in the bench's process). `--worker-processes N` runs both on a devhost with N
+worker processes (FUNCTIONS_WORKER_PROCESS_COUNT): their whole CPU is then a column of its own.
 
     .venv/bin/python bench/side_by_side.py [--base HEAD~1] [--levels 10] [--rounds 3]
+        [--worker-processes 2]
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = (".venv", "node_modules")
 COLUMNS = ("http", "orchestrator", "activity", "worker", "devhost own", "episodes")
-COLUMNS += ("history events", "replayed events", "p50 ms", "overhead p50")
+COLUMNS += ("history events", "replayed events", "process", "worker processes", "p50 ms")
+COLUMNS += ("overhead p50",)
 
 
 @contextlib.contextmanager
@@ -43,10 +47,17 @@ def worktree(commit: str) -> Iterator[Path]:
             subprocess.run([*git, "worktree", "remove", "--force", str(path)], check=True)
 
 
-def run(tree: Path, levels: str) -> dict[int, dict[str, float]]:
+def run(tree: Path, levels: str, worker_processes: str) -> dict[int, dict[str, float]]:
     """One run of the delegation bench in `tree`: its figures per concurrency level."""
     output = subprocess.run(
-        [str(ROOT / ".venv/bin/python"), "bench/delegation.py", "--levels", levels],
+        [
+            str(ROOT / ".venv/bin/python"),
+            "bench/delegation.py",
+            "--levels",
+            levels,
+            "--worker-processes",
+            worker_processes,
+        ],
         cwd=tree,
         check=True,
         capture_output=True,
@@ -88,6 +99,7 @@ def main() -> None:
     parser.add_argument("--base", default="HEAD~1", help="the commit to compare with")
     parser.add_argument("--levels", default="10")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--worker-processes", default="1", help="FUNCTIONS_WORKER_PROCESS_COUNT")
     args = parser.parse_args()
     base = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", args.base],
@@ -99,17 +111,27 @@ def main() -> None:
     with worktree(base) as base_tree:
         for round_number in range(1, args.rounds + 1):
             for name, tree in ((base, base_tree), ("this tree", ROOT)):
-                runs[name].append(run(tree, args.levels))
+                runs[name].append(run(tree, args.levels, args.worker_processes))
                 print(f"round {round_number}: {name} done", file=sys.stderr, flush=True)
     width = max(len(name) for name in COLUMNS)
     for level in (int(level) for level in args.levels.split(",")):
         print(f"\n{level} concurrent conversations, per turn (medians of {args.rounds} runs):")
         print(f"{'':>{width}} {base:>12} {'this tree':>12} {'ratio':>7}")
         for column in COLUMNS:
-            before = statistics.median(r[level][column] for r in runs[base])
-            after = statistics.median(r[level][column] for r in runs["this tree"])
-            ratio = f"{after / before:.2f}" if before else "-"
-            print(f"{column:>{width}} {before:>12.1f} {after:>12.1f} {ratio:>7}")
+            before = _median(runs[base], level, column)
+            after = _median(runs["this tree"], level, column)
+            ratio = f"{after / before:.2f}" if before and after is not None else "-"
+            print(f"{column:>{width}} {_cell(before):>12} {_cell(after):>12} {ratio:>7}")
+
+
+def _median(runs: list[dict[int, dict[str, float]]], level: int, column: str) -> float | None:
+    """The median of a column over runs; None when a run has no figure for it."""
+    values = [figures[level].get(column) for figures in runs]
+    return None if None in values else statistics.median(v for v in values if v is not None)
+
+
+def _cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 if __name__ == "__main__":
