@@ -19,12 +19,14 @@ from api import (
 )
 from jobs import agent_health, reconcile_history
 from orchestrations import delegation
+from voicea2a import durable_timestamps
 from voicea2a.config import get_settings
 from voicea2a.playbook import get_playbook
 
 # Fail fast: a bad setting or playbook stops the app at start-up with a message naming it.
 get_settings()
 get_playbook()
+durable_timestamps.install()
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
