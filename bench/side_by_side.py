@@ -47,17 +47,11 @@ def worktree(commit: str) -> Iterator[Path]:
             subprocess.run([*git, "worktree", "remove", "--force", str(path)], check=True)
 
 
-def run(tree: Path, levels: str, worker_processes: str) -> dict[int, dict[str, float]]:
+def run(tree: Path, levels: str, worker_processes: str | None) -> dict[int, dict[str, float]]:
     """One run of the delegation bench in `tree`: its figures per concurrency level."""
+    processes = ["--worker-processes", worker_processes] if worker_processes else []
     output = subprocess.run(
-        [
-            str(ROOT / ".venv/bin/python"),
-            "bench/delegation.py",
-            "--levels",
-            levels,
-            "--worker-processes",
-            worker_processes,
-        ],
+        [str(ROOT / ".venv/bin/python"), "bench/delegation.py", "--levels", levels, *processes],
         cwd=tree,
         check=True,
         capture_output=True,
@@ -99,7 +93,9 @@ def main() -> None:
     parser.add_argument("--base", default="HEAD~1", help="the commit to compare with")
     parser.add_argument("--levels", default="10")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--worker-processes", default="1", help="FUNCTIONS_WORKER_PROCESS_COUNT")
+    parser.add_argument(
+        "--worker-processes", help="FUNCTIONS_WORKER_PROCESS_COUNT (default: the bench's, 1)"
+    )
     args = parser.parse_args()
     base = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", args.base],
