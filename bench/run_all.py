@@ -18,6 +18,7 @@ SMALL = [
     ("a2a client", ["bench/a2a_client.py", "--runs", "5", "--slow-updates", "7"]),
     ("token endpoint", ["bench/token_endpoint.py", "--requests", "100"]),
     ("events fan-out", ["bench/events_fanout.py", "--users", "50", "--events", "500"]),
+    ("sdk requests", ["bench/sdk_requests.py", "--requests", "100", "--rounds", "3"]),
     ("delegation", ["bench/delegation.py", "--levels", "1,10,50"]),
     ("durable store", ["bench/durable_store.py", "--instances", "50", "--rounds", "1"]),
 ]
