@@ -2,8 +2,8 @@
 
 azure-functions-durable 1.7 parses every history event's `Timestamp` with dateutil's
 general-purpose `parse`, about 70 us each, every time an orchestrator episode replays the
-history, and two per status read: some 130 parses, about 9 ms of the worker's CPU, per delegation
-turn (bench/README.md, "Durable timestamps"). The host sends ISO 8601 (.NET's round-trip
+history, and two per status read: some 130 parses, 12-15 ms of the worker's CPU per delegation
+turn (bench/README.md, "Cutting in the SDKs"). The host sends ISO 8601 (.NET's round-trip
 format: seven fractional digits and `Z`), which `datetime.fromisoformat` turns into the same
 datetime in about 1 us. `install` (function_app.py, at start-up) points the two SDK modules that
 call `dt_parse` at `parse_timestamp`; tests/unit/test_durable_timestamps.py checks that they are

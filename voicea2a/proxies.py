@@ -3,10 +3,10 @@
 Left to read the environment itself (azure-core's `use_env_settings`, on by default), the
 aiohttp transport of the aio clients has aiohttp look up ~/.netrc and the proxy variables on
 every request, each on a thread of the loop's executor: two thread hops per Web PubSub send or
-Table request, about half of its CPU (bench/README.md, "Azure SDK clients"). A client talks to
-one endpoint and the environment does not change under a running worker, so the proxy that
-applies (`HTTPS_PROXY`/`HTTP_PROXY`, unless `NO_PROXY` names the host) is resolved here, when
-the client is built, and handed to it; credentials go in the proxy's URL.
+Table request, about half of a send's CPU (bench/README.md, "Cutting in the SDKs"). A client
+talks to one endpoint and the environment does not change under a running worker, so the proxy
+that applies (`HTTPS_PROXY`/`HTTP_PROXY`, unless `NO_PROXY` names the host) is resolved here,
+when the client is built, and handed to it; credentials go in the proxy's URL.
 """
 
 from __future__ import annotations
