@@ -1,4 +1,4 @@
-"""The environment's HTTP proxy for the app's Azure SDK clients: read once per client.
+"""The environment's HTTP proxy for the app's aio Azure SDK clients: read once per client.
 
 Left to read the environment itself (azure-core's `use_env_settings`, on by default), the
 aiohttp transport of the aio clients has aiohttp look up ~/.netrc and the proxy variables on
@@ -6,7 +6,9 @@ every request, each on a thread of the loop's executor: two thread hops per Web 
 Table request, about half of a send's CPU (bench/README.md, "Cutting in the SDKs"). A client
 talks to one endpoint and the environment does not change under a running worker, so the proxy
 that applies (`HTTPS_PROXY`/`HTTP_PROXY`, unless `NO_PROXY` names the host) is resolved here,
-when the client is built, and handed to it; credentials go in the proxy's URL.
+when the client is built, and handed to it; credentials go in the proxy's URL. The sync Key
+Vault client keeps the SDK's default: requests reads the environment in its own thread, seldom
+(secrets are cached), and its `trust_env` also covers `REQUESTS_CA_BUNDLE`.
 """
 
 from __future__ import annotations

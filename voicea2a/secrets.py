@@ -14,7 +14,6 @@ from typing import Any, Protocol
 from voicea2a.config import get_settings
 from voicea2a.errors import NotConfigured, UpstreamUnavailable
 from voicea2a.identity import azure_credential
-from voicea2a.proxies import proxy_options
 from voicea2a.singleflight import MISS, SingleFlight
 
 logger = logging.getLogger(__name__)
@@ -146,7 +145,7 @@ class KeyVaultSecretSource:
 
                 if self._credential is None:
                     self._credential = azure_credential(get_settings().managed_identity_client_id)
-                options = {**_CLIENT_OPTIONS, **proxy_options(self.vault_url)}
+                options = dict(_CLIENT_OPTIONS)
                 if self._transport is not None:
                     options["transport"] = self._transport
                 self._client = SecretClient(self.vault_url, self._credential, **options)
