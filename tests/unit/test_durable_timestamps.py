@@ -41,6 +41,8 @@ def test_every_sdk_module_that_calls_dateutil_is_installed() -> None:
     "value",
     [
         "2026-12-03T18:24:42.1234567Z",  # .NET's round-trip format, as the host sends it
+        "2026-12-03T18:24:42.09Z",  # the same with its trailing zeros trimmed
+        "2026-12-03T18:24:42.1Z",
         timestamp(datetime(2026, 12, 3, 18, 24, 42, 120034, tzinfo=UTC)),  # the devhost's
         "2026-12-03T18:24:42Z",
         "2026-12-03T18:24:42.123+00:00",
