@@ -15,6 +15,7 @@ from tests.browser.voicelive_double import (
     double_settings,
     posted_bodies,
 )
+from tests.waiting import wait_until
 from voicea2a.messages import instance_id_for
 
 pytestmark = pytest.mark.azurite
@@ -149,7 +150,9 @@ def test_a_late_answer_after_a_reconnect_is_dropped(system, double):
         ".test(' ' + document.getElementById('voice-state').dataset.history)"
     )
     assert page.count("GET", "/api/voice/token") == 2
-    assert len(double.connections) == 2 and not double.connections[1].refused
+    # The page is listening once its socket opens: the double may record it a moment later.
+    wait_until(lambda: len(double.connections) == 2, what="the double's second connection")
+    assert not double.connections[1].refused
     # The old call's answer arrives after that: shown on the page, never sent to the new socket.
     late = page.page.locator(f"#timeline li.turn[data-call-id={LATE_CALL[0]}]")
     late.locator(".turn-note[data-kind=late]").wait_for()
