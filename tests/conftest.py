@@ -60,6 +60,20 @@ def help_text(module: str) -> str:
     ).stdout
 
 
+def after_importing_the_app(code: str) -> str:
+    """What `code` prints in a fresh interpreter that has just imported `function_app`."""
+    env = {**os.environ, "AzureWebJobsStorage": "UseDevelopmentStorage=true"}
+    result = subprocess.run(
+        [sys.executable, "-c", f"import function_app\n{code}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    return result.stdout
+
+
 def in_one_rate_window(burst: Callable[[int], T], window_seconds: int = 60) -> T:
     """Run `burst(attempt)`, requests a test counts against a rate limit, so that they all fall
     in one window of voicea2a/ratelimit.py and return what it returns. The app counts per fixed

@@ -77,10 +77,11 @@ def no_proxy_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-async def proxy() -> AsyncIterator[tuple[RelayingProxy, str]]:
+async def proxy(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[RelayingProxy]:
+    """A relaying proxy that HTTP_PROXY names."""
     relaying = RelayingProxy()
-    url = await relaying.start()
-    yield relaying, url
+    monkeypatch.setenv("HTTP_PROXY", await relaying.start())
+    yield relaying
     await relaying.stop()
 
 
@@ -141,31 +142,26 @@ async def test_a_send_and_a_table_request_hand_nothing_to_other_threads(
 async def test_the_environment_proxy_carries_web_pubsub_and_tables(
     azurite_env: Callable[..., Any],
     services: dict[str, str],
-    proxy: tuple[RelayingProxy, str],
-    monkeypatch: pytest.MonkeyPatch,
+    proxy: RelayingProxy,
 ) -> None:
-    relaying, url = proxy
-    monkeypatch.setenv("HTTP_PROXY", url)
     azurite_env(**services)
     await send_and_store("proxiesrelayed")
     pubsub_port = services["WEBPUBSUB_CONNECTION_STRING"].split(":")[2].split(";")[0]
-    sends = [seen for seen in relaying.seen if f":{pubsub_port}/api/hubs/" in seen]
+    sends = [seen for seen in proxy.seen if f":{pubsub_port}/api/hubs/" in seen]
     assert len(sends) == 3
-    assert any("/proxiesrelayed" in seen for seen in relaying.seen)
+    assert any("/proxiesrelayed" in seen for seen in proxy.seen)
 
 
 async def test_hosts_no_proxy_names_are_reached_directly(
     azurite_env: Callable[..., Any],
     services: dict[str, str],
-    proxy: tuple[RelayingProxy, str],
+    proxy: RelayingProxy,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    relaying, url = proxy
-    monkeypatch.setenv("HTTP_PROXY", url)
     monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
     azurite_env(**services)
     await send_and_store("proxiesdirect")
-    assert relaying.seen == []
+    assert proxy.seen == []
 
 
 def test_proxy_options_follow_the_endpoint_scheme(

@@ -1,13 +1,11 @@
 import asyncio
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
 from devhost.functions import AppLoadError, index_app, load_app
+from tests.conftest import after_importing_the_app
 from voicea2a import config, httpclient, storage
 from voicea2a.loopcache import PerLoop
 
@@ -94,15 +92,11 @@ def test_importing_function_app_loads_no_heavy_sdk():
         "opentelemetry.instrumentation",
     ]
     code = (
-        "import sys, function_app\n"
+        "import sys\n"
         f"heavy = {heavy!r}\n"
         "print([m for m in sys.modules if any(m == h or m.startswith(h + '.') for h in heavy)])\n"
     )
-    env = {**os.environ, "AzureWebJobsStorage": "UseDevelopmentStorage=true"}
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, env=env
-    )
-    assert result.stdout.strip() == "[]"
+    assert after_importing_the_app(code).strip() == "[]"
 
 
 def test_function_app_registers_health(app_env):

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import re
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -17,6 +14,7 @@ import pytest
 from dateutil.parser import parse as dateutil_parse
 
 from devhost.durable.history import timestamp
+from tests.conftest import after_importing_the_app
 from voicea2a import durable_timestamps
 from voicea2a.durable_timestamps import SDK_MODULES, parse_timestamp
 
@@ -75,12 +73,9 @@ def test_install_points_the_sdk_at_it() -> None:
 
 def test_the_app_installs_it_at_start_up() -> None:
     code = (
-        "import importlib, json, function_app\n"
+        "import importlib, json\n"
         f"names = {list(SDK_MODULES)!r}\n"
         "print(json.dumps([importlib.import_module(n).dt_parse.__module__ for n in names]))\n"
     )
-    env = {**os.environ, "AzureWebJobsStorage": "UseDevelopmentStorage=true"}
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, env=env
-    )
-    assert json.loads(result.stdout) == ["voicea2a.durable_timestamps"] * len(SDK_MODULES)
+    printed = after_importing_the_app(code)
+    assert json.loads(printed) == ["voicea2a.durable_timestamps"] * len(SDK_MODULES)
