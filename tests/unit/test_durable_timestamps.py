@@ -18,7 +18,6 @@ from tests.conftest import after_importing_the_app
 from voicea2a import durable_timestamps
 from voicea2a.durable_timestamps import SDK_MODULES, parse_timestamp
 
-ROOT = Path(__file__).resolve().parents[2]
 SDK = Path(azure.durable_functions.__file__).parent
 
 
