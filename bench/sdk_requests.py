@@ -6,6 +6,11 @@ Azurite, each from an aio client built as the app builds it and as the SDK build
 processes of their own, so this process's CPU is the client's alone: every thread (`process`,
 the executor's included) and the loop's thread. The cases alternate, `--rounds` times each.
 
+Then what one turn's history write costs (`record_turn`'s Table transaction of the turn's rows,
+`voicea2a.history.turn_rows`, for the delegation bench's four-agent turn), against the two other
+ways the same rows could be written: one upsert per row, or one entity holding them all
+(`--requests` / 10 turns each way).
+
     .venv/bin/python bench/sdk_requests.py [--requests 300] [--rounds 5]
 """
 
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import subprocess
 import sys
@@ -25,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.conftest import start_in_memory_azurite  # noqa: E402
+from voicea2a.history import turn_rows  # noqa: E402
 from voicea2a.proxies import proxy_options  # noqa: E402
 from voicea2a.storage import table_endpoint  # noqa: E402
 
@@ -42,7 +49,36 @@ async def main():
 asyncio.run(main())
 """
 CASES = ("SDK defaults", "app's options")
+TURN_WRITES = ("transaction of its rows (the app)", "one upsert per row", "one entity")
+# The delegation bench's turn: authentication, then outage, modem and plan (bench/delegation.py).
+OUTCOMES = [
+    {"agent": agent, "skill": skill, "status": "completed", "text": text, "data": data}
+    for agent, skill, text, data in (
+        ("authentication", "verify", "Identity verified.", {"customerId": "CUST-1001"}),
+        ("outage-check", "outage", "No outage is reported in your area.", {"outage": False}),
+        ("modem-check", "modem", "Your modem is online; signal is good.", {"online": True}),
+        ("internet-plan", "plan", "You are on the 500 Mbps plan, paid up.", {"plan": "500"}),
+    )
+]
+ANSWER = {
+    "answer": "You are verified. There is no outage and your modem is online. " * 3,
+    "agents": [outcome["agent"] for outcome in OUTCOMES],
+    "partial": False,
+}
 Request = Callable[[int], Awaitable[Any]]
+
+
+def turn(index: int) -> list[dict[str, Any]]:
+    """The rows of the bench's turn number `index`, as `record_turn` writes them."""
+    return turn_rows(
+        "bench-partition",
+        f"dlg-{index:08d}",
+        "2026-12-03T10:00:00+00:00",
+        "My internet is down.",
+        OUTCOMES,
+        ANSWER,
+        "CUST-1001",
+    )
 
 
 async def per_request(request: Request, count: int) -> tuple[float, float]:
@@ -95,14 +131,53 @@ async def measure(pubsub_port: int, connection_string: str, args: argparse.Names
                         args.requests,
                     )
                 )
-    print(f"{'case':<34} {'process ms':>11} {'loop thread ms':>15}   (medians of {args.rounds})")
+        async with TableClient.from_connection_string(
+            connection_string, f"bench{round_number}turn", **proxy_options(table_url)
+        ) as tables:
+            await tables.create_table()
+            for name, write in turn_writes(tables).items():
+                samples.setdefault(f"turn write, {name}", []).append(
+                    await per_request(write, args.requests // 10)
+                )
+    print(f"{'case':<50} {'process ms':>11} {'loop thread ms':>15}   (medians of {args.rounds})")
     for case, values in samples.items():
         process = statistics.median(v[0] for v in values)
         thread = statistics.median(v[1] for v in values)
-        print(f"{case:<34} {process:>11.3f} {thread:>15.3f}")
+        print(f"{case:<50} {process:>11.3f} {thread:>15.3f}")
     for kind in ("web pubsub send", "table upsert"):
         before, after = (statistics.median(v[0] for v in samples[f"{kind}, {n}"]) for n in CASES)
         print(f"{kind}: app's options / SDK defaults, process CPU: {after / before:.2f}")
+    transaction, *others = (
+        statistics.median(v[0] for v in samples[f"turn write, {name}"]) for name in TURN_WRITES
+    )
+    for name, other in zip(TURN_WRITES[1:], others, strict=True):
+        print(f"turn write: {name} / the app's transaction, process CPU: {other / transaction:.2f}")
+
+
+def turn_writes(tables: Any) -> dict[str, Request]:
+    """One turn's rows written each way, each call a new turn (its own row keys)."""
+    from azure.data.tables import UpdateMode
+
+    async def transaction(index: int) -> None:
+        rows = turn(index)
+        await tables.submit_transaction(
+            [("upsert", row, {"mode": UpdateMode.REPLACE}) for row in rows]
+        )
+
+    async def per_row(index: int) -> None:
+        for row in turn(index):
+            await tables.upsert_entity(row, mode=UpdateMode.REPLACE)
+
+    async def one_entity(index: int) -> None:
+        rows = turn(index)
+        entity = {
+            "PartitionKey": "bench-turns",
+            "RowKey": rows[0]["RowKey"],
+            "rows": json.dumps(rows),
+        }
+        await tables.upsert_entity(entity, mode=UpdateMode.REPLACE)
+
+    return dict(zip(TURN_WRITES, (transaction, per_row, one_entity), strict=True))
 
 
 def main() -> None:
