@@ -11,6 +11,10 @@ As deployed: the app's own import (timed after the SDK floor's) from the deploym
 bytecode back: once with the bytecode the package carries, once from its sources alone (what
 every cold start paid before the package carried it).
 
+A what-if in the same rounds: the app with its dataclasses built without the methods frozen=True,
+repr and eq generate (about half of its own import is building its classes): the least that
+cheaper classes could cost.
+
     .venv/bin/python bench/cold_start.py [--runs 9] [--against /tmp/before]
 """
 
@@ -53,6 +57,19 @@ print(json.dumps({{"ms": elapsed * 1000, "heavy": [m for m in {heavy!r} if m in 
 FLOOR_IMPORTS = "import azure.functions, azure.durable_functions"
 FLOOR = f"floor: {FLOOR_IMPORTS}"
 APP = "app: import function_app"
+# A what-if, not the app: building its dataclasses is about half its own import, and most of
+# that is the methods frozen=True, repr and eq generate. This is the least cheaper classes
+# could cost (issue 19's cold-start target).
+CLASSES = "what-if: the app, no frozen/repr/eq methods"
+PLAIN_CLASSES = """
+import dataclasses
+_dataclass = dataclasses.dataclass
+def _plain(cls=None, /, **options):
+    options.update(frozen=False, repr=False, eq=False)
+    return _dataclass(cls, **options) if cls is not None else _dataclass(**options)
+dataclasses.dataclass = _plain
+import function_app
+"""
 SHIPPED = "package, after the floor: with its bytecode"
 SOURCES = "package, after the floor: sources only"
 
@@ -109,6 +126,7 @@ def main() -> None:
     cases = {
         FLOOR: (FLOOR_IMPORTS, ROOT, False),
         APP: ("import function_app", ROOT, False),
+        CLASSES: (PLAIN_CLASSES, ROOT, False),
         SHIPPED: ("import function_app", shipped, True),
         SOURCES: ("import function_app", sources, True),
     }
