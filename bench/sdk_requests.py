@@ -155,7 +155,7 @@ async def measure(pubsub_port: int, connection_string: str, args: argparse.Names
 
 
 def turn_writes(tables: Any) -> dict[str, Request]:
-    """One turn's rows written each way, each call a new turn (its own row keys)."""
+    """One turn's rows written each way, each call the turn its index numbers."""
     from azure.data.tables import UpdateMode
 
     async def transaction(index: int) -> None:
