@@ -4,6 +4,9 @@ Who may be routed to: an agent is `pending` until a supervisor admits it, unless
 registered it or its identity is allow-listed (AGENT_ADMISSION_ALLOWLIST); only admitted, healthy
 agents whose credentials were not refused are routable. A registered name belongs to the identity
 that registered it: another identity registering the same name is refused (409) and audited.
+Every write goes over the row version it read (its ETag), so two writers never silently undo each
+other: of two identities registering a free name at once, one gets it and the other a 409; an
+admission or removal made while a health probe runs is not reverted by the probe's result.
 When two routable agents offer one skill, the higher `priority` (a supervisor's choice at
 admission) wins, then the one admitted first; never the alphabetical order of their names.
 """
@@ -14,9 +17,10 @@ import asyncio
 import json
 import logging
 import re
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from voicea2a.a2a import A2AError, A2AErrorKind, AgentCardInfo, fetch_card, parse_card
 from voicea2a.audit import AuditRecord
@@ -27,6 +31,9 @@ from voicea2a.events import Event
 from voicea2a.ssrf import Resolver, pinned_client, system_resolver, vet_url
 from voicea2a.storage import REQUEST_PATH, ensure_table
 
+if TYPE_CHECKING:
+    from azure.data.tables import TableEntity
+
 TABLE = "agents"
 PARTITION = "agent"
 HEALTHY, UNHEALTHY = "healthy", "unhealthy"
@@ -35,6 +42,8 @@ PENDING, ADMITTED = "pending", "admitted"
 CONFIGURED = "settings:A2A_AGENT_URLS"
 # Card problems are the registrant's to fix (400); an unreachable agent is an upstream failure.
 CARD_ERRORS = {A2AErrorKind.INVALID_CARD, A2AErrorKind.TOO_LARGE, A2AErrorKind.MALFORMED}
+# A write that finds its row changed since the read reads again, this many times at most.
+MAX_WRITE_ATTEMPTS = 5
 log = logging.getLogger(__name__)
 
 
@@ -55,6 +64,8 @@ class AgentRecord:
     # Why calls to the agent cannot succeed although it answers probes (its credential refused);
     # cleared when the agent registers again.
     problem: str = ""
+    # The stored row's version when this record was read; "" for a row not stored yet.
+    etag: str = field(default="", compare=False, repr=False)
 
     @property
     def routable(self) -> bool:
@@ -129,7 +140,7 @@ def _entity(record: AgentRecord) -> dict[str, Any]:
     }
 
 
-def _record(entity: dict[str, Any]) -> AgentRecord:
+def _record(entity: TableEntity) -> AgentRecord:
     admitted_at = entity.get("admittedAt") or ""
     return AgentRecord(
         name=entity["RowKey"],
@@ -144,11 +155,59 @@ def _record(entity: dict[str, Any]) -> AgentRecord:
         priority=int(entity.get("priority") or 0),
         admitted_at=datetime.fromisoformat(admitted_at) if admitted_at else None,
         problem=entity.get("problem") or "",
+        etag=entity.metadata["etag"] or "",
     )
 
 
 def _store_failure(operation: str) -> UpstreamUnavailable:
     return UpstreamUnavailable(f"The agent registry is unavailable ({operation}); try again.")
+
+
+async def _store(table: Any, record: AgentRecord) -> AgentRecord:
+    """Write the record over the row version it was read from, or as a new row when it was not
+    stored yet; the SDK raises ResourceModifiedError, ResourceNotFoundError or
+    ResourceExistsError when another writer came first. Returns it with its new version."""
+    from azure.core import MatchConditions
+    from azure.data.tables import UpdateMode
+
+    if record.etag:
+        written = await table.update_entity(
+            _entity(record),
+            mode=UpdateMode.REPLACE,
+            etag=record.etag,
+            match_condition=MatchConditions.IfNotModified,
+            **REQUEST_PATH,
+        )
+    else:
+        written = await table.create_entity(_entity(record), **REQUEST_PATH)
+    return replace(record, etag=written["etag"])
+
+
+async def _update(
+    name: str, change: Callable[[AgentRecord | None], AgentRecord], operation: str
+) -> tuple[AgentRecord | None, AgentRecord]:
+    """Read the agent's row, apply `change`, and store the result unless another writer changed
+    the row in between (then read it again); (the record before, the record stored).
+
+    An exception from `change` (NotFound, Conflict) ends the update and writes nothing."""
+    from azure.core.exceptions import (
+        AzureError,
+        ResourceExistsError,
+        ResourceModifiedError,
+        ResourceNotFoundError,
+    )
+
+    try:
+        table = await ensure_table(TABLE)
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            previous = await _get(table, name)
+            try:
+                return previous, await _store(table, change(previous))
+            except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+                continue
+    except AzureError:
+        raise _store_failure(operation) from None
+    raise UpstreamUnavailable(f"The agent registry is too busy ({operation}); try again shortly.")
 
 
 async def fetch_vetted_card(
@@ -197,20 +256,16 @@ async def register(
     """Fetch and validate the agent's card, then store it as healthy; (record, changed).
 
     Conflict (409, audited) when the name belongs to another identity."""
-    from azure.core.exceptions import AzureError
-
     card = await fetch_vetted_card(url, settings, resolver)
     name = agent_key(card.name)
     now = datetime.now(UTC)
-    try:
-        table = await ensure_table(TABLE)
-        previous = await _get(table, name)
+
+    def claimed(previous: AgentRecord | None) -> AgentRecord:
         if previous is not None and not _may_claim(previous, by):
-            await _audit_refusal(by.identity, name)
             raise Conflict(f"An agent named {name!r} is registered by someone else.")
         keeps = previous is not None and previous.admission == ADMITTED
         admitted = keeps or by.admits
-        record = AgentRecord(
+        return AgentRecord(
             name,
             url.rstrip("/"),
             card,
@@ -219,10 +274,14 @@ async def register(
             admission=ADMITTED if admitted else PENDING,
             priority=previous.priority if previous is not None else 0,
             admitted_at=(previous.admitted_at if keeps and previous else now) if admitted else None,
+            etag=previous.etag if previous is not None else "",
         )
-        await table.upsert_entity(_entity(record), **REQUEST_PATH)
-    except AzureError:
-        raise _store_failure("register") from None
+
+    try:
+        previous, record = await _update(name, claimed, "register")
+    except Conflict:
+        await _audit_refusal(by.identity, name)
+        raise
     changed = previous is None or previous.summary() != record.summary()
     return record, changed
 
@@ -251,37 +310,33 @@ async def _audit_refusal(identity: str, name: str) -> None:
 
 async def admit(name: str, priority: int | None = None) -> AgentRecord:
     """A supervisor admits an agent (and may set its priority); NotFound if not registered."""
-    from azure.core.exceptions import AzureError
 
-    try:
-        table = await ensure_table(TABLE)
-        record = await _get(table, name)
+    def admitted(record: AgentRecord | None) -> AgentRecord:
         if record is None:
             raise NotFound(f"No agent named {name!r} is registered.")
-        admitted = replace(
+        return replace(
             record,
             admission=ADMITTED,
             admitted_at=record.admitted_at or datetime.now(UTC),
             priority=record.priority if priority is None else priority,
         )
-        await table.upsert_entity(_entity(admitted), **REQUEST_PATH)
-    except AzureError:
-        raise _store_failure("admit") from None
-    return admitted
+
+    return (await _update(name, admitted, "admit"))[1]
 
 
 async def record_credential_refused(name: str, status: int) -> None:
     """An agent refused our credential (HTTP 401/403): not routable until it registers again."""
-    from azure.core.exceptions import AzureError
+
+    def refused(record: AgentRecord | None) -> AgentRecord:
+        if record is None:
+            raise NotFound(f"No agent named {name!r} is registered.")
+        return replace(record, problem=f"credential refused (HTTP {status})")
 
     try:
-        table = await ensure_table(TABLE)
-        record = await _get(table, name)
-        if record is None:
-            return
-        problem = f"credential refused (HTTP {status})"
-        await table.upsert_entity(_entity(replace(record, problem=problem)), **REQUEST_PATH)
-    except AzureError:
+        await _update(name, refused, "record a refused credential")
+    except NotFound:
+        return  # removed meanwhile: nothing routes to it
+    except UpstreamUnavailable:
         log.warning("the refused credential of agent %s could not be recorded", name)
         return
     log.warning("agent %s refused the app's credential (HTTP %d)", name, status)
@@ -368,8 +423,12 @@ async def probe_all(
     settings: AgentRegistrySettings, resolver: Resolver = system_resolver
 ) -> tuple[list[AgentRecord], bool]:
     """Probe every agent concurrently, bootstrap the configured URLs, drop expired agents;
-    returns the registry afterwards and whether anything users can see changed."""
-    from azure.core.exceptions import AzureError
+    returns the registry afterwards and whether anything users can see changed.
+
+    A probe's result is written over the row version the probe started from: a registration,
+    admission or removal that landed meanwhile is newer and stays (the next probe sees it)."""
+    from azure.core import MatchConditions
+    from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNotFoundError
 
     before = await list_agents()
     known_urls = {record.url for record in before}
@@ -377,7 +436,7 @@ async def probe_all(
         if url.rstrip("/") not in known_urls:
             try:
                 await register(url, settings, Registrant(CONFIGURED, admits=True), resolver)
-            except (InvalidRequest, UpstreamUnavailable) as exc:
+            except (InvalidRequest, Conflict, UpstreamUnavailable) as exc:
                 log.warning("bootstrap agent %s not registered: %s", url, exc.message)
     current = await list_agents()
     probed = await asyncio.gather(*(probe(record, settings, resolver) for record in current))
@@ -385,10 +444,19 @@ async def probe_all(
     try:
         table = await ensure_table(TABLE)
         for record in probed:
-            if record.last_seen and record.last_seen < expiry:
-                await table.delete_entity(PARTITION, record.name, **REQUEST_PATH)
-            else:
-                await table.upsert_entity(_entity(record), **REQUEST_PATH)
+            try:
+                if record.last_seen and record.last_seen < expiry:
+                    await table.delete_entity(
+                        PARTITION,
+                        record.name,
+                        etag=record.etag,
+                        match_condition=MatchConditions.IfNotModified,
+                        **REQUEST_PATH,
+                    )
+                else:
+                    await _store(table, record)
+            except (ResourceModifiedError, ResourceNotFoundError):
+                continue
     except AzureError:
         raise _store_failure("probe") from None
     after = await list_agents()

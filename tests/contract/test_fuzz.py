@@ -143,11 +143,16 @@ def seed_data(system, user: str, roles: tuple[str, ...]) -> dict[str, list[str]]
     if {"agent", "supervisor"} & set(roles):
         # A name belongs to the identity that registered it: the fuzzing identity takes the
         # plan agent over (a supervisor removes it first), so its registrations can succeed.
+        # The agent's own heartbeat may register it again in between: then remove it again.
         supervisor = system.headers("fuzz-admin", ("supervisor",))
-        assert system.app.http.delete(f"/api/agents/{plan_name}", headers=supervisor).is_success
-        taken = system.app.http.post(
-            "/api/agents", json={"url": system.agents.urls["internet-plan"]}, headers=headers
-        )
+        for _ in range(3):
+            removed = system.app.http.delete(f"/api/agents/{plan_name}", headers=supervisor)
+            assert removed.status_code in (204, 404), removed.text
+            taken = system.app.http.post(
+                "/api/agents", json={"url": system.agents.urls["internet-plan"]}, headers=headers
+            )
+            if taken.status_code != 409:
+                break
         assert taken.status_code == 200, taken.text
     return {
         "instances": instances + hostile_ids(instances[0]),

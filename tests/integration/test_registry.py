@@ -3,6 +3,7 @@ health probing through the timer job, the SSRF guard and card validation."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from dataclasses import replace
@@ -22,7 +23,7 @@ from tests.system import bearer
 from tests.waiting import wait_until
 from voicea2a import registry, storage
 from voicea2a.config import AgentRegistrySettings
-from voicea2a.errors import InvalidRequest
+from voicea2a.errors import Conflict, InvalidRequest
 from voicea2a.ssrf import pinned_client, vet_url
 
 pytestmark = pytest.mark.azurite
@@ -357,3 +358,109 @@ def test_a_refused_registration_never_echoes_what_the_target_said(
     assert response.status_code == status, response.text
     assert "hunter2" not in response.text and "password" not in response.text
     assert response.json()["error"]["message"]  # it still says what was wrong
+
+
+# ----- concurrent writers -----
+
+
+class gated_resolver:
+    """Resolves every name to loopback; while `closed`, a lookup waits (and says it started),
+    so a test can act in the middle of a registration or a health probe."""
+
+    def __init__(self) -> None:
+        self.opened = asyncio.Event()
+        self.opened.set()
+        self.waiting = asyncio.Event()
+
+    def close(self) -> None:
+        self.opened.clear()
+        self.waiting.clear()
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        self.waiting.set()
+        await self.opened.wait()
+        return ["127.0.0.1"]
+
+
+GATED = AgentRegistrySettings(url_allowlist=frozenset({"gate.invalid", "127.0.0.1"}))
+
+
+async def test_of_two_identities_registering_a_free_name_at_once_one_gets_it(
+    azurite_env, clean_registry, monkeypatch
+):
+    azurite_env()
+    # Both read the free name before either writes: the moment a read-then-write loses.
+    both_read = asyncio.Barrier(2)
+    reads = 0
+    real_get = registry._get
+
+    async def get_then_wait(table, name):
+        nonlocal reads
+        record = await real_get(table, name)
+        reads += 1
+        if reads <= 2:
+            await asyncio.wait_for(both_read.wait(), 5)
+        return record
+
+    monkeypatch.setattr(registry, "_get", get_then_wait)
+    async with card_server({"/.well-known/agent-card.json": json.dumps(VALID_CARD)}) as base:
+        results = await asyncio.gather(
+            registry.register(base, GATED, registry.Registrant("agent-a", admits=True)),
+            registry.register(base, GATED, registry.Registrant("agent-b", admits=True)),
+            return_exceptions=True,
+        )
+    won = [result[0] for result in results if isinstance(result, tuple)]
+    lost = [result for result in results if isinstance(result, BaseException)]
+    assert len(won) == 1 and len(lost) == 1, results
+    assert isinstance(lost[0], Conflict)
+    [stored] = await registry.list_agents()
+    assert stored.owner == won[0].owner
+
+
+@pytest.mark.parametrize("decision", ["admit", "remove"])
+async def test_a_supervisors_decision_made_during_a_probe_is_not_undone(
+    azurite_env, clean_registry, decision
+):
+    azurite_env()
+    resolver = gated_resolver()
+    async with card_server({"/.well-known/agent-card.json": json.dumps(VALID_CARD)}) as base:
+        url = base.replace("127.0.0.1", "gate.invalid")
+        pending, _ = await registry.register(
+            url, GATED, registry.Registrant("agent-a", admits=False), resolver
+        )
+        assert pending.admission == "pending"
+        resolver.close()
+        probing = asyncio.create_task(registry.probe_all(GATED, resolver))
+        await asyncio.wait_for(resolver.waiting.wait(), 5)
+
+        if decision == "admit":
+            await registry.admit(pending.name)
+        else:
+            await registry.remove(pending.name)
+        resolver.opened.set()
+        await asyncio.wait_for(probing, 10)
+
+    after = {record.name: record for record in await registry.list_agents()}
+    if decision == "admit":
+        assert after[pending.name].admission == "admitted"
+        assert after[pending.name].health == "healthy"
+    else:
+        assert pending.name not in after
+
+
+async def test_a_configured_url_whose_name_another_identity_owns_is_skipped(
+    azurite_env, clean_registry
+):
+    azurite_env()
+    resolver = gated_resolver()
+    async with card_server({"/.well-known/agent-card.json": json.dumps(VALID_CARD)}) as base:
+        owned, _ = await registry.register(
+            base, GATED, registry.Registrant("agent-a", admits=True), resolver
+        )
+        # The same card at another address, listed in A2A_AGENT_URLS: the job goes on.
+        configured = replace(GATED, bootstrap_urls=(base.replace("127.0.0.1", "gate.invalid"),))
+        records, _ = await registry.probe_all(configured, resolver)
+
+    assert [(record.name, record.owner, record.url) for record in records] == [
+        (owned.name, "agent-a", base)
+    ]
