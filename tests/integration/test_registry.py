@@ -464,3 +464,10 @@ async def test_a_configured_url_whose_name_another_identity_owns_is_skipped(
     assert [(record.name, record.owner, record.url) for record in records] == [
         (owned.name, "agent-a", base)
     ]
+
+
+async def test_a_refused_credential_of_a_removed_agent_writes_nothing(azurite_env, clean_registry):
+    azurite_env()
+    await registry.record_credential_refused("contoso-gone-agent", 401)
+
+    assert await registry.list_agents() == []
