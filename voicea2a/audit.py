@@ -5,17 +5,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from voicea2a.errors import UpstreamUnavailable
+from voicea2a.frozen import frozen
 from voicea2a.storage import REQUEST_PATH, ensure_table
 
 TABLE = "audit"
 log = logging.getLogger("voicea2a.audit")
 
 
-@dataclass(frozen=True)
+@frozen
 class AuditRecord:
     """Who got what kind of token, when, from where, and how it ended."""
 

@@ -3,8 +3,7 @@ declarations; the messages and dev sign-in bodies live beside their own types)."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from voicea2a.frozen import frozen
 from voicea2a.schema import Boolean, Choice, Field, Integer, Obj, Text
 from voicea2a.ssrf import MAX_URL_LENGTH
 
@@ -15,7 +14,7 @@ MAX_LATENCY_MS = 3_600_000  # an hour: a longer "latency" is a page left open, n
 LATENCY_OUTCOMES = ("answered", "failed", "late")
 
 
-@dataclass(frozen=True)
+@frozen
 class Decision:
     """A supervisor's answer to an agent's question: approve or reject it, or reply in words."""
 
@@ -24,14 +23,14 @@ class Decision:
     reply: str | None  # exactly one of `approve` and `reply` is given
 
 
-@dataclass(frozen=True)
+@frozen
 class Registration:
     """An agent's registration: where its card is (the SSRF guard vets the URL)."""
 
     url: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Admission:
     """A supervisor's admission of an agent, with its priority when one is given."""
 
@@ -86,7 +85,7 @@ AGENT_ADMISSION = Obj(
 )
 
 
-@dataclass(frozen=True)
+@frozen
 class LatencyReport:
     """The browser's measure of one voice tool call: from the model's call to its answer."""
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, NotRequired, TypedDict, TypeGuard
 
+from voicea2a.frozen import frozen
 from voicea2a.matcher import agent_label
 from voicea2a.planner import Plan
 from voicea2a.playbook import Answers, FollowUp, Identity, Playbook
@@ -73,7 +74,7 @@ class AnswerJson(TypedDict):
     partial: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class AgentOutcome:
     """What one specialist call ended with (`reason` is for logs and events, never spoken)."""
 
@@ -130,7 +131,7 @@ class AgentOutcome:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class Answer:
     """The composed answer: text to speak, the agents that answered, and whether it is partial."""
 

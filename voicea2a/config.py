@@ -13,9 +13,11 @@ import math
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
 from urllib.parse import urlsplit
+
+from voicea2a.frozen import frozen
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -41,7 +43,7 @@ class ConfigError(Exception):
 # --- parsers: what a value may look like -------------------------------------------------------
 
 
-@dataclass(frozen=True, eq=False)
+@frozen(eq=False)
 class Parser(Generic[T]):
     """How one kind of value is read: `convert` raises ValueError for a value it refuses."""
 
@@ -173,7 +175,7 @@ ACCOUNT_NAME = _matching(r"[a-z0-9]{3,24}", "3-24 lowercase letters or digits")
 # --- declarations ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, eq=False)
+@frozen(eq=False)
 class SettingSpec:
     """One environment variable: name, doc line, parser, default, and where and how it is set."""
 
@@ -255,7 +257,7 @@ def _webpubsub_endpoint(connection_string: str) -> str:
 # --- the settings ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, eq=False)
+@frozen(eq=False)
 class StorageSettings:
     """How to reach the Table service: a connection string, or an endpoint plus identity."""
 
@@ -315,7 +317,7 @@ class StorageSettings:
         return self.raw_connection_string
 
 
-@dataclass(frozen=True, eq=False)
+@frozen(eq=False)
 class AuthSettings:
     """Who may call the API: the Entra (OIDC) issuer, our own app tokens, the dev sign-in."""
 
@@ -354,7 +356,7 @@ class AuthSettings:
     )
 
 
-@dataclass(frozen=True, eq=False)
+@frozen(eq=False)
 class SecretCacheSettings:
     """How long secrets are cached, and how long a cached one may outlive a Key Vault outage."""
 
@@ -369,7 +371,7 @@ class SecretCacheSettings:
     )
 
 
-@dataclass(frozen=True, eq=False)
+@frozen(eq=False)
 class VoiceSettings:
     """The Voice Live resource the browser connects to, and how its credential is minted."""
 
@@ -406,7 +408,7 @@ class VoiceSettings:
     )
 
 
-@dataclass(frozen=True, eq=False)
+@frozen(eq=False)
 class RateLimitSettings:
     """Per-user (or per-IP) request budgets of the token routes."""
 
@@ -424,7 +426,7 @@ class RateLimitSettings:
     )
 
 
-@dataclass(frozen=True, eq=False)
+@frozen(eq=False)
 class AgentRegistrySettings:
     """Which agents may join the network and how their health is watched."""
 
@@ -476,7 +478,7 @@ class LimitsJson(TypedDict):
     historyRetryMinutes: float
 
 
-@dataclass(frozen=True, eq=False)
+@frozen(eq=False)
 class DelegationSettings:
     """How long a voice turn waits, and how specialists are retried, timed out and approved."""
 
@@ -580,7 +582,7 @@ class DelegationSettings:
         }
 
 
-@dataclass(frozen=True, eq=False)
+@frozen(eq=False)
 class TelemetrySettings:
     """Where logs, traces and metrics go (voicea2a/telemetry/)."""
 
@@ -640,7 +642,7 @@ class TelemetrySettings:
         return self._authentication.get("clientid")
 
 
-@dataclass(frozen=True, eq=False)
+@frozen(eq=False)
 class Settings:
     """Everything the app reads from its environment, validated."""
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from voicea2a.auth import ROLES
+from voicea2a.frozen import frozen
 from voicea2a.schema import Array, Choice, Field, Obj, Text
 
 
-@dataclass(frozen=True)
+@frozen
 class DevLogin:
     """A validated `{user, roles?}`: a short user name and known roles, sorted."""
 

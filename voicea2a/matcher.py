@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+
+from voicea2a.frozen import frozen
 
 NAME_WEIGHT, TEXT_WEIGHT = 2, 1
 MIN_WORD_CHARS = 3
@@ -101,7 +102,7 @@ def agent_label(name: str) -> str:
     return name if name.endswith("agent") else f"{name} agent"
 
 
-@dataclass(frozen=True)
+@frozen
 class SkillText:
     """The words of one skill the matcher reads."""
 
@@ -112,7 +113,7 @@ class SkillText:
     examples: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen
 class Candidate:
     """An agent the matcher may choose, with its skills."""
 
@@ -127,7 +128,7 @@ class Candidate:
         return f"the {label} ({skills})" if skills else f"the {label}"
 
 
-@dataclass(frozen=True)
+@frozen
 class Match:
     """The chosen agent and skill, or the agents tied at the top (none when nothing scored)."""
 

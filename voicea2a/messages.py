@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from voicea2a.errors import InvalidRequest
+from voicea2a.frozen import frozen
 from voicea2a.playbook import DEFAULT_DETAIL_CHARS, Detail, Identity, Playbook
 from voicea2a.schema import Array, Choice, Date, Either, Field, JsonObject, Kind, Obj, Text
 
@@ -45,7 +46,7 @@ INSTANCE_ID_HEX_CHARS = 40
 INSTANCE_ID_RE = re.compile(f"{INSTANCE_ID_PREFIX}[0-9a-f]{{{INSTANCE_ID_HEX_CHARS}}}")
 
 
-@dataclass(frozen=True)
+@frozen
 class Customer:
     """Identity details the caller gave (unverified until the authentication agent says so)."""
 
@@ -65,7 +66,7 @@ class Customer:
         return ANY_CUSTOMER.dump(self)
 
 
-@dataclass(frozen=True)
+@frozen
 class AgentChoice:
     """An agent the voice model chose to ask, with what to tell it."""
 
@@ -78,7 +79,7 @@ class AgentChoice:
         return AGENT_CHOICE.dump(self)
 
 
-@dataclass(frozen=True)
+@frozen
 class MessageRequest:
     """One validated `send_to_agent_network` call as the browser posts it."""
 

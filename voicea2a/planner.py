@@ -34,9 +34,10 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Any
 
+from voicea2a.frozen import frozen
 from voicea2a.matcher import Candidate, best_match
 from voicea2a.messages import CUSTOMER_ID_RE, Customer, MessageRequest
 from voicea2a.playbook import Condition, Playbook, Verification
@@ -45,7 +46,7 @@ MAX_REQUEST_DATA_CHARS = 200  # of the request text in the follow-up step's data
 CONTEXT_HEADING = "Earlier in this conversation:\n"
 
 
-@dataclass(frozen=True)
+@frozen
 class Step:
     """One call of one specialist: its registry name, the skill, the A2A `data` part, and a
     `text` part when the agent is told something in words (the voice model's choice)."""
@@ -81,7 +82,7 @@ class Step:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class Plan:
     """The stages to run in order (steps of a stage in parallel), and what could not be planned.
 
@@ -165,7 +166,7 @@ class Plan:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class Verified:
     """The customer verified earlier in the conversation, and the identity that proved it."""
 

@@ -6,12 +6,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from typing import Any
 
 from voicea2a.config import VoiceSettings, get_settings
 from voicea2a.errors import NotConfigured, UpstreamUnavailable
+from voicea2a.frozen import frozen
 from voicea2a.identity import azure_credential
 from voicea2a.secrets import get_secret
 from voicea2a.singleflight import MISS, SingleFlight
@@ -28,7 +29,7 @@ REFRESH_MARGIN_SECONDS = 300.0
 _MIN_USABLE_SECONDS = 60.0
 
 
-@dataclass(frozen=True)
+@frozen
 class VoiceCredential:
     """What the browser passes to Voice Live: `bearer` token or `api-key`, and its expiry."""
 
