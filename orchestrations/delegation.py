@@ -50,7 +50,6 @@ from orchestrations.steps import (
 from voicea2a.a2a import asks_a_person
 from voicea2a.compose import AWAITING_PERSON, AgentOutcome, compose, compose_follow_up
 from voicea2a.config import DelegationSettings
-from voicea2a.frozen import frozen
 from voicea2a.planner import Plan, Step, with_customer
 from voicea2a.playbook import get_playbook
 from voicea2a.telemetry.metrics import record_delegation, record_history_pending
@@ -349,7 +348,7 @@ def follow_up(
     yield from events.drain()
 
 
-@frozen
+@dataclass(frozen=True)
 class PersonMessage:
     """What the agent is told once a person has answered (or nobody did)."""
 

@@ -24,14 +24,13 @@ import json
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, NotRequired, Protocol, TypedDict
 from urllib.parse import urlsplit
 
 from opentelemetry.trace import SpanKind
 
 from voicea2a.errors import UpstreamUnavailable
-from voicea2a.frozen import frozen
 from voicea2a.telemetry.redaction import redact
 from voicea2a.telemetry.spans import current_traceparent, mark_failed, span
 
@@ -130,7 +129,7 @@ class A2AError(UpstreamUnavailable):
         return f"{self.message}: {self.detail}" if self.detail else self.message
 
 
-@frozen
+@dataclass(frozen=True)
 class SkillInfo:
     """One skill from an agent card."""
 
@@ -141,7 +140,7 @@ class SkillInfo:
     examples: tuple[str, ...]
 
 
-@frozen
+@dataclass(frozen=True)
 class AgentCardInfo:
     """What we use of a validated agent card, and the card itself."""
 
@@ -179,7 +178,7 @@ class PartJson(TypedDict):
     artifactName: NotRequired[str]
 
 
-@frozen
+@dataclass(frozen=True)
 class A2APart:
     """One part of an agent's answer, whatever the protocol version: text, data (any JSON
     value) or a file (by URL, or inline: then only its size is kept), with where it came from."""
@@ -219,7 +218,7 @@ class A2APart:
         return part
 
 
-@frozen
+@dataclass(frozen=True)
 class A2AResult:
     """An agent's answer: our state name, the joined text, the merged object data parts, the
     ids, and every part it sent (of the message, or of the task's status message and artifacts).
@@ -235,7 +234,7 @@ class A2AResult:
     parts: tuple[A2APart, ...] = field(default=(), compare=False)
 
 
-@frozen
+@dataclass(frozen=True)
 class A2AProgress:
     """A streamed status update that carried a message: the task is still at work."""
 
@@ -905,7 +904,7 @@ def _major_minor(version: str) -> str:
 # --- JSON-RPC request and reply --------------------------------------------------------------
 
 
-@frozen
+@dataclass(frozen=True)
 class _MessageFields:
     message_id: str
     texts: tuple[str, ...]

@@ -5,18 +5,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from voicea2a.errors import UpstreamUnavailable
-from voicea2a.frozen import frozen
 from voicea2a.storage import REQUEST_PATH, ensure_table
 
 TABLE = "audit"
 log = logging.getLogger("voicea2a.audit")
 
 
-@frozen
+@dataclass(frozen=True)
 class AuditRecord:
     """Who got what kind of token, when, from where, and how it ended."""
 

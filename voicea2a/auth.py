@@ -7,12 +7,12 @@ import hashlib
 import json
 import urllib.request
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from voicea2a.config import AuthSettings
 from voicea2a.errors import Forbidden, Unauthenticated
-from voicea2a.frozen import frozen
 from voicea2a.payloads import is_text
 from voicea2a.secrets import get_optional_secret, get_secret
 
@@ -31,7 +31,7 @@ SIGNING_KEY = "auth-signing-key"
 PREVIOUS_SIGNING_KEY = "auth-signing-key-previous"
 
 
-@frozen
+@dataclass(frozen=True)
 class Principal:
     """Who is calling: a stable user id, a display name and the roles granted."""
 

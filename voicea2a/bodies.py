@@ -3,7 +3,8 @@ declarations; the messages and dev sign-in bodies live beside their own types)."
 
 from __future__ import annotations
 
-from voicea2a.frozen import frozen
+from dataclasses import dataclass
+
 from voicea2a.schema import Boolean, Choice, Field, Integer, Obj, Text
 from voicea2a.ssrf import MAX_URL_LENGTH
 
@@ -14,7 +15,7 @@ MAX_LATENCY_MS = 3_600_000  # an hour: a longer "latency" is a page left open, n
 LATENCY_OUTCOMES = ("answered", "failed", "late")
 
 
-@frozen
+@dataclass(frozen=True)
 class Decision:
     """A supervisor's answer to an agent's question: approve or reject it, or reply in words."""
 
@@ -23,14 +24,14 @@ class Decision:
     reply: str | None  # exactly one of `approve` and `reply` is given
 
 
-@frozen
+@dataclass(frozen=True)
 class Registration:
     """An agent's registration: where its card is (the SSRF guard vets the URL)."""
 
     url: str
 
 
-@frozen
+@dataclass(frozen=True)
 class Admission:
     """A supervisor's admission of an agent, with its priority when one is given."""
 
@@ -85,7 +86,7 @@ AGENT_ADMISSION = Obj(
 )
 
 
-@frozen
+@dataclass(frozen=True)
 class LatencyReport:
     """The browser's measure of one voice tool call: from the model's call to its answer."""
 

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import field
+from dataclasses import dataclass, field
 from typing import Any, NotRequired, TypedDict, TypeGuard
 
-from voicea2a.frozen import frozen
 from voicea2a.matcher import agent_label
 from voicea2a.planner import Plan
 from voicea2a.playbook import Answers, FollowUp, Identity, Playbook
@@ -74,7 +73,7 @@ class AnswerJson(TypedDict):
     partial: bool
 
 
-@frozen
+@dataclass(frozen=True)
 class AgentOutcome:
     """What one specialist call ended with (`reason` is for logs and events, never spoken)."""
 
@@ -131,7 +130,7 @@ class AgentOutcome:
         )
 
 
-@frozen
+@dataclass(frozen=True)
 class Answer:
     """The composed answer: text to speak, the agents that answered, and whether it is partial."""
 

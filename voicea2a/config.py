@@ -13,11 +13,9 @@ import math
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
 from urllib.parse import urlsplit
-
-from voicea2a.frozen import frozen
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -43,7 +41,7 @@ class ConfigError(Exception):
 # --- parsers: what a value may look like -------------------------------------------------------
 
 
-@frozen(eq=False)
+@dataclass(frozen=True, eq=False)
 class Parser(Generic[T]):
     """How one kind of value is read: `convert` raises ValueError for a value it refuses."""
 
@@ -175,7 +173,7 @@ ACCOUNT_NAME = _matching(r"[a-z0-9]{3,24}", "3-24 lowercase letters or digits")
 # --- declarations ----------------------------------------------------------------------------
 
 
-@frozen(eq=False)
+@dataclass(frozen=True, eq=False)
 class SettingSpec:
     """One environment variable: name, doc line, parser, default, and where and how it is set."""
 
@@ -257,7 +255,7 @@ def _webpubsub_endpoint(connection_string: str) -> str:
 # --- the settings ------------------------------------------------------------------------------
 
 
-@frozen(eq=False)
+@dataclass(frozen=True, eq=False)
 class StorageSettings:
     """How to reach the Table service: a connection string, or an endpoint plus identity."""
 
@@ -317,7 +315,7 @@ class StorageSettings:
         return self.raw_connection_string
 
 
-@frozen(eq=False)
+@dataclass(frozen=True, eq=False)
 class AuthSettings:
     """Who may call the API: the Entra (OIDC) issuer, our own app tokens, the dev sign-in."""
 
@@ -356,7 +354,7 @@ class AuthSettings:
     )
 
 
-@frozen(eq=False)
+@dataclass(frozen=True, eq=False)
 class SecretCacheSettings:
     """How long secrets are cached, and how long a cached one may outlive a Key Vault outage."""
 
@@ -371,7 +369,7 @@ class SecretCacheSettings:
     )
 
 
-@frozen(eq=False)
+@dataclass(frozen=True, eq=False)
 class VoiceSettings:
     """The Voice Live resource the browser connects to, and how its credential is minted."""
 
@@ -408,7 +406,7 @@ class VoiceSettings:
     )
 
 
-@frozen(eq=False)
+@dataclass(frozen=True, eq=False)
 class RateLimitSettings:
     """Per-user (or per-IP) request budgets of the token routes."""
 
@@ -426,7 +424,7 @@ class RateLimitSettings:
     )
 
 
-@frozen(eq=False)
+@dataclass(frozen=True, eq=False)
 class AgentRegistrySettings:
     """Which agents may join the network and how their health is watched."""
 
@@ -478,7 +476,7 @@ class LimitsJson(TypedDict):
     historyRetryMinutes: float
 
 
-@frozen(eq=False)
+@dataclass(frozen=True, eq=False)
 class DelegationSettings:
     """How long a voice turn waits, and how specialists are retried, timed out and approved."""
 
@@ -582,7 +580,7 @@ class DelegationSettings:
         }
 
 
-@frozen(eq=False)
+@dataclass(frozen=True, eq=False)
 class TelemetrySettings:
     """Where logs, traces and metrics go (voicea2a/telemetry/)."""
 
@@ -642,7 +640,7 @@ class TelemetrySettings:
         return self._authentication.get("clientid")
 
 
-@frozen(eq=False)
+@dataclass(frozen=True, eq=False)
 class Settings:
     """Everything the app reads from its environment, validated."""
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from voicea2a.auth import ROLES
-from voicea2a.frozen import frozen
 from voicea2a.schema import Array, Choice, Field, Obj, Text
 
 
-@frozen
+@dataclass(frozen=True)
 class DevLogin:
     """A validated `{user, roles?}`: a short user name and known roles, sorted."""
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-
-from voicea2a.frozen import frozen
 
 EVENT_TYPES = (
     "conversation.created",
@@ -26,7 +24,7 @@ OPS_TYPES = frozenset({"approval.requested", "approval.resolved"})
 BROADCAST_TYPES = frozenset({"registry.updated"})
 
 
-@frozen
+@dataclass(frozen=True)
 class Event:
     """One event and its audience: the conversation's owner, and the ops group where it applies."""
 

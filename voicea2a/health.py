@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
-from dataclasses import field
+from dataclasses import dataclass, field
 from typing import Any
 
 from voicea2a.config import Settings
-from voicea2a.frozen import frozen
 from voicea2a.httpclient import http_client
 from voicea2a.playbook import Playbook
 from voicea2a.storage import fail_fast, table_client, table_service
@@ -24,7 +23,7 @@ AGENTS_TABLE = "agents"
 logger = logging.getLogger(__name__)
 
 
-@frozen
+@dataclass(frozen=True)
 class DependencyHealth:
     """The status of one dependency, plus safe facts about it (such as the agent count)."""
 
@@ -36,7 +35,7 @@ class DependencyHealth:
         return {"status": self.status, **self.details}
 
 
-@frozen
+@dataclass(frozen=True)
 class HealthReport:
     """The overall result: status, HTTP status code and one entry per dependency."""
 

@@ -19,12 +19,12 @@ import json
 import re
 from collections import deque
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NotRequired, TypedDict
 
 from voicea2a.compose import AnswerJson, OutcomeJson
 from voicea2a.errors import InvalidRequest, NotFound, UpstreamUnavailable
-from voicea2a.frozen import frozen
 from voicea2a.messages import CONVERSATION_ID_RE, CUSTOMER_ID_RE
 from voicea2a.planner import Verified
 from voicea2a.storage import REQUEST_PATH, ensure_table
@@ -193,7 +193,7 @@ async def get_conversation(user_id: str, conversation_id: str) -> dict[str, Any]
     return _public_conversation(entity) if entity is not None else None
 
 
-@frozen(eq=False)
+@dataclass(frozen=True, eq=False)
 class IdentityCheck:
     """A turn's identity check as its conversation keeps it (validated: `identity_check`)."""
 
@@ -587,7 +587,7 @@ def _public_message(entity: dict[str, Any]) -> dict[str, Any]:
     return message
 
 
-@frozen
+@dataclass(frozen=True)
 class Recent:
     """What the next turn of a conversation carries from the earlier ones."""
 

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-
-from voicea2a.frozen import frozen
+from dataclasses import dataclass
 
 NAME_WEIGHT, TEXT_WEIGHT = 2, 1
 MIN_WORD_CHARS = 3
@@ -102,7 +101,7 @@ def agent_label(name: str) -> str:
     return name if name.endswith("agent") else f"{name} agent"
 
 
-@frozen
+@dataclass(frozen=True)
 class SkillText:
     """The words of one skill the matcher reads."""
 
@@ -113,7 +112,7 @@ class SkillText:
     examples: tuple[str, ...] = ()
 
 
-@frozen
+@dataclass(frozen=True)
 class Candidate:
     """An agent the matcher may choose, with its skills."""
 
@@ -128,7 +127,7 @@ class Candidate:
         return f"the {label} ({skills})" if skills else f"the {label}"
 
 
-@frozen
+@dataclass(frozen=True)
 class Match:
     """The chosen agent and skill, or the agents tied at the top (none when nothing scored)."""
 

@@ -20,7 +20,6 @@ from typing import Any
 from urllib.parse import quote
 
 from voicea2a.errors import InvalidRequest
-from voicea2a.frozen import frozen
 from voicea2a.playbook import DEFAULT_DETAIL_CHARS, Detail, Identity, Playbook
 from voicea2a.schema import Array, Choice, Date, Either, Field, JsonObject, Kind, Obj, Text
 
@@ -46,7 +45,7 @@ INSTANCE_ID_HEX_CHARS = 40
 INSTANCE_ID_RE = re.compile(f"{INSTANCE_ID_PREFIX}[0-9a-f]{{{INSTANCE_ID_HEX_CHARS}}}")
 
 
-@frozen
+@dataclass(frozen=True)
 class Customer:
     """Identity details the caller gave (unverified until the authentication agent says so)."""
 
@@ -66,7 +65,7 @@ class Customer:
         return ANY_CUSTOMER.dump(self)
 
 
-@frozen
+@dataclass(frozen=True)
 class AgentChoice:
     """An agent the voice model chose to ask, with what to tell it."""
 
@@ -79,7 +78,7 @@ class AgentChoice:
         return AGENT_CHOICE.dump(self)
 
 
-@frozen
+@dataclass(frozen=True)
 class MessageRequest:
     """One validated `send_to_agent_network` call as the browser posts it."""
 

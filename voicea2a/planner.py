@@ -34,10 +34,9 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from voicea2a.frozen import frozen
 from voicea2a.matcher import Candidate, best_match
 from voicea2a.messages import CUSTOMER_ID_RE, Customer, MessageRequest
 from voicea2a.playbook import Condition, Playbook, Verification
@@ -46,7 +45,7 @@ MAX_REQUEST_DATA_CHARS = 200  # of the request text in the follow-up step's data
 CONTEXT_HEADING = "Earlier in this conversation:\n"
 
 
-@frozen
+@dataclass(frozen=True)
 class Step:
     """One call of one specialist: its registry name, the skill, the A2A `data` part, and a
     `text` part when the agent is told something in words (the voice model's choice)."""
@@ -82,7 +81,7 @@ class Step:
         )
 
 
-@frozen
+@dataclass(frozen=True)
 class Plan:
     """The stages to run in order (steps of a stage in parallel), and what could not be planned.
 
@@ -166,7 +165,7 @@ class Plan:
         )
 
 
-@frozen
+@dataclass(frozen=True)
 class Verified:
     """The customer verified earlier in the conversation, and the identity that proved it."""
 

@@ -18,10 +18,10 @@ import functools
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from voicea2a.frozen import frozen
 from voicea2a.schema import Array, Choice, Field, Integer, InvalidField, Obj, Scalar, Text
 
 PLAYBOOKS = Path(__file__).resolve().parents[1] / "playbooks"
@@ -38,7 +38,7 @@ class PlaybookError(Exception):
     """The playbook cannot be used; the message names the file and the JSON path at fault."""
 
 
-@frozen(eq=False)
+@dataclass(frozen=True, eq=False)
 class Skill:
     """A skill the playbook uses, and how the answer names it."""
 
@@ -46,7 +46,7 @@ class Skill:
     label: str
 
 
-@frozen
+@dataclass(frozen=True)
 class Condition:
     """True when a skill's completed result has `field` equal to one of `equals`."""
 
@@ -70,7 +70,7 @@ class Condition:
         return cls(data["skill"], data["field"], tuple(data["equals"]))
 
 
-@frozen
+@dataclass(frozen=True)
 class Verification:
     """How the identity skill's result says who the caller is."""
 
@@ -102,7 +102,7 @@ class Verification:
         )
 
 
-@frozen(eq=False)
+@dataclass(frozen=True, eq=False)
 class Refusals:
     """How the identity skill's result says why it did not verify the caller."""
 
@@ -113,7 +113,7 @@ class Refusals:
     attempts_remaining_field: str
 
 
-@frozen(eq=False)
+@dataclass(frozen=True, eq=False)
 class IdentityAnswers:
     """What the answer says about verifying the caller."""
 
@@ -129,7 +129,7 @@ class IdentityAnswers:
     unavailable: str
 
 
-@frozen(eq=False)
+@dataclass(frozen=True, eq=False)
 class FormField:
     """An identity field the page's form and the voice tool ask for."""
 
@@ -137,7 +137,7 @@ class FormField:
     label: str
 
 
-@frozen(eq=False)
+@dataclass(frozen=True, eq=False)
 class Identity:
     """Identity before account work: the skill that verifies, and how to read its answer."""
 
@@ -148,7 +148,7 @@ class Identity:
     answers: IdentityAnswers
 
 
-@frozen(eq=False)
+@dataclass(frozen=True, eq=False)
 class Symptom:
     """Something the caller reports, and the skills it needs."""
 
@@ -157,7 +157,7 @@ class Symptom:
     skills: tuple[str, ...]
 
 
-@frozen(eq=False)
+@dataclass(frozen=True, eq=False)
 class Keywords:
     """Words in a request (a regular expression, whole words, any case) and the skills they
     need."""
@@ -171,7 +171,7 @@ class Keywords:
         return re.compile(rf"\b(?:{self.pattern})\b", re.IGNORECASE)
 
 
-@frozen(eq=False)
+@dataclass(frozen=True, eq=False)
 class Rewrite:
     """A phrase replaced before keywords are matched ("slow down" is not "down")."""
 
@@ -184,7 +184,7 @@ class Rewrite:
         return re.compile(self.pattern, re.IGNORECASE)
 
 
-@frozen(eq=False)
+@dataclass(frozen=True, eq=False)
 class Detail:
     """A structured field of the request (a top-level field of POST /api/messages and of the
     voice tool): given, it asks for its skill and goes into that skill's data."""
@@ -198,7 +198,7 @@ class Detail:
     max_length: int | None = None  # a text's
 
 
-@frozen(eq=False)
+@dataclass(frozen=True, eq=False)
 class FollowUpStatuses:
     """The follow-up skill's result statuses the answer tells apart."""
 
@@ -208,7 +208,7 @@ class FollowUpStatuses:
     no_slot: str
 
 
-@frozen(eq=False)
+@dataclass(frozen=True, eq=False)
 class FollowUpAnswers:
     """What the answer says about the follow-up step."""
 
@@ -221,7 +221,7 @@ class FollowUpAnswers:
     not_bookable: str
 
 
-@frozen(eq=False)
+@dataclass(frozen=True, eq=False)
 class FollowUp:
     """A step run after the stages: when asked for (its skill needed), or when a result
     recommends it. It may need a person's approval (the agent answers input-required)."""
@@ -234,7 +234,7 @@ class FollowUp:
     answers: FollowUpAnswers
 
 
-@frozen(eq=False)
+@dataclass(frozen=True, eq=False)
 class Answers:
     """The playbook's general sentences."""
 
@@ -243,7 +243,7 @@ class Answers:
     try_later: str
 
 
-@frozen(eq=False)
+@dataclass(frozen=True, eq=False)
 class Playbook:
     """One workflow, read from its file (see the module docstring)."""
 

@@ -18,7 +18,7 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import field, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +28,6 @@ from voicea2a.audit import record as audit
 from voicea2a.config import AgentRegistrySettings
 from voicea2a.errors import Conflict, InvalidRequest, NotFound, UpstreamUnavailable
 from voicea2a.events import Event
-from voicea2a.frozen import frozen
 from voicea2a.ssrf import Resolver, pinned_client, system_resolver, vet_url
 from voicea2a.storage import REQUEST_PATH, ensure_table
 
@@ -48,7 +47,7 @@ MAX_WRITE_ATTEMPTS = 5
 log = logging.getLogger(__name__)
 
 
-@frozen
+@dataclass(frozen=True)
 class AgentRecord:
     """One registered agent as stored: its card, where it lives, and its health."""
 
@@ -235,7 +234,7 @@ async def fetch_vetted_card(
     return card
 
 
-@frozen
+@dataclass(frozen=True)
 class Registrant:
     """Who registers an agent: their identity and whether their registration is admitted."""
 

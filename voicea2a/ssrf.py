@@ -8,11 +8,11 @@ import asyncio
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from voicea2a.errors import InvalidRequest
-from voicea2a.frozen import frozen
 
 if TYPE_CHECKING:
     import httpx
@@ -25,7 +25,7 @@ METADATA_ADDRESSES = frozenset(
 MAX_URL_LENGTH = 2048
 
 
-@frozen
+@dataclass(frozen=True)
 class VettedUrl:
     """A URL that passed the guard, with the addresses its host resolved to."""
 

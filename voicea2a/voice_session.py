@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from voicea2a.config import VoiceSettings
-from voicea2a.frozen import frozen
 from voicea2a.messages import MAX_AGENT_MESSAGE_CHARS, MAX_REQUEST_CHARS
 from voicea2a.playbook import DEFAULT_DETAIL_CHARS, Detail, Playbook
 
@@ -25,7 +25,7 @@ GENERIC_TOOL_DESCRIPTION = (
 )
 
 
-@frozen
+@dataclass(frozen=True)
 class SkillSummary:
     """One skill of an agent, as the tool description lists it."""
 
@@ -34,7 +34,7 @@ class SkillSummary:
     examples: tuple[str, ...] = ()
 
 
-@frozen
+@dataclass(frozen=True)
 class AgentSummary:
     """One admitted, healthy agent the voice model may ask, with its skills."""
 

@@ -6,13 +6,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from voicea2a.config import VoiceSettings, get_settings
 from voicea2a.errors import NotConfigured, UpstreamUnavailable
-from voicea2a.frozen import frozen
 from voicea2a.identity import azure_credential
 from voicea2a.secrets import get_secret
 from voicea2a.singleflight import MISS, SingleFlight
@@ -29,7 +28,7 @@ REFRESH_MARGIN_SECONDS = 300.0
 _MIN_USABLE_SECONDS = 60.0
 
 
-@frozen
+@dataclass(frozen=True)
 class VoiceCredential:
     """What the browser passes to Voice Live: `bearer` token or `api-key`, and its expiry."""
 
