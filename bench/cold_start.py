@@ -3,10 +3,9 @@
 Runs both imports alternately in new processes (after one warm-up each, so .pyc files exist),
 prints the median of N runs of each, wall time and the process's CPU time (steadier on a busy
 machine: another process's work does not count), their ratios, and which heavy SDKs the app
-imported eagerly
-(there should be none: they are imported where first used). With `--against DIR` (another
-checkout, e.g. `git worktree add /tmp/before HEAD~1`), that app's import is measured in the same
-rounds, so a change is judged side by side on one machine's one load.
+imported eagerly (there should be none: they are imported where first used). With `--against
+DIR` (another checkout, e.g. `git worktree add /tmp/before HEAD~1`), that app's import is
+measured in the same rounds, so a change is judged side by side on one machine's one load.
 
 As deployed: the app's own import (timed after the SDK floor's) from the deployment package
 (scripts/package.py, unpacked), as a new Flex Consumption instance starts from it, writing no
